@@ -1,3 +1,34 @@
-//! Open Payments wire types, RFC 9421 HTTP message signatures, the GNAP finish hash and keys (no I/O).
+//! Open Payments wire types, RFC 9421 HTTP message signatures, the GNAP finish hash and keys.
 //!
-//! See `ARCHITECTURE.md` at the root of the workspace for where this crate sits.
+//! This crate is pure: it does no I/O and reads no clock (the time a signature is `created` at is
+//! an argument). Everything that crosses the wire between a grantflow client and an Open Payments
+//! authorization or resource server is defined here, byte-compatible with the reference
+//! TypeScript packages (`@interledger/open-payments` 7.4.0, `@interledger/http-signature-utils`
+//! 2.0.3).
+//!
+//! # Layout
+//!
+//! - [`secret`]: [`secret::Secret`], the redacting, zeroizing, constant-time-comparing string
+//!   every token, nonce and `interact_ref` lives in.
+//! - [`amount`]: [`amount::Amount`], u64 minor units carried as a decimal string.
+//! - [`grant`]: grant request, the three grant responses, continuation, access token, rotation.
+//! - [`jwk`]: public Ed25519 JWK and JWKS wire types.
+//! - [`error`]: the GNAP error body in its three shapes, and [`error::ProtocolError`] for
+//!   malformed bodies ([`error::parse_json`] is the one way bodies are parsed).
+//! - [`finish_hash`]: compute and verify the interaction finish hash (RFC 9635 §4.2.3).
+//!
+//! # Error policy
+//!
+//! Nothing here panics on input. Malformed bodies and unknown enum values are
+//! [`error::ProtocolError::MalformedBody`]; each module has its own `thiserror` enum for what it
+//! checks (finish hash, keys, signatures).
+
+pub mod amount;
+pub mod error;
+pub mod finish_hash;
+pub mod grant;
+pub mod jwk;
+pub mod secret;
+
+pub use error::{GnapError, GnapErrorCode, ProtocolError};
+pub use secret::Secret;
