@@ -1,7 +1,7 @@
 //! JSON Web Keys as Open Payments publishes them: Ed25519 public keys (`kty: OKP`,
 //! `crv: Ed25519`, `alg: EdDSA`) served at `<wallet address>/jwks.json` as `{"keys": [...]}`.
 //!
-//! These are public wire types only; loading and generating private keys is in the `keys` module.
+//! These are public wire types only; loading and generating private keys is in [`crate::keys`].
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

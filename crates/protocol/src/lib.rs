@@ -16,6 +16,9 @@
 //! - [`error`]: the GNAP error body in its three shapes, and [`error::ProtocolError`] for
 //!   malformed bodies ([`error::parse_json`] is the one way bodies are parsed).
 //! - [`finish_hash`]: compute and verify the interaction finish hash (RFC 9635 §4.2.3).
+//! - [`keys`]: Ed25519 private keys (PKCS#8 PEM, JWK, generate on request) and public keys.
+//! - [`signature`]: RFC 9421 signing exactly as the reference packages do, and a strict
+//!   verifier with typed rejection reasons.
 //!
 //! # Error policy
 //!
@@ -28,7 +31,9 @@ pub mod error;
 pub mod finish_hash;
 pub mod grant;
 pub mod jwk;
+pub mod keys;
 pub mod secret;
+pub mod signature;
 
 pub use error::{GnapError, GnapErrorCode, ProtocolError};
 pub use secret::Secret;
