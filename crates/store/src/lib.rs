@@ -1,3 +1,78 @@
-//! Durable persistence of grants and their event log: PostgreSQL, and SQLite as the embedded default.
+//! Durable persistence of grants and their event log: PostgreSQL, and SQLite as the embedded
+//! default.
 //!
-//! See `ARCHITECTURE.md` at the root of the workspace for where this crate sits.
+//! A grant is one row: its machine state (JSON the store never looks into), a version, the time
+//! it next needs attention (`next_wake_at`), a lease (owner, fencing token, until) and the
+//! application's idempotency key. Every transition appends one event row in the same transaction
+//! as the state. Workers claim due grants in batches under a lease; every write is fenced on the
+//! version and the lease token, so a worker whose lease lapsed cannot overwrite newer work.
+//! The guarantees are written down on [`GrantStore`]; the contract tests in `tests/contract.rs`
+//! run the same scenarios against both backends.
+//!
+//! # Layout
+//!
+//! - `store.rs`: the [`GrantStore`] trait and its contract (what crash recovery relies on).
+//! - `model.rs`: the values: [`GrantRecord`], [`EventRecord`], [`Lease`], [`StateWrite`] and its
+//!   [`Fence`], the write results [`Committed`] / [`Refused`].
+//! - `postgres.rs`: [`PgStore`]: `FOR UPDATE SKIP LOCKED` batch claims, one-statement batch
+//!   commits, `LISTEN grantflow_due` wake-ups; [`PG_MIGRATOR`].
+//! - `sqlite.rs`: [`SqliteStore`]: one connection (the single writer), in-process wake-ups;
+//!   [`SQLITE_MIGRATOR`].
+//! - `any.rs`: [`AnyStore`], the backend picked from a URL at run time.
+//! - `wake.rs`: [`WakeSignal`], what a sleeping worker waits on.
+//! - `error.rs`: [`StoreError`]. Fence refusals are not errors but per-write results.
+//!
+//! # Example
+//!
+//! ```
+//! use chrono::{TimeDelta, Utc};
+//! use grantflow_store::*;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), StoreError> {
+//! let store = SqliteStore::connect("sqlite::memory:").await?;
+//! let now = Utc::now();
+//! let id = GrantId::new_random();
+//! store.create(NewGrant {
+//!     id,
+//!     idempotency_key: Some("order-42".into()),
+//!     state: serde_json::json!({"state": "requested"}),
+//!     event: serde_json::json!({"event": "request"}),
+//!     next_wake_at: Some(now),
+//! }, now).await?;
+//!
+//! // A worker claims it, and writes the next state under its lease.
+//! let claimed = store.claim_due(ClaimRequest {
+//!     owner: "worker-1".into(), now, lease_until: now + TimeDelta::seconds(30), limit: 10,
+//! }).await?;
+//! let results = store.commit(vec![StateWrite {
+//!     id,
+//!     expected_version: claimed[0].grant.version,
+//!     fence: Fence::Lease { token: claimed[0].lease.token, then: AfterWrite::Release },
+//!     state: serde_json::json!({"state": "final"}),
+//!     event: serde_json::json!({"event": "done"}),
+//!     next_wake_at: None,
+//! }], now).await?;
+//! assert_eq!(results[0].as_ref().map(|c| c.version), Ok(2));
+//! assert_eq!(store.history(id).await?.len(), 2);
+//! # Ok(()) }
+//! ```
+
+mod any;
+mod error;
+mod model;
+mod postgres;
+mod sqlite;
+mod store;
+mod wake;
+
+pub use any::AnyStore;
+pub use error::StoreError;
+pub use model::{
+    AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, Fence, GrantId,
+    GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, RefusedReason, StateWrite,
+    WriteResult,
+};
+pub use postgres::{DUE_CHANNEL, PG_MIGRATOR, PgStore};
+pub use sqlite::{SQLITE_MIGRATOR, SqliteStore};
+pub use store::GrantStore;
+pub use wake::WakeSignal;

@@ -1,0 +1,114 @@
+//! One store type chosen at run time from a database URL.
+
+use chrono::{DateTime, Utc};
+
+use crate::error::StoreError;
+use crate::model::{
+    ClaimRequest, Claimed, Created, EventRecord, GrantId, GrantRecord, Lease, NewGrant, StateWrite,
+    WriteResult,
+};
+use crate::postgres::PgStore;
+use crate::sqlite::SqliteStore;
+use crate::store::GrantStore;
+use crate::wake::WakeSignal;
+
+/// PostgreSQL or SQLite, picked by [`AnyStore::connect`] from the URL's scheme.
+#[derive(Clone, Debug)]
+pub enum AnyStore {
+    /// A PostgreSQL database shared by many workers.
+    Postgres(PgStore),
+    /// An embedded SQLite database used by one process.
+    Sqlite(SqliteStore),
+}
+
+impl AnyStore {
+    /// Connects to `postgres://...`/`postgresql://...` (a pool of `max_connections`) or
+    /// `sqlite:...`, and applies that backend's migrations.
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), grantflow_store::StoreError> {
+    /// let store = grantflow_store::AnyStore::connect("sqlite:grants.db", 8).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres(
+                PgStore::connect(url, max_connections).await?,
+            ))
+        } else if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite(SqliteStore::connect(url).await?))
+        } else {
+            Err(StoreError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::Postgres($store) => $call,
+            AnyStore::Sqlite($store) => $call,
+        }
+    };
+}
+
+impl GrantStore for AnyStore {
+    async fn create(&self, grant: NewGrant, now: DateTime<Utc>) -> Result<Created, StoreError> {
+        delegate!(self, s => s.create(grant, now).await)
+    }
+
+    async fn get(&self, id: GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        delegate!(self, s => s.get(id).await)
+    }
+
+    async fn get_by_idempotency_key(&self, key: &str) -> Result<Option<GrantRecord>, StoreError> {
+        delegate!(self, s => s.get_by_idempotency_key(key).await)
+    }
+
+    async fn history(&self, id: GrantId) -> Result<Vec<EventRecord>, StoreError> {
+        delegate!(self, s => s.history(id).await)
+    }
+
+    async fn claim_due(&self, request: ClaimRequest) -> Result<Vec<Claimed>, StoreError> {
+        delegate!(self, s => s.claim_due(request).await)
+    }
+
+    async fn claim_grant(
+        &self,
+        id: GrantId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<Claimed>, StoreError> {
+        delegate!(self, s => s.claim_grant(id, owner, now, lease_until).await)
+    }
+
+    async fn renew(&self, lease: &Lease, until: DateTime<Utc>) -> Result<Lease, StoreError> {
+        delegate!(self, s => s.renew(lease, until).await)
+    }
+
+    async fn release(
+        &self,
+        lease: &Lease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.release(lease, next_wake_at, now).await)
+    }
+
+    async fn commit(
+        &self,
+        writes: Vec<StateWrite>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WriteResult>, StoreError> {
+        delegate!(self, s => s.commit(writes, now).await)
+    }
+
+    async fn next_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        delegate!(self, s => s.next_wake_at().await)
+    }
+
+    fn wake_signal(&self) -> WakeSignal {
+        delegate!(self, s => s.wake_signal())
+    }
+}

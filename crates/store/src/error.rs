@@ -1,0 +1,55 @@
+//! The store's error type.
+
+use crate::model::GrantId;
+
+/// What went wrong talking to the database. Fence refusals are not errors: they are
+/// [`crate::Refused`] values in a write's result.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A query failed (connection lost, constraint violated, database down). Retrying later is
+    /// safe: every write is one transaction, so nothing of a failed write is visible.
+    #[error("database error during {operation}: {source}")]
+    Database {
+        /// What the store was doing.
+        operation: &'static str,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Connecting or applying the migrations at start-up failed.
+    #[error("could not apply the {backend} migrations: {source}")]
+    Migrate {
+        /// `postgres` or `sqlite`.
+        backend: &'static str,
+        /// The migrator's error.
+        #[source]
+        source: sqlx::migrate::MigrateError,
+    },
+    /// A row could not be decoded: the database holds something this version does not write.
+    #[error("grant {grant:?}: corrupt row: {detail}")]
+    Corrupt {
+        /// The grant, when known.
+        grant: Option<GrantId>,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The same grant appears twice in one batch of writes: split the batch.
+    #[error("grant {0} appears twice in one batch of writes")]
+    DuplicateInBatch(GrantId),
+    /// The database URL names no backend this store supports.
+    #[error(
+        "unsupported database URL {0:?}: use postgres://... (or postgresql://...) or sqlite:..."
+    )]
+    UnsupportedUrl(String),
+    /// A lease renewal or release found the lease gone.
+    #[error(
+        "lease on grant {0} lost: it was released, or it lapsed and another worker claimed the grant"
+    )]
+    LeaseLost(GrantId),
+}
+
+impl StoreError {
+    pub(crate) fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+        move |source| StoreError::Database { operation, source }
+    }
+}

@@ -1,0 +1,497 @@
+//! The PostgreSQL store: many workers in many processes share one database.
+//!
+//! Claims are one `UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)` statement; a batch of
+//! transitions is one statement too (`unnest` of the batch, the fenced `UPDATE`, the event
+//! `INSERT` in data-modifying CTEs), so it is atomic without an explicit transaction and costs
+//! one round trip and one commit for the whole batch.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgListener, PgPool, PgPoolOptions, PgRow};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::model::{
+    AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, Fence, GrantId,
+    GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, StateWrite, WriteResult,
+};
+use crate::store::{FenceRow, GrantStore, check_batch, refusal_reason};
+use crate::wake::{WakeSignal, Waker};
+
+type FenceTime = Option<DateTime<Utc>>;
+
+/// The PostgreSQL migrations (`migrations/postgres`), embedded. [`PgStore::connect`] applies
+/// them; `sqlx migrate run --source migrations/postgres` applies the same files.
+pub static PG_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
+
+/// The notification channel the migration's trigger notifies on.
+pub const DUE_CHANNEL: &str = "grantflow_due";
+
+const GRANT_COLUMNS: &str = "g.id, g.idempotency_key, g.state, g.version, g.next_wake_at, \
+     g.lease_owner, g.lease_token, g.lease_until, g.created_at, g.updated_at";
+
+/// The PostgreSQL implementation of [`GrantStore`]. Cheap to clone (the pool is shared).
+#[derive(Clone, Debug)]
+pub struct PgStore {
+    pool: PgPool,
+    waker: Waker,
+    /// The `LISTEN` task, started by the first [`GrantStore::wake_signal`] and stopped when the
+    /// last clone of the store is dropped.
+    listener: Arc<OnceLock<ListenerTask>>,
+}
+
+#[derive(Debug)]
+struct ListenerTask(tokio::task::JoinHandle<()>);
+
+impl Drop for ListenerTask {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl PgStore {
+    /// Connects with a pool of up to `max_connections`, applies the migrations, and returns the
+    /// store.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(url)
+            .await
+            .map_err(StoreError::db("connect to PostgreSQL"))?;
+        PG_MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                backend: "postgres",
+                source,
+            })?;
+        Ok(Self::from_pool(pool))
+    }
+
+    /// Wraps a pool whose database is already migrated (e.g. by `#[sqlx::test]`).
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self {
+            pool,
+            waker: Waker::new(),
+            listener: Arc::new(OnceLock::new()),
+        }
+    }
+
+    /// The pool, for the application's own queries.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn start_listener(&self) -> ListenerTask {
+        let pool = self.pool.clone();
+        let waker = self.waker.clone();
+        ListenerTask(tokio::spawn(async move {
+            loop {
+                match PgListener::connect_with(&pool).await {
+                    Ok(mut listener) => match listener.listen(DUE_CHANNEL).await {
+                        Ok(()) => {
+                            // Anything may have become due while we were not listening.
+                            waker.wake();
+                            loop {
+                                match listener.recv().await {
+                                    Ok(_) => waker.wake(),
+                                    Err(error) => {
+                                        tracing::warn!(%error, "LISTEN connection lost; reconnecting (workers poll meanwhile)");
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        Err(error) => tracing::warn!(%error, "LISTEN {DUE_CHANNEL} failed"),
+                    },
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot open the LISTEN connection; retrying")
+                    }
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }))
+    }
+}
+
+fn grant_from_row(row: &PgRow) -> Result<GrantRecord, StoreError> {
+    let decode = |e: sqlx::Error| StoreError::Corrupt {
+        grant: row.try_get::<Uuid, _>("id").ok().map(GrantId),
+        detail: e.to_string(),
+    };
+    let owner: Option<String> = row.try_get("lease_owner").map_err(decode)?;
+    let until: Option<DateTime<Utc>> = row.try_get("lease_until").map_err(decode)?;
+    Ok(GrantRecord {
+        id: GrantId(row.try_get("id").map_err(decode)?),
+        idempotency_key: row.try_get("idempotency_key").map_err(decode)?,
+        state: row.try_get("state").map_err(decode)?,
+        version: row.try_get("version").map_err(decode)?,
+        next_wake_at: row.try_get("next_wake_at").map_err(decode)?,
+        lease: match (owner, until) {
+            (Some(owner), Some(until)) => Some(LeaseInfo { owner, until }),
+            _ => None,
+        },
+        created_at: row.try_get("created_at").map_err(decode)?,
+        updated_at: row.try_get("updated_at").map_err(decode)?,
+    })
+}
+
+fn claimed_from_row(row: &PgRow) -> Result<Claimed, StoreError> {
+    let grant = grant_from_row(row)?;
+    let corrupt = |detail: String| StoreError::Corrupt {
+        grant: Some(grant.id),
+        detail,
+    };
+    let token: i64 = row
+        .try_get("lease_token")
+        .map_err(|e| corrupt(e.to_string()))?;
+    let due_at: Option<DateTime<Utc>> =
+        row.try_get("due_at").map_err(|e| corrupt(e.to_string()))?;
+    let info = grant
+        .lease
+        .clone()
+        .ok_or_else(|| corrupt("claimed grant has no lease".into()))?;
+    Ok(Claimed {
+        lease: Lease {
+            grant: grant.id,
+            owner: info.owner,
+            token: LeaseToken(token),
+            until: info.until,
+        },
+        grant,
+        due_at,
+    })
+}
+
+impl GrantStore for PgStore {
+    async fn create(&self, grant: NewGrant, now: DateTime<Utc>) -> Result<Created, StoreError> {
+        let inserted: i64 = sqlx::query_scalar(
+            "WITH ins AS (
+                 INSERT INTO grantflow_grants
+                     (id, idempotency_key, state, version, next_wake_at, created_at, updated_at)
+                 VALUES ($1, $2, $3, 1, $4, $5, $5)
+                 ON CONFLICT (idempotency_key) DO NOTHING
+                 RETURNING id
+             ), ev AS (
+                 INSERT INTO grantflow_grant_events (grant_id, version, event, at)
+                 SELECT id, 1, $6, $5 FROM ins
+             )
+             SELECT count(*) FROM ins",
+        )
+        .bind(grant.id.0)
+        .bind(&grant.idempotency_key)
+        .bind(&grant.state)
+        .bind(grant.next_wake_at)
+        .bind(now)
+        .bind(&grant.event)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("create a grant"))?;
+        if inserted == 1 {
+            return Ok(Created {
+                grant: GrantRecord {
+                    id: grant.id,
+                    idempotency_key: grant.idempotency_key,
+                    state: grant.state,
+                    version: 1,
+                    next_wake_at: grant.next_wake_at,
+                    lease: None,
+                    created_at: now,
+                    updated_at: now,
+                },
+                inserted: true,
+            });
+        }
+        let key = grant.idempotency_key.as_deref().unwrap_or_default();
+        let existing =
+            self.get_by_idempotency_key(key)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt {
+                    grant: Some(grant.id),
+                    detail: format!("idempotency key {key:?} conflicted but no grant holds it"),
+                })?;
+        Ok(Created {
+            grant: existing,
+            inserted: false,
+        })
+    }
+
+    async fn get(&self, id: GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grantflow_grants g WHERE g.id = $1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("read a grant"))?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
+    async fn get_by_idempotency_key(&self, key: &str) -> Result<Option<GrantRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grantflow_grants g WHERE g.idempotency_key = $1"
+        ))
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("read a grant by idempotency key"))?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
+    async fn history(&self, id: GrantId) -> Result<Vec<EventRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, version, event, at FROM grantflow_grant_events
+             WHERE grant_id = $1 ORDER BY version",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("read a grant's events"))?;
+        rows.iter()
+            .map(|row| {
+                let decode = |e: sqlx::Error| StoreError::Corrupt {
+                    grant: Some(id),
+                    detail: e.to_string(),
+                };
+                Ok(EventRecord {
+                    grant: id,
+                    seq: row.try_get("seq").map_err(decode)?,
+                    version: row.try_get("version").map_err(decode)?,
+                    event: row.try_get("event").map_err(decode)?,
+                    at: row.try_get("at").map_err(decode)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn claim_due(&self, request: ClaimRequest) -> Result<Vec<Claimed>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "WITH due AS (
+                 SELECT id, next_wake_at AS due_at FROM grantflow_grants
+                 WHERE next_wake_at IS NOT NULL AND next_wake_at <= $1
+                 ORDER BY next_wake_at
+                 LIMIT $2
+                 FOR UPDATE SKIP LOCKED
+             )
+             UPDATE grantflow_grants g
+             SET lease_owner = $3, lease_token = g.lease_token + 1,
+                 lease_until = $4, next_wake_at = $4, updated_at = $1
+             FROM due WHERE g.id = due.id
+             RETURNING {GRANT_COLUMNS}, due.due_at"
+        ))
+        .bind(request.now)
+        .bind(i64::from(request.limit))
+        .bind(&request.owner)
+        .bind(request.lease_until)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("claim due grants"))?;
+        rows.iter().map(claimed_from_row).collect()
+    }
+
+    async fn claim_grant(
+        &self,
+        id: GrantId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<Claimed>, StoreError> {
+        let row = sqlx::query(&format!(
+            "WITH cur AS (
+                 SELECT id, next_wake_at AS due_at FROM grantflow_grants
+                 WHERE id = $1 AND (lease_until IS NULL OR lease_until <= $3)
+                 FOR UPDATE
+             )
+             UPDATE grantflow_grants g
+             SET lease_owner = $2, lease_token = g.lease_token + 1,
+                 lease_until = $4, next_wake_at = $4, updated_at = $3
+             FROM cur WHERE g.id = cur.id
+             RETURNING {GRANT_COLUMNS}, cur.due_at"
+        ))
+        .bind(id.0)
+        .bind(owner)
+        .bind(now)
+        .bind(lease_until)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("claim a grant"))?;
+        row.as_ref().map(claimed_from_row).transpose()
+    }
+
+    async fn renew(&self, lease: &Lease, until: DateTime<Utc>) -> Result<Lease, StoreError> {
+        let done = sqlx::query(
+            "UPDATE grantflow_grants SET lease_until = $3, next_wake_at = $3
+             WHERE id = $1 AND lease_token = $2 AND lease_until IS NOT NULL",
+        )
+        .bind(lease.grant.0)
+        .bind(lease.token.0)
+        .bind(until)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("renew a lease"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::LeaseLost(lease.grant));
+        }
+        Ok(Lease {
+            until,
+            ..lease.clone()
+        })
+    }
+
+    async fn release(
+        &self,
+        lease: &Lease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE grantflow_grants
+             SET lease_owner = NULL, lease_until = NULL, next_wake_at = $3, updated_at = $4
+             WHERE id = $1 AND lease_token = $2 AND lease_until IS NOT NULL",
+        )
+        .bind(lease.grant.0)
+        .bind(lease.token.0)
+        .bind(next_wake_at)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("release a lease"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::LeaseLost(lease.grant));
+        }
+        Ok(())
+    }
+
+    async fn commit(
+        &self,
+        writes: Vec<StateWrite>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WriteResult>, StoreError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        check_batch(&writes)?;
+        let n = writes.len();
+        let mut ids = Vec::with_capacity(n);
+        let mut expected = Vec::with_capacity(n);
+        let mut tokens: Vec<Option<i64>> = Vec::with_capacity(n);
+        let mut keep: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(n);
+        let mut states = Vec::with_capacity(n);
+        let mut events = Vec::with_capacity(n);
+        let mut wakes = Vec::with_capacity(n);
+        for w in &writes {
+            ids.push(w.id.0);
+            expected.push(w.expected_version);
+            match &w.fence {
+                Fence::Lease { token, then } => {
+                    tokens.push(Some(token.0));
+                    keep.push(match then {
+                        AfterWrite::Keep { until } => Some(*until),
+                        AfterWrite::Release => None,
+                    });
+                }
+                Fence::Unleased => {
+                    tokens.push(None);
+                    keep.push(None);
+                }
+            }
+            states.push(&w.state);
+            events.push(&w.event);
+            wakes.push(w.next_wake_at);
+        }
+        let applied: Vec<(Uuid, i64)> = sqlx::query_as(
+            "WITH input AS (
+                 SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[],
+                                      $5::jsonb[], $6::jsonb[], $7::timestamptz[])
+                     AS t(id, expected_version, lease_token, keep_until, state, event, next_wake_at)
+             ), updated AS (
+                 UPDATE grantflow_grants g
+                 SET state = i.state,
+                     version = g.version + 1,
+                     next_wake_at = COALESCE(i.keep_until, i.next_wake_at),
+                     lease_owner = CASE WHEN i.keep_until IS NULL THEN NULL ELSE g.lease_owner END,
+                     lease_until = i.keep_until,
+                     updated_at = $8
+                 FROM input i
+                 WHERE g.id = i.id AND g.version = i.expected_version
+                   AND CASE WHEN i.lease_token IS NULL
+                            THEN g.lease_until IS NULL OR g.lease_until <= $8
+                            ELSE g.lease_until IS NOT NULL AND g.lease_token = i.lease_token
+                       END
+                 RETURNING g.id, g.version
+             ), ev AS (
+                 INSERT INTO grantflow_grant_events (grant_id, version, event, at)
+                 SELECT u.id, u.version, i.event, $8 FROM updated u JOIN input i ON i.id = u.id
+             )
+             SELECT id, version FROM updated",
+        )
+        .bind(&ids)
+        .bind(&expected)
+        .bind(&tokens)
+        .bind(&keep)
+        .bind(&states)
+        .bind(&events)
+        .bind(&wakes)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("commit transitions"))?;
+
+        let applied: std::collections::HashMap<Uuid, i64> = applied.into_iter().collect();
+        let refused: Vec<Uuid> = ids
+            .iter()
+            .filter(|id| !applied.contains_key(id))
+            .copied()
+            .collect();
+        let mut current = std::collections::HashMap::new();
+        if !refused.is_empty() {
+            let rows: Vec<(Uuid, i64, Option<String>, i64, FenceTime)> = sqlx::query_as(
+                "SELECT id, version, lease_owner, lease_token, lease_until
+                     FROM grantflow_grants WHERE id = ANY($1)",
+            )
+            .bind(&refused)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("read refused grants"))?;
+            for (id, version, owner, token, until) in rows {
+                current.insert(
+                    id,
+                    FenceRow {
+                        version,
+                        owner,
+                        token,
+                        until,
+                    },
+                );
+            }
+        }
+        Ok(writes
+            .iter()
+            .map(|w| match applied.get(&w.id.0) {
+                Some(&version) => Ok(Committed { id: w.id, version }),
+                None => Err(Refused {
+                    id: w.id,
+                    reason: refusal_reason(w, current.remove(&w.id.0), now),
+                }),
+            })
+            .collect())
+    }
+
+    async fn next_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        sqlx::query_scalar(
+            "SELECT min(next_wake_at) FROM grantflow_grants WHERE next_wake_at IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("read the next wake-up"))
+    }
+
+    fn wake_signal(&self) -> WakeSignal {
+        self.listener.get_or_init(|| self.start_listener());
+        self.waker.signal()
+    }
+}

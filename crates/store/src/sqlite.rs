@@ -1,0 +1,504 @@
+//! The SQLite store: the embedded default, for one process.
+//!
+//! One connection does all the work, so claims and writes are serialised in-process (a single
+//! writer, which is how SQLite wants to be written anyway); each operation is one transaction.
+//! Wake-ups are in-process. Times are stored as microseconds since the Unix epoch.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::model::{
+    AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, Fence, GrantId,
+    GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, StateWrite, WriteResult,
+};
+use crate::store::{FenceRow, GrantStore, check_batch, refusal_reason};
+use crate::wake::{WakeSignal, Waker};
+
+/// The SQLite migrations (`migrations/sqlite`), embedded. [`SqliteStore::connect`] applies them.
+pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+const GRANT_COLUMNS: &str = "id, idempotency_key, state, version, next_wake_at, \
+     lease_owner, lease_token, lease_until, created_at, updated_at";
+
+/// The SQLite implementation of [`GrantStore`]. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    waker: Waker,
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn time(grant: Option<GrantId>, m: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(m).ok_or_else(|| StoreError::Corrupt {
+        grant,
+        detail: format!("time {m} out of range"),
+    })
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    v.to_string()
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite:path/to/file.db`, or
+    /// `sqlite::memory:` for a database that lives as long as the store), applies the migrations,
+    /// and returns the store.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(StoreError::db("parse the SQLite URL"))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        // One connection, never closed: the single writer, and what keeps `:memory:` alive.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await
+            .map_err(StoreError::db("open the SQLite database"))?;
+        SQLITE_MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                backend: "sqlite",
+                source,
+            })?;
+        Ok(Self {
+            pool,
+            waker: Waker::new(),
+        })
+    }
+
+    /// The pool, for the application's own queries.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+        self.pool
+            .begin()
+            .await
+            .map_err(StoreError::db("begin a transaction"))
+    }
+}
+
+fn grant_from_row(row: &SqliteRow) -> Result<GrantRecord, StoreError> {
+    let id = row.try_get::<Uuid, _>("id").ok().map(GrantId);
+    let decode = |e: sqlx::Error| StoreError::Corrupt {
+        grant: id,
+        detail: e.to_string(),
+    };
+    let state: String = row.try_get("state").map_err(decode)?;
+    let owner: Option<String> = row.try_get("lease_owner").map_err(decode)?;
+    let until: Option<i64> = row.try_get("lease_until").map_err(decode)?;
+    let wake: Option<i64> = row.try_get("next_wake_at").map_err(decode)?;
+    Ok(GrantRecord {
+        id: GrantId(row.try_get("id").map_err(decode)?),
+        idempotency_key: row.try_get("idempotency_key").map_err(decode)?,
+        state: serde_json::from_str(&state).map_err(|e| StoreError::Corrupt {
+            grant: id,
+            detail: format!("state is not JSON: {e}"),
+        })?,
+        version: row.try_get("version").map_err(decode)?,
+        next_wake_at: wake.map(|m| time(id, m)).transpose()?,
+        lease: match (owner, until) {
+            (Some(owner), Some(until)) => Some(LeaseInfo {
+                owner,
+                until: time(id, until)?,
+            }),
+            _ => None,
+        },
+        created_at: time(id, row.try_get("created_at").map_err(decode)?)?,
+        updated_at: time(id, row.try_get("updated_at").map_err(decode)?)?,
+    })
+}
+
+async fn claim_in(
+    tx: &mut Transaction<'static, Sqlite>,
+    id: Uuid,
+    due_at: Option<i64>,
+    owner: &str,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> Result<Claimed, StoreError> {
+    let row = sqlx::query(&format!(
+        "UPDATE grantflow_grants
+         SET lease_owner = ?2, lease_token = lease_token + 1,
+             lease_until = ?3, next_wake_at = ?3, updated_at = ?4
+         WHERE id = ?1
+         RETURNING {GRANT_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(owner)
+    .bind(micros(lease_until))
+    .bind(micros(now))
+    .fetch_one(&mut **tx)
+    .await
+    .map_err(StoreError::db("claim a grant"))?;
+    let grant = grant_from_row(&row)?;
+    let token: i64 = row
+        .try_get("lease_token")
+        .map_err(StoreError::db("read a lease token"))?;
+    Ok(Claimed {
+        lease: Lease {
+            grant: grant.id,
+            owner: owner.to_owned(),
+            token: LeaseToken(token),
+            until: lease_until,
+        },
+        due_at: due_at.map(|m| time(Some(grant.id), m)).transpose()?,
+        grant,
+    })
+}
+
+impl GrantStore for SqliteStore {
+    async fn create(&self, grant: NewGrant, now: DateTime<Utc>) -> Result<Created, StoreError> {
+        let mut tx = self.begin().await?;
+        let done = sqlx::query(
+            "INSERT INTO grantflow_grants
+                 (id, idempotency_key, state, version, next_wake_at, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(grant.id.0)
+        .bind(&grant.idempotency_key)
+        .bind(json_text(&grant.state))
+        .bind(grant.next_wake_at.map(micros))
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("create a grant"))?;
+        if done.rows_affected() == 0 {
+            tx.rollback()
+                .await
+                .map_err(StoreError::db("roll back a create"))?;
+            let key = grant.idempotency_key.as_deref().unwrap_or_default();
+            let existing =
+                self.get_by_idempotency_key(key)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt {
+                        grant: Some(grant.id),
+                        detail: format!("idempotency key {key:?} conflicted but no grant holds it"),
+                    })?;
+            return Ok(Created {
+                grant: existing,
+                inserted: false,
+            });
+        }
+        sqlx::query(
+            "INSERT INTO grantflow_grant_events (grant_id, version, event, at) VALUES (?1, 1, ?2, ?3)",
+        )
+        .bind(grant.id.0)
+        .bind(json_text(&grant.event))
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("append the creating event"))?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("commit a create"))?;
+        if grant.next_wake_at.is_some() {
+            self.waker.wake();
+        }
+        Ok(Created {
+            grant: GrantRecord {
+                id: grant.id,
+                idempotency_key: grant.idempotency_key,
+                state: grant.state,
+                version: 1,
+                next_wake_at: grant.next_wake_at,
+                lease: None,
+                created_at: now,
+                updated_at: now,
+            },
+            inserted: true,
+        })
+    }
+
+    async fn get(&self, id: GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grantflow_grants WHERE id = ?1"
+        ))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("read a grant"))?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
+    async fn get_by_idempotency_key(&self, key: &str) -> Result<Option<GrantRecord>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grantflow_grants WHERE idempotency_key = ?1"
+        ))
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("read a grant by idempotency key"))?;
+        row.as_ref().map(grant_from_row).transpose()
+    }
+
+    async fn history(&self, id: GrantId) -> Result<Vec<EventRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT seq, version, event, at FROM grantflow_grant_events
+             WHERE grant_id = ?1 ORDER BY version",
+        )
+        .bind(id.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("read a grant's events"))?;
+        rows.iter()
+            .map(|row| {
+                let decode = |e: sqlx::Error| StoreError::Corrupt {
+                    grant: Some(id),
+                    detail: e.to_string(),
+                };
+                let event: String = row.try_get("event").map_err(decode)?;
+                Ok(EventRecord {
+                    grant: id,
+                    seq: row.try_get("seq").map_err(decode)?,
+                    version: row.try_get("version").map_err(decode)?,
+                    event: serde_json::from_str(&event).map_err(|e| StoreError::Corrupt {
+                        grant: Some(id),
+                        detail: format!("event is not JSON: {e}"),
+                    })?,
+                    at: time(Some(id), row.try_get("at").map_err(decode)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn claim_due(&self, request: ClaimRequest) -> Result<Vec<Claimed>, StoreError> {
+        let mut tx = self.begin().await?;
+        let due: Vec<(Uuid, Option<i64>)> = sqlx::query_as(
+            "SELECT id, next_wake_at FROM grantflow_grants
+             WHERE next_wake_at IS NOT NULL AND next_wake_at <= ?1
+             ORDER BY next_wake_at LIMIT ?2",
+        )
+        .bind(micros(request.now))
+        .bind(i64::from(request.limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(StoreError::db("find due grants"))?;
+        let mut claimed = Vec::with_capacity(due.len());
+        for (id, due_at) in due {
+            claimed.push(
+                claim_in(
+                    &mut tx,
+                    id,
+                    due_at,
+                    &request.owner,
+                    request.now,
+                    request.lease_until,
+                )
+                .await?,
+            );
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("commit a claim"))?;
+        Ok(claimed)
+    }
+
+    async fn claim_grant(
+        &self,
+        id: GrantId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<Claimed>, StoreError> {
+        let mut tx = self.begin().await?;
+        let due: Option<(Uuid, Option<i64>)> = sqlx::query_as(
+            "SELECT id, next_wake_at FROM grantflow_grants
+             WHERE id = ?1 AND (lease_until IS NULL OR lease_until <= ?2)",
+        )
+        .bind(id.0)
+        .bind(micros(now))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(StoreError::db("find a grant to claim"))?;
+        let Some((id, due_at)) = due else {
+            return Ok(None);
+        };
+        let claimed = claim_in(&mut tx, id, due_at, owner, now, lease_until).await?;
+        tx.commit()
+            .await
+            .map_err(StoreError::db("commit a claim"))?;
+        Ok(Some(claimed))
+    }
+
+    async fn renew(&self, lease: &Lease, until: DateTime<Utc>) -> Result<Lease, StoreError> {
+        let done = sqlx::query(
+            "UPDATE grantflow_grants SET lease_until = ?3, next_wake_at = ?3
+             WHERE id = ?1 AND lease_token = ?2 AND lease_until IS NOT NULL",
+        )
+        .bind(lease.grant.0)
+        .bind(lease.token.0)
+        .bind(micros(until))
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("renew a lease"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::LeaseLost(lease.grant));
+        }
+        Ok(Lease {
+            until,
+            ..lease.clone()
+        })
+    }
+
+    async fn release(
+        &self,
+        lease: &Lease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE grantflow_grants
+             SET lease_owner = NULL, lease_until = NULL, next_wake_at = ?3, updated_at = ?4
+             WHERE id = ?1 AND lease_token = ?2 AND lease_until IS NOT NULL",
+        )
+        .bind(lease.grant.0)
+        .bind(lease.token.0)
+        .bind(next_wake_at.map(micros))
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("release a lease"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::LeaseLost(lease.grant));
+        }
+        if next_wake_at.is_some() {
+            self.waker.wake();
+        }
+        Ok(())
+    }
+
+    async fn commit(
+        &self,
+        writes: Vec<StateWrite>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WriteResult>, StoreError> {
+        if writes.is_empty() {
+            return Ok(Vec::new());
+        }
+        check_batch(&writes)?;
+        let mut tx = self.begin().await?;
+        let mut results = Vec::with_capacity(writes.len());
+        let mut wake = false;
+        for w in &writes {
+            let (token, keep) = match &w.fence {
+                Fence::Lease { token, then } => (
+                    Some(token.0),
+                    match then {
+                        AfterWrite::Keep { until } => Some(micros(*until)),
+                        AfterWrite::Release => None,
+                    },
+                ),
+                Fence::Unleased => (None, None),
+            };
+            let version: Option<i64> = sqlx::query_scalar(
+                "UPDATE grantflow_grants
+                 SET state = ?4,
+                     version = version + 1,
+                     next_wake_at = COALESCE(?5, ?6),
+                     lease_owner = CASE WHEN ?5 IS NULL THEN NULL ELSE lease_owner END,
+                     lease_until = ?5,
+                     updated_at = ?7
+                 WHERE id = ?1 AND version = ?2
+                   AND CASE WHEN ?3 IS NULL
+                            THEN lease_until IS NULL OR lease_until <= ?7
+                            ELSE lease_until IS NOT NULL AND lease_token = ?3
+                       END
+                 RETURNING version",
+            )
+            .bind(w.id.0)
+            .bind(w.expected_version)
+            .bind(token)
+            .bind(json_text(&w.state))
+            .bind(keep)
+            .bind(w.next_wake_at.map(micros))
+            .bind(micros(now))
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(StoreError::db("commit a transition"))?;
+            match version {
+                Some(version) => {
+                    sqlx::query(
+                        "INSERT INTO grantflow_grant_events (grant_id, version, event, at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                    )
+                    .bind(w.id.0)
+                    .bind(version)
+                    .bind(json_text(&w.event))
+                    .bind(micros(now))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("append an event"))?;
+                    wake |= keep.is_none() && w.next_wake_at.is_some();
+                    results.push(Ok(Committed { id: w.id, version }));
+                }
+                None => {
+                    let row: Option<(i64, Option<String>, i64, Option<i64>)> = sqlx::query_as(
+                        "SELECT version, lease_owner, lease_token, lease_until
+                         FROM grantflow_grants WHERE id = ?1",
+                    )
+                    .bind(w.id.0)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(StoreError::db("read a refused grant"))?;
+                    let current = match row {
+                        Some((version, owner, token, until)) => Some(FenceRow {
+                            version,
+                            owner,
+                            token,
+                            until: until.map(|m| time(Some(w.id), m)).transpose()?,
+                        }),
+                        None => None,
+                    };
+                    results.push(Err(Refused {
+                        id: w.id,
+                        reason: refusal_reason(w, current, now),
+                    }));
+                }
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("commit transitions"))?;
+        if wake {
+            self.waker.wake();
+        }
+        Ok(results)
+    }
+
+    async fn next_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let m: Option<i64> = sqlx::query_scalar(
+            "SELECT min(next_wake_at) FROM grantflow_grants WHERE next_wake_at IS NOT NULL",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(StoreError::db("read the next wake-up"))?;
+        m.map(|m| time(None, m)).transpose()
+    }
+
+    fn wake_signal(&self) -> WakeSignal {
+        self.waker.signal()
+    }
+}

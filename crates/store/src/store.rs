@@ -1,0 +1,173 @@
+//! The store interface and the contract every implementation keeps.
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::StoreError;
+use crate::model::{
+    ClaimRequest, Claimed, Created, EventRecord, Fence, GrantId, GrantRecord, Lease, NewGrant,
+    RefusedReason, StateWrite, WriteResult,
+};
+use crate::wake::WakeSignal;
+
+/// Durable storage of grants, their event log and their leases.
+///
+/// # The contract (what crash recovery relies on)
+///
+/// An implementation is correct when all of the following hold, whatever the interleaving of
+/// callers across processes and whatever crashes (of a caller or of the database) happen:
+///
+/// 1. **Atomic transitions.** A [`StateWrite`] is applied entirely or not at all: the new state,
+///    `version + 1`, the new `next_wake_at`, the lease change and exactly one event row (with the
+///    new version) become visible together, durably, when [`commit`](Self::commit) returns
+///    `Ok(Committed)`. A write whose result is `Err(Refused)` or whose batch returned
+///    `Err(StoreError)` left no trace. (Writes of one batch succeed or fail one by one, but a
+///    batch that returns `Err(StoreError)` wrote none of them.)
+/// 2. **Fencing.** A write is applied only if the grant is still at `expected_version` and, for
+///    [`Fence::Lease`](crate::Fence::Lease), still leased under that token; an
+///    [`Fence::Unleased`](crate::Fence::Unleased) write is refused while any lease on the grant is
+///    live (at the write's `now`). So a worker whose lease lapsed and was taken over can never
+///    overwrite the newer state, and every state in the store was computed from its predecessor.
+///    Fencing does not depend on clocks; leases lapsing does.
+/// 3. **Exclusive claims.** Claiming takes a lease and increases the grant's fencing token in the
+///    same atomic step; two claims never both return the same grant with a live lease. A grant is
+///    claimable when its `next_wake_at` is at or before the claimer's `now`. While a grant is
+///    leased its `next_wake_at` is the lease's end, so a lapsed lease makes it claimable again
+///    with no other bookkeeping: a crashed worker's grants are resumed by the ordinary claim.
+/// 4. **Final grants sleep.** A grant whose `next_wake_at` is `None` is never returned by a claim
+///    (and costs a claim nothing: implementations index only grants that have a wake-up time).
+/// 5. **Idempotent creation.** [`create`](Self::create) with an idempotency key already used
+///    writes nothing and returns the grant created first.
+/// 6. **The log replays.** The event rows of a grant have versions `1..=version` with no gap, in
+///    order; the state is what the machine gives when the events are applied in that order.
+/// 7. **Wake-ups.** After a write that leaves an unleased grant with a wake-up time, every
+///    [`WakeSignal`] of the store (in any process for a shared database) is eventually woken;
+///    workers must still poll, since a wake-up may be lost.
+///
+/// Times passed in (`now`, lease ends, wake-ups) come from the caller's clock; the store reads
+/// no clock of its own for the grant data.
+pub trait GrantStore: Clone + Send + Sync + 'static {
+    /// Inserts a grant at version 1 with its creating event, or returns the grant created
+    /// earlier under the same idempotency key.
+    fn create(
+        &self,
+        grant: NewGrant,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Created, StoreError>> + Send;
+
+    /// Reads one grant.
+    fn get(
+        &self,
+        id: GrantId,
+    ) -> impl Future<Output = Result<Option<GrantRecord>, StoreError>> + Send;
+
+    /// Reads the grant created under an idempotency key.
+    fn get_by_idempotency_key(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<GrantRecord>, StoreError>> + Send;
+
+    /// Reads a grant's event log, oldest first.
+    fn history(
+        &self,
+        id: GrantId,
+    ) -> impl Future<Output = Result<Vec<EventRecord>, StoreError>> + Send;
+
+    /// Claims up to `limit` due grants (`next_wake_at <= now`, earliest first), skipping those
+    /// another claim is taking at this moment, under a lease ending at `lease_until`.
+    fn claim_due(
+        &self,
+        request: ClaimRequest,
+    ) -> impl Future<Output = Result<Vec<Claimed>, StoreError>> + Send;
+
+    /// Claims one grant whether due or not, unless a live lease is held on it (then `None`).
+    /// For commands that must run now (rotate on demand) and must not run twice at once.
+    fn claim_grant(
+        &self,
+        id: GrantId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<Claimed>, StoreError>> + Send;
+
+    /// Extends a lease to `until`. Fails with [`StoreError::LeaseLost`] if the grant is no
+    /// longer leased under this token. Renewing a lapsed lease nobody took over succeeds.
+    fn renew(
+        &self,
+        lease: &Lease,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Lease, StoreError>> + Send;
+
+    /// Gives a lease up without a transition; the grant sleeps until `next_wake_at`.
+    /// Fails with [`StoreError::LeaseLost`] if the lease is gone.
+    fn release(
+        &self,
+        lease: &Lease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Applies a batch of transitions (at most one per grant), each fenced on its own, and
+    /// returns one result per write in the order given.
+    fn commit(
+        &self,
+        writes: Vec<StateWrite>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<WriteResult>, StoreError>> + Send;
+
+    /// The earliest wake-up time of any grant (leased ones count with their lease's end).
+    fn next_wake_at(
+        &self,
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
+
+    /// A handle to wait for grants becoming due.
+    fn wake_signal(&self) -> WakeSignal;
+}
+
+/// Checks that no grant appears twice in a batch.
+pub(crate) fn check_batch(writes: &[StateWrite]) -> Result<(), StoreError> {
+    let mut seen = std::collections::HashSet::with_capacity(writes.len());
+    for w in writes {
+        if !seen.insert(w.id) {
+            return Err(StoreError::DuplicateInBatch(w.id));
+        }
+    }
+    Ok(())
+}
+
+/// The fencing columns of a grant row, read after a refused write.
+pub(crate) struct FenceRow {
+    pub(crate) version: i64,
+    pub(crate) owner: Option<String>,
+    pub(crate) token: i64,
+    pub(crate) until: Option<DateTime<Utc>>,
+}
+
+/// Works out why a write was refused from the row as it is now.
+pub(crate) fn refusal_reason(
+    write: &StateWrite,
+    current: Option<FenceRow>,
+    now: DateTime<Utc>,
+) -> RefusedReason {
+    let Some(row) = current else {
+        return RefusedReason::NotFound;
+    };
+    let leased = || RefusedReason::Leased {
+        owner: row.owner.clone().unwrap_or_default(),
+        until: row.until.unwrap_or(now),
+    };
+    match &write.fence {
+        Fence::Lease { token, .. } if row.until.is_none() || row.token != token.0 => {
+            RefusedReason::LeaseLost
+        }
+        Fence::Unleased if row.until.is_some_and(|u| u > now) => leased(),
+        _ if row.version != write.expected_version => RefusedReason::StaleVersion {
+            expected: write.expected_version,
+            current: row.version,
+        },
+        // The row changed back between the write and this read (a lease came and went).
+        Fence::Lease { .. } => RefusedReason::LeaseLost,
+        Fence::Unleased => leased(),
+    }
+}
