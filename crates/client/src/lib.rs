@@ -1,3 +1,48 @@
-//! Async HTTP client for Open Payments wallet addresses, authorization servers and resource servers.
+//! Async HTTP client for Open Payments wallet addresses, authorization servers and resource
+//! servers.
 //!
-//! See `ARCHITECTURE.md` at the root of the workspace for where this crate sits.
+//! [`Client`] makes every Open Payments call a grant lifecycle needs, signed with RFC 9421 HTTP
+//! message signatures exactly as the reference TypeScript client signs them, with a timeout on
+//! every attempt, a cap on every response body, retries of idempotent calls only, and errors that
+//! say whether the request may have reached the server ([`Delivery`]).
+//!
+//! # Layout
+//!
+//! - [`client`](Client): [`Client`] and [`ClientBuilder`]: key, key id, the client's wallet
+//!   address, timeouts, the body cap, the retry policy.
+//! - `transport`: one call on the wire: headers, signing, timeout, bounded body, classification
+//!   of failures, the retry loop and the `tracing` span. Every route goes through it.
+//! - `sign`: the bridge to `grantflow_protocol::signature`: which requests are signed and how the
+//!   signature headers reach the request.
+//! - [`retry`](RetryPolicy): which failures of GET and DELETE are retried, backoff and jitter.
+//! - [`error`](ClientError): [`ClientError`], [`ErrorKind`], [`Delivery`], [`RetryAfter`].
+//! - `routes/`: one file per resource (wallet address, grant, token, incoming payment, quote,
+//!   outgoing payment), each a thin `impl Client` block.
+//!
+//! # Rules every call follows
+//!
+//! - A request is signed iff it is a POST or carries a token (`Authorization: GNAP <token>`).
+//! - A body is serialised once to compact JSON; those exact bytes are digested, signed and sent.
+//!   `Content-Type: application/json` is sent exactly once, and only with a body.
+//! - Redirects are not followed (a signed request must not be re-sent elsewhere).
+//! - POST is never retried. GET and DELETE follow the [`RetryPolicy`], re-signed each attempt.
+//! - Logs carry the operation, method, host, path, status, attempts and duration; never a token,
+//!   nonce, key, signature or body.
+//!
+//! # Error policy
+//!
+//! See the [`error`] module: every failure answers "could the request have had an effect?".
+
+mod client;
+pub mod error;
+pub mod retry;
+mod routes;
+mod sign;
+mod transport;
+
+pub use client::{
+    BuildError, Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES,
+    DEFAULT_TIMEOUT,
+};
+pub use error::{ClientError, Delivery, ErrorKind, RawBody, RetryAfter, StatusError};
+pub use retry::RetryPolicy;
