@@ -8,6 +8,8 @@
 pub(crate) const NANOS_PER_SECOND: i128 = 1_000_000_000;
 /// Nanoseconds in one day of 24 hours (every day under a fixed offset).
 pub(crate) const NANOS_PER_DAY: i128 = 86_400 * NANOS_PER_SECOND;
+/// The mean Gregorian month: 146 097 days / 4 800 months = 30.436875 days, in nanoseconds.
+pub(crate) const NANOS_PER_MEAN_MONTH: i128 = 2_629_746 * NANOS_PER_SECOND;
 /// Years beyond this (either sign) are treated as "infinitely far" by window arithmetic.
 pub(crate) const YEAR_LIMIT: i128 = 1_000_000;
 

@@ -16,6 +16,9 @@
 //!   string.
 //! - `calendar`: proleptic Gregorian arithmetic on plain integers (day numbers, month indices,
 //!   clamped month addition), so lookups far from the anchor cannot panic.
+//! - `window`: [`Reading`], [`Window`], the lookups on [`RepeatingInterval`]
+//!   (`window_at`, `window`, `next_window_start`, `has_ended`, `windows_from`) and how each finds
+//!   its answer by arithmetic instead of walking the series.
 //!
 //! Architecture invariant: this crate is pure. It does no I/O, reads no clock (every instant is
 //! an argument) and depends on nothing else of the workspace.
@@ -23,9 +26,11 @@
 mod calendar;
 mod parse;
 mod value;
+mod window;
 
 pub use parse::{ParseError, Part, Problem, parse};
 pub use value::{
     Component, Duration, DurationNotation, IntervalForm, RepeatingInterval, Repetitions,
     format_date_time,
 };
+pub use window::{Reading, Window, Windows};

@@ -1,0 +1,978 @@
+//! Windows of a series in either [`Reading`], found by arithmetic.
+//!
+//! # How a lookup works
+//!
+//! A series is compiled into a `Series`: a direction, an anchor (in nanoseconds on the reading's
+//! wall clock: the anchor's own offset for ISO 8601, UTC for Rafiki), a step made of calendar
+//! months and exact nanoseconds, and how boundaries follow from one another. Boundary `i` is the
+//! anchor moved by `i` steps: window `k` of a forward series is `[b(k), b(k+1))`, window `j` of a
+//! backward (`duration/end`) series is `[b(j+1), b(j))`.
+//!
+//! For every kind of step but one, `b(i)` is a closed formula (a few integer operations):
+//!
+//! - exact steps (no years or months, or `start/end`): `anchor ± i·step`;
+//! - ISO 8601 with months: `i·months` added once to the anchor's month, day clamped to that
+//!   month's length, then `± i·exact`;
+//! - Rafiki-compatible with months only (the chained, sticky clamp): every step keeps the time of
+//!   day, moves the month by `±months`, and clamps the day to that month. Since the day can only
+//!   go down and then stays, the day after `i` steps is `min(d₀, min over j ≤ i of
+//!   days_in_month(m₀ ± j·months))`. The month of the year repeats with a period `p = 12 /
+//!   gcd(months, 12) ≤ 12`, so the non-February months seen are all seen in the first `min(i, p)`
+//!   steps; the Februaries fall every `p` steps, `p·months/12` years apart, and whether one of them
+//!   is a common year is found within `400 / gcd(that, 400)` of them. At most a few hundred integer
+//!   operations, whatever `i` is.
+//!
+//! The index of the window that contains an instant is then estimated from the elapsed time over
+//! the mean step (a mean Gregorian month is exactly 30.436875 days), and corrected by galloping and
+//! bisecting on `b(i)`: a handful of evaluations.
+//!
+//! The one kind without a closed formula is the Rafiki-compatible reading of a duration that mixes
+//! months with weeks, days or a time (`P1M1D`): the clamped day and the exact part then interact
+//! step by step, so the chain is walked. The walk stops at the instant's window, and within the
+//! years 0001-9999 it is at most 12 · 9999 steps (`docs/intervals.md`).
+
+use chrono::{DateTime, Utc};
+
+use crate::calendar::{
+    self, Civil, NANOS_PER_SECOND, YEAR_LIMIT, days_in_month, is_leap, split_month_index,
+};
+use crate::parse::local_nanos;
+use crate::value::{IntervalForm, RepeatingInterval, Repetitions};
+
+/// Which of the two readings of a repeating interval to compute windows in. There is no default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reading {
+    /// The standard's reading: `Rn` is n windows in total; boundary k is the anchor plus `k·D`
+    /// added once, on the anchor's own wall clock, months clamped to the month's end (nothing
+    /// drifts).
+    Iso8601,
+    /// What the reference server (Rafiki's `getInterval`) enforces: `Rn` is n + 1 windows, each
+    /// window starts where the previous one ended (a month-end clamp sticks), calendar arithmetic
+    /// in UTC.
+    RafikiCompatible,
+}
+
+impl Reading {
+    /// The short name used on the command line: `iso` or `rafiki`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reading::Iso8601 => "iso",
+            Reading::RafikiCompatible => "rafiki",
+        }
+    }
+}
+
+/// One window of a series: the half-open range `[start, end)` and its index.
+///
+/// For `start/duration` and `start/end` the index counts forwards from the first window (0); for
+/// `duration/end` it counts backwards from the window that ends at the written end (0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Window {
+    /// The first instant in the window.
+    pub start: DateTime<Utc>,
+    /// The first instant after the window.
+    pub end: DateTime<Utc>,
+    /// The window's index (see the type's documentation for the direction).
+    pub index: u64,
+}
+
+impl Window {
+    /// Whether `at` lies in `[start, end)`.
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        self.start <= at && at < self.end
+    }
+}
+
+/// Boundaries beyond this many nanoseconds (about 3 million years) count as infinitely far.
+const SATURATED: i128 = 100_000_000_000_000_000_000_000;
+/// Indices are `u64`; a series is never looked at past this many windows.
+const INDEX_LIMIT: u128 = 1 << 64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Forward,
+    Backward,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// `b(i) = anchor ± i·exact`.
+    Exact,
+    /// ISO 8601: `i·months` added once from the anchor, clamped, then `± i·exact`.
+    FromAnchor,
+    /// Rafiki-compatible with months only: chained, the clamp sticks (closed form).
+    ChainedMonths,
+    /// Rafiki-compatible with months and an exact part: chained, walked.
+    ChainedMixed,
+}
+
+/// A series compiled for one reading.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Series {
+    direction: Direction,
+    step: Step,
+    /// The anchor on the reading's wall clock, in nanoseconds since 1970-01-01T00:00 there.
+    anchor: i128,
+    anchor_civil: Civil,
+    /// Wall clock minus UTC, in nanoseconds.
+    offset: i128,
+    /// Calendar months per step.
+    months: i128,
+    /// Exact nanoseconds per step.
+    exact: i128,
+    /// How many windows may be reported (at most [`INDEX_LIMIT`]).
+    count: u128,
+}
+
+fn saturate(x: Option<i128>, sign: i128) -> i128 {
+    match x {
+        Some(v) if v.abs() < SATURATED => v,
+        _ => sign.signum() * SATURATED,
+    }
+}
+
+fn gcd(mut a: i128, mut b: i128) -> i128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.abs()
+}
+
+/// `min over j in 1..=i of days_in_month(m0 + j·sigma)`, for `i ≥ 1` (see the module docs).
+fn min_days_in_month(m0: i64, sigma: i64, i: i64) -> u32 {
+    let period = 12 / gcd(i128::from(sigma), 12) as i64;
+    let mut best = 31;
+    let mut first_february = None;
+    for j in 1..=i.min(period) {
+        let (year, month) = split_month_index(m0 + j * sigma);
+        if month == 2 {
+            first_february = Some((j, year));
+        } else {
+            best = best.min(days_in_month(year, month));
+        }
+    }
+    if let Some((j, year)) = first_february {
+        let years_apart = period * sigma / 12;
+        let februaries = (i - j) / period + 1;
+        let cycle = 400 / gcd(i128::from(years_apart), 400) as i64;
+        let common = (0..februaries.min(cycle)).any(|q| !is_leap(year + q * years_apart));
+        best = best.min(if common { 28 } else { 29 });
+    }
+    best
+}
+
+impl Series {
+    pub(crate) fn new(interval: &RepeatingInterval, reading: Reading) -> Series {
+        let (direction, anchor_time, months, exact) = match interval.form {
+            IntervalForm::StartDuration { start, duration } => (
+                Direction::Forward,
+                start,
+                duration.calendar_months().map_or(i128::MAX, i128::from),
+                duration.exact_nanos(),
+            ),
+            IntervalForm::DurationEnd { duration, end } => (
+                Direction::Backward,
+                end,
+                duration.calendar_months().map_or(i128::MAX, i128::from),
+                duration.exact_nanos(),
+            ),
+            IntervalForm::StartEnd { start, end } => {
+                let length = local_nanos(&end.to_utc().fixed_offset())
+                    - local_nanos(&start.to_utc().fixed_offset());
+                (Direction::Forward, start, 0, length)
+            }
+        };
+        let offset = match reading {
+            Reading::Iso8601 => {
+                i128::from(anchor_time.offset().local_minus_utc()) * NANOS_PER_SECOND
+            }
+            Reading::RafikiCompatible => 0,
+        };
+        let anchor = local_nanos(&anchor_time.to_utc().fixed_offset()) + offset;
+        let step = match (reading, months, exact) {
+            (_, 0, _) => Step::Exact,
+            (Reading::Iso8601, _, _) => Step::FromAnchor,
+            (Reading::RafikiCompatible, _, 0) => Step::ChainedMonths,
+            (Reading::RafikiCompatible, _, _) => Step::ChainedMixed,
+        };
+        let count = match (interval.repetitions, reading) {
+            (Repetitions::Unbounded, _) => INDEX_LIMIT,
+            (Repetitions::Bounded(n), Reading::Iso8601) => u128::from(n),
+            (Repetitions::Bounded(n), Reading::RafikiCompatible) => u128::from(n) + 1,
+        };
+        Series {
+            direction,
+            step,
+            anchor,
+            // The parser keeps anchors within years 0001-9999, so this is always `Some`.
+            anchor_civil: Civil::from_nanos(anchor).unwrap_or(Civil {
+                month_index: 0,
+                day: 1,
+                nanos_of_day: 0,
+            }),
+            offset,
+            months,
+            exact,
+            count,
+        }
+    }
+
+    fn sign(&self) -> i128 {
+        match self.direction {
+            Direction::Forward => 1,
+            Direction::Backward => -1,
+        }
+    }
+
+    /// One chained step from boundary `b` (the Rafiki-compatible step: months, clamp, exact).
+    fn chain(&self, b: i128) -> i128 {
+        let s = self.sign();
+        let moved = calendar::add_months_clamped(b, s * self.months)
+            .and_then(|m| m.checked_add(s * self.exact));
+        saturate(moved, s)
+    }
+
+    /// Boundary `i` on the reading's wall clock; saturated to ±[`SATURATED`] when far away.
+    fn boundary(&self, i: u128) -> i128 {
+        let s = self.sign();
+        if i == 0 {
+            return self.anchor;
+        }
+        let Ok(i) = i128::try_from(i) else {
+            return s * SATURATED;
+        };
+        match self.step {
+            Step::Exact => saturate(
+                i.checked_mul(self.exact)
+                    .and_then(|d| self.anchor.checked_add(s * d)),
+                s,
+            ),
+            Step::FromAnchor | Step::ChainedMonths => {
+                let Some(total) = i.checked_mul(self.months).filter(|t| *t <= YEAR_LIMIT * 12)
+                else {
+                    return s * SATURATED;
+                };
+                let c = self.anchor_civil;
+                let month_index = c.month_index + (s * total) as i64;
+                let day = if self.step == Step::ChainedMonths {
+                    c.day.min(min_days_in_month(
+                        c.month_index,
+                        (s * self.months) as i64,
+                        i as i64,
+                    ))
+                } else {
+                    c.day
+                };
+                let calendar = Civil::to_nanos_clamped(month_index, day, c.nanos_of_day);
+                saturate(
+                    i.checked_mul(self.exact)
+                        .and_then(|d| calendar.checked_add(s * d)),
+                    s,
+                )
+            }
+            Step::ChainedMixed => {
+                let mut b = self.anchor;
+                for _ in 0..i {
+                    b = self.chain(b);
+                    if b.abs() >= SATURATED {
+                        break;
+                    }
+                }
+                b
+            }
+        }
+    }
+
+    /// Whether boundary `i` is still "at or before" `t` in the series' direction: forwards
+    /// `b(i) ≤ t`, backwards `b(i) > t`. True for a prefix of indices, then false.
+    fn before(&self, b: i128, t: i128) -> bool {
+        match self.direction {
+            Direction::Forward => b <= t,
+            Direction::Backward => b > t,
+        }
+    }
+
+    /// The largest `i < self.count` with `before(b(i), t)`, or `None` when not even `i = 0`.
+    fn last_before(&self, t: i128) -> Option<u128> {
+        if self.count == 0 || !self.before(self.anchor, t) {
+            return None;
+        }
+        if self.step == Step::ChainedMixed {
+            let (mut i, mut b) = (0u128, self.anchor);
+            loop {
+                if i + 1 >= self.count {
+                    return Some(i);
+                }
+                let next = self.chain(b);
+                if !self.before(next, t) || next.abs() >= SATURATED {
+                    return Some(i);
+                }
+                (i, b) = (i + 1, next);
+            }
+        }
+        let pred = |i: u128| self.before(self.boundary(i), t);
+        let mean_step = self.months * calendar::NANOS_PER_MEAN_MONTH + self.exact;
+        let elapsed = (t - self.anchor).abs();
+        let estimate = u128::try_from(elapsed / mean_step.max(1)).unwrap_or(0);
+        let last = self.count - 1;
+        let guess = estimate.min(last);
+        // Invariant: pred(lo) holds, and hi is `count` or an index where pred fails.
+        let (mut lo, mut hi);
+        if pred(guess) {
+            lo = guess;
+            let mut stride = 1u128;
+            loop {
+                let probe = lo.saturating_add(stride);
+                if probe > last {
+                    hi = self.count;
+                    break;
+                }
+                if !pred(probe) {
+                    hi = probe;
+                    break;
+                }
+                lo = probe;
+                stride = stride.saturating_mul(2);
+            }
+        } else {
+            hi = guess;
+            let mut stride = 1u128;
+            loop {
+                let probe = hi.saturating_sub(stride);
+                if probe == 0 || pred(probe) {
+                    lo = probe;
+                    break;
+                }
+                hi = probe;
+                stride = stride.saturating_mul(2);
+            }
+        }
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if pred(mid) {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        Some(lo)
+    }
+
+    fn instant(&self, wall: i128) -> Option<DateTime<Utc>> {
+        if wall.abs() >= SATURATED {
+            return None;
+        }
+        let utc = wall - self.offset;
+        let secs = i64::try_from(utc.div_euclid(NANOS_PER_SECOND)).ok()?;
+        let nanos = utc.rem_euclid(NANOS_PER_SECOND) as u32;
+        DateTime::from_timestamp(secs, nanos)
+    }
+
+    fn wall(&self, at: DateTime<Utc>) -> i128 {
+        i128::from(at.timestamp()) * NANOS_PER_SECOND
+            + i128::from(at.timestamp_subsec_nanos())
+            + self.offset
+    }
+
+    /// The window with index `i`, given its two boundaries `b(i)` and `b(i+1)`.
+    fn make(&self, i: u128, b_i: i128, b_next: i128) -> Option<Window> {
+        let (start, end) = match self.direction {
+            Direction::Forward => (b_i, b_next),
+            Direction::Backward => (b_next, b_i),
+        };
+        Some(Window {
+            start: self.instant(start)?,
+            end: self.instant(end)?,
+            index: u64::try_from(i).ok()?,
+        })
+    }
+
+    pub(crate) fn window(&self, i: u128) -> Option<Window> {
+        if i >= self.count {
+            return None;
+        }
+        let b_i = self.boundary(i);
+        let b_next = match self.step {
+            Step::ChainedMixed => self.chain(b_i),
+            _ => self.boundary(i + 1),
+        };
+        self.make(i, b_i, b_next)
+    }
+
+    pub(crate) fn window_at(&self, at: DateTime<Utc>) -> Option<Window> {
+        let t = self.wall(at);
+        let i = self.last_before(t)?;
+        let w = self.window(i)?;
+        w.contains(at).then_some(w)
+    }
+
+    /// The index of the chronologically first window that ends after `at` (the window of `at`, or
+    /// the next one to start), if any.
+    fn first_index_from(&self, at: DateTime<Utc>) -> Option<u128> {
+        let t = self.wall(at);
+        match (self.direction, self.last_before(t)) {
+            (Direction::Forward, None) => (self.count > 0).then_some(0),
+            (Direction::Forward, Some(i)) => {
+                let w = self.window(i)?;
+                if w.contains(at) {
+                    Some(i)
+                } else {
+                    (i + 1 < self.count).then_some(i + 1)
+                }
+            }
+            (Direction::Backward, None) => None,
+            (Direction::Backward, Some(j)) => Some(j),
+        }
+    }
+
+    pub(crate) fn next_window_start(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let first = self.first_index_from(at)?;
+        let w = self.window(first)?;
+        if !w.contains(at) {
+            return Some(w.start);
+        }
+        let next = match self.direction {
+            Direction::Forward => first.checked_add(1)?,
+            Direction::Backward => first.checked_sub(1)?,
+        };
+        self.window(next).map(|w| w.start)
+    }
+
+    pub(crate) fn has_ended(&self, at: DateTime<Utc>) -> bool {
+        self.first_index_from(at).is_none()
+    }
+}
+
+/// Windows in chronological order, from [`RepeatingInterval::windows_from`].
+#[derive(Debug, Clone)]
+pub struct Windows {
+    series: Series,
+    /// Index of the next window to yield, if any.
+    next: Option<u128>,
+    /// For chained mixed steps: the next window's first boundary (forwards), or all boundaries
+    /// from the anchor down to the next window (backwards, where a chain cannot be undone).
+    chained: Vec<i128>,
+}
+
+impl Iterator for Windows {
+    type Item = Window;
+
+    fn next(&mut self) -> Option<Window> {
+        let i = self.next?;
+        let s = &self.series;
+        let window = if s.step == Step::ChainedMixed {
+            match s.direction {
+                Direction::Forward => {
+                    let b = *self.chained.last()?;
+                    let b_next = s.chain(b);
+                    self.chained = vec![b_next];
+                    if i < s.count {
+                        s.make(i, b, b_next)
+                    } else {
+                        None
+                    }
+                }
+                Direction::Backward => {
+                    let b_next = self.chained.pop()?;
+                    let b = *self.chained.last()?;
+                    s.make(i, b, b_next)
+                }
+            }
+        } else {
+            s.window(i)
+        };
+        self.next = match (window, s.direction) {
+            (None, _) => None,
+            (Some(_), Direction::Forward) => Some(i + 1).filter(|n| *n < s.count),
+            (Some(_), Direction::Backward) => i.checked_sub(1),
+        };
+        window
+    }
+}
+
+impl RepeatingInterval {
+    /// The window that contains `at` (half-open), or `None` before the series, after it, or past
+    /// its last repetition.
+    ///
+    /// ```
+    /// use chrono::{DateTime, Utc};
+    /// use grantflow_interval::{Reading, RepeatingInterval};
+    ///
+    /// let r: RepeatingInterval = "R/2024-01-31T00:00:00Z/P1M".parse().unwrap();
+    /// let at: DateTime<Utc> = "2024-03-30T00:00:00Z".parse().unwrap();
+    /// // ISO 8601: Jan 31, Feb 29, Mar 31, ...
+    /// let w = r.window_at(Reading::Iso8601, at).unwrap();
+    /// assert_eq!((w.start.to_rfc3339(), w.index), ("2024-02-29T00:00:00+00:00".into(), 1));
+    /// // Rafiki: Jan 31, Feb 29, Mar 29, Apr 29, ... (the clamp sticks)
+    /// let w = r.window_at(Reading::RafikiCompatible, at).unwrap();
+    /// assert_eq!((w.start.to_rfc3339(), w.index), ("2024-03-29T00:00:00+00:00".into(), 2));
+    /// ```
+    pub fn window_at(&self, reading: Reading, at: DateTime<Utc>) -> Option<Window> {
+        Series::new(self, reading).window_at(at)
+    }
+
+    /// The window with `index` (see [`Window`] for the direction), if the series has it.
+    pub fn window(&self, reading: Reading, index: u64) -> Option<Window> {
+        Series::new(self, reading).window(u128::from(index))
+    }
+
+    /// How many windows the series has in `reading`; `None` when unbounded.
+    ///
+    /// `Rn` is `n` in the ISO 8601 reading and `n + 1` in the Rafiki-compatible one.
+    pub fn window_count(&self, reading: Reading) -> Option<u128> {
+        match (self.repetitions, reading) {
+            (Repetitions::Unbounded, _) => None,
+            (Repetitions::Bounded(n), Reading::Iso8601) => Some(u128::from(n)),
+            (Repetitions::Bounded(n), Reading::RafikiCompatible) => Some(u128::from(n) + 1),
+        }
+    }
+
+    /// When the next window after `at` starts: the window after the one containing `at`, or the
+    /// first one if `at` is before the series. `None` when no window starts after `at`.
+    pub fn next_window_start(&self, reading: Reading, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        Series::new(self, reading).next_window_start(at)
+    }
+
+    /// Whether no window contains `at` or comes after it: the series is over.
+    pub fn has_ended(&self, reading: Reading, at: DateTime<Utc>) -> bool {
+        Series::new(self, reading).has_ended(at)
+    }
+
+    /// The windows in chronological order, starting with the one that contains `at` (or, if none
+    /// does, the first one after `at`).
+    ///
+    /// ```
+    /// use grantflow_interval::{Reading, RepeatingInterval};
+    ///
+    /// let r: RepeatingInterval = "R3/2016-08-24T08:00:00Z/P1D".parse().unwrap();
+    /// let at = "2016-08-25T12:00:00Z".parse().unwrap();
+    /// let indices: Vec<u64> = r.windows_from(Reading::Iso8601, at).map(|w| w.index).collect();
+    /// assert_eq!(indices, [1, 2]);
+    /// ```
+    pub fn windows_from(&self, reading: Reading, at: DateTime<Utc>) -> Windows {
+        let series = Series::new(self, reading);
+        let next = series.first_index_from(at);
+        let mut chained = Vec::new();
+        if let (Step::ChainedMixed, Some(i)) = (series.step, next) {
+            // Walk once to the first window, keeping what the iterator will need.
+            let mut b = series.anchor;
+            chained.push(b);
+            for _ in 0..i {
+                b = series.chain(b);
+                match series.direction {
+                    Direction::Forward => chained = vec![b],
+                    Direction::Backward => chained.push(b),
+                }
+            }
+            if series.direction == Direction::Backward {
+                chained.push(series.chain(b));
+            }
+        }
+        Windows {
+            series,
+            next,
+            chained,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interval(s: &str) -> RepeatingInterval {
+        s.parse()
+            .unwrap_or_else(|e| panic!("{s:?} should parse: {e}"))
+    }
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    /// The window as `start/end` in RFC 3339 UTC, or `None`.
+    fn at(s: &str, reading: Reading, instant: &str) -> Option<(String, String, u64)> {
+        interval(s).window_at(reading, t(instant)).map(|w| {
+            (
+                w.start.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                w.end.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+                w.index,
+            )
+        })
+    }
+
+    fn starts(s: &str, reading: Reading, n: usize) -> Vec<String> {
+        let r = interval(s);
+        let from = t("0001-01-01T00:00:00Z");
+        r.windows_from(reading, from)
+            .take(n)
+            .map(|w| w.start.format("%Y-%m-%d").to_string())
+            .collect()
+    }
+
+    fn w(start: &str, end: &str, index: u64) -> Option<(String, String, u64)> {
+        Some((start.to_string(), end.to_string(), index))
+    }
+
+    use Reading::{Iso8601 as Iso, RafikiCompatible as Rafiki};
+
+    // Rafiki's own public table (limits.test.ts), in the Rafiki-compatible reading.
+    #[test]
+    fn rafiki_table_a_start_duration_and_duration_end() {
+        for s in ["R2/2022-07-01T13:00:00Z/P1M", "R2/P1M/2022-10-01T13:00:00Z"] {
+            let jul = ("2022-07-01T13:00:00Z", "2022-08-01T13:00:00Z");
+            let aug = ("2022-08-01T13:00:00Z", "2022-09-01T13:00:00Z");
+            let sep = ("2022-09-01T13:00:00Z", "2022-10-01T13:00:00Z");
+            let forward = s.starts_with("R2/2022");
+            let idx = |k: u64| if forward { k } else { 2 - k };
+            assert_eq!(at(s, Rafiki, "2022-07-01T12:59:59Z"), None, "{s}");
+            for (instant, (a, b), k) in [
+                ("2022-07-01T13:00:00Z", jul, 0),
+                ("2022-07-10T13:00:00Z", jul, 0),
+                ("2022-08-10T13:00:00Z", aug, 1),
+                ("2022-09-10T13:00:00Z", sep, 2),
+                ("2022-10-01T12:59:59Z", sep, 2),
+            ] {
+                assert_eq!(at(s, Rafiki, instant), w(a, b, idx(k)), "{s} at {instant}");
+            }
+            assert_eq!(at(s, Rafiki, "2022-10-01T13:00:00Z"), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn rafiki_table_b_start_end_steps_by_the_first_length() {
+        let s = "R2/2022-07-01T13:00:00Z/2022-08-01T13:00:00Z";
+        assert_eq!(at(s, Rafiki, "2022-07-01T12:59:59Z"), None);
+        let first = w("2022-07-01T13:00:00Z", "2022-08-01T13:00:00Z", 0);
+        assert_eq!(at(s, Rafiki, "2022-07-01T13:00:00Z"), first);
+        assert_eq!(at(s, Rafiki, "2022-07-10T13:00:00Z"), first);
+        assert_eq!(
+            at(s, Rafiki, "2022-08-10T13:00:00Z"),
+            w("2022-08-01T13:00:00Z", "2022-09-01T13:00:00Z", 1)
+        );
+        let third = w("2022-09-01T13:00:00Z", "2022-10-02T13:00:00Z", 2);
+        assert_eq!(at(s, Rafiki, "2022-09-10T13:00:00Z"), third);
+        assert_eq!(at(s, Rafiki, "2022-10-02T12:59:59Z"), third);
+        assert_eq!(at(s, Rafiki, "2022-10-02T13:00:00Z"), None);
+    }
+
+    #[test]
+    fn rafiki_table_c_unbounded() {
+        for s in ["R/2022-07-01T13:00:00Z/P1M", "R-1/2022-07-01T13:00:00Z/P1M"] {
+            assert_eq!(at(s, Rafiki, "2022-07-01T12:59:59Z"), None);
+            let jul = w("2022-07-01T13:00:00Z", "2022-08-01T13:00:00Z", 0);
+            assert_eq!(at(s, Rafiki, "2022-07-01T13:00:00Z"), jul);
+            assert_eq!(at(s, Rafiki, "2022-07-10T13:00:00Z"), jul);
+            assert_eq!(
+                at(s, Rafiki, "2022-08-10T13:00:00Z"),
+                w("2022-08-01T13:00:00Z", "2022-09-01T13:00:00Z", 1)
+            );
+            assert_eq!(
+                at(s, Rafiki, "2032-01-10T13:00:00Z"),
+                w("2032-01-01T13:00:00Z", "2032-02-01T13:00:00Z", 114)
+            );
+        }
+    }
+
+    #[test]
+    fn rafiki_derived_cases() {
+        let s = "R0/2022-07-01T13:00:00Z/P1M";
+        assert_eq!(
+            at(s, Rafiki, "2022-07-15T00:00:00Z"),
+            w("2022-07-01T13:00:00Z", "2022-08-01T13:00:00Z", 0)
+        );
+        assert_eq!(at(s, Rafiki, "2022-08-01T13:00:00Z"), None);
+        let s = "R/2024-01-31T00:00:00Z/P1M";
+        assert_eq!(
+            at(s, Rafiki, "2024-02-29T12:00:00Z"),
+            w("2024-02-29T00:00:00Z", "2024-03-29T00:00:00Z", 1)
+        );
+        let mar = w("2024-03-29T00:00:00Z", "2024-04-29T00:00:00Z", 2);
+        assert_eq!(at(s, Rafiki, "2024-03-29T00:00:00Z"), mar);
+        assert_eq!(at(s, Rafiki, "2024-03-31T00:00:00Z"), mar);
+    }
+
+    #[test]
+    fn month_end_iso_does_not_drift_rafiki_sticks() {
+        let s = "R/2024-01-31T00:00:00Z/P1M";
+        assert_eq!(
+            starts(s, Iso, 5),
+            [
+                "2024-01-31",
+                "2024-02-29",
+                "2024-03-31",
+                "2024-04-30",
+                "2024-05-31"
+            ]
+        );
+        assert_eq!(
+            starts(s, Rafiki, 5),
+            [
+                "2024-01-31",
+                "2024-02-29",
+                "2024-03-29",
+                "2024-04-29",
+                "2024-05-29"
+            ]
+        );
+        // The 29th forever after, also far away (closed form, not a walk).
+        assert_eq!(
+            at(s, Rafiki, "2100-03-30T00:00:00Z"),
+            w("2100-03-28T00:00:00Z", "2100-04-28T00:00:00Z", 914)
+        );
+    }
+
+    #[test]
+    fn rafiki_duration_end_clamps_backwards() {
+        // Base [2024-02-29, 2024-03-31), then [01-29, 02-29), [12-29, 01-29).
+        let s = "R/P1M/2024-03-31T00:00:00Z";
+        let r = interval(s);
+        let got: Vec<_> = r
+            .windows_from(Rafiki, t("2023-12-30T00:00:00Z"))
+            .take(3)
+            .map(|w| (w.start.format("%m-%d").to_string(), w.index))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("12-29".into(), 2),
+                ("01-29".into(), 1),
+                ("02-29".into(), 0)
+            ]
+        );
+        // ISO: E - j·D from the anchor, clamped each time on its own: 03-31, 02-29, 01-31, 12-31.
+        let got: Vec<_> = r
+            .windows_from(Iso, t("2023-12-31T00:00:00Z"))
+            .take(3)
+            .map(|w| (w.start.format("%m-%d").to_string(), w.index))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("12-31".into(), 2),
+                ("01-31".into(), 1),
+                ("02-29".into(), 0)
+            ]
+        );
+    }
+
+    #[test]
+    fn repetitions_differ_between_readings() {
+        let s = "R2/2022-07-01T13:00:00Z/P1M";
+        assert_eq!(at(s, Iso, "2022-08-10T00:00:00Z").map(|w| w.2), Some(1));
+        assert_eq!(at(s, Iso, "2022-09-10T00:00:00Z"), None);
+        assert_eq!(at(s, Rafiki, "2022-09-10T00:00:00Z").map(|w| w.2), Some(2));
+        let r0 = "R0/2022-07-01T13:00:00Z/P1M";
+        assert_eq!(at(r0, Iso, "2022-07-10T00:00:00Z"), None);
+        assert!(interval(r0).has_ended(Iso, t("2000-01-01T00:00:00Z")));
+        assert_eq!(
+            interval(r0)
+                .windows_from(Iso, t("2000-01-01T00:00:00Z"))
+                .count(),
+            0
+        );
+        let r1 = "R1/2022-07-01T13:00:00Z/P1M";
+        assert!(at(r1, Iso, "2022-07-10T00:00:00Z").is_some());
+        assert_eq!(at(r1, Iso, "2022-08-10T00:00:00Z"), None);
+        assert_eq!(interval(r1).window_count(Iso), Some(1));
+        assert_eq!(interval(r1).window_count(Rafiki), Some(2));
+        assert_eq!(
+            interval("R/2022-07-01T13:00:00Z/P1M").window_count(Iso),
+            None
+        );
+    }
+
+    #[test]
+    fn iso_duration_end_counts_backwards() {
+        let s = "R2/P1M/2022-10-01T13:00:00Z";
+        assert_eq!(
+            at(s, Iso, "2022-09-10T00:00:00Z"),
+            w("2022-09-01T13:00:00Z", "2022-10-01T13:00:00Z", 0)
+        );
+        assert_eq!(
+            at(s, Iso, "2022-08-10T00:00:00Z"),
+            w("2022-08-01T13:00:00Z", "2022-09-01T13:00:00Z", 1)
+        );
+        assert_eq!(at(s, Iso, "2022-07-10T00:00:00Z"), None);
+        assert_eq!(at(s, Iso, "2022-10-01T13:00:00Z"), None);
+    }
+
+    #[test]
+    fn iso_works_on_the_anchor_wall_clock_rafiki_in_utc() {
+        // 2024-01-31T23:00-02:00 is 2024-02-01T01:00Z.
+        let s = "R/2024-01-31T23:00:00-02:00/P1M";
+        // ISO: Jan 31 local + 1 month = Feb 29 23:00-02:00 = Mar 1 01:00Z.
+        assert_eq!(
+            interval(s).window(Iso, 1).map(|w| w.start),
+            Some(t("2024-03-01T01:00:00Z"))
+        );
+        // Rafiki: Feb 1 01:00Z + 1 month = Mar 1 01:00Z, and so on, no clamp at all.
+        assert_eq!(
+            interval(s).window(Rafiki, 2).map(|w| w.start),
+            Some(t("2024-04-01T01:00:00Z"))
+        );
+        assert_eq!(
+            interval(s).window(Iso, 2).map(|w| w.start),
+            Some(t("2024-04-01T01:00:00Z"))
+        );
+        assert_eq!(
+            interval(s).window(Iso, 3).map(|w| w.start),
+            Some(t("2024-05-01T01:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn start_end_steps_by_exact_length_in_both_readings() {
+        let s = "R3/2022-07-01T13:00:00Z/2022-08-01T13:00:00Z";
+        for reading in [Iso, Rafiki] {
+            assert_eq!(
+                interval(s).window(reading, 2).map(|w| (w.start, w.end)),
+                Some((t("2022-09-01T13:00:00Z"), t("2022-10-02T13:00:00Z")))
+            );
+        }
+        assert_eq!(interval(s).window(Iso, 3), None);
+        assert!(interval(s).window(Rafiki, 3).is_some());
+    }
+
+    #[test]
+    fn boundaries_belong_to_the_later_window() {
+        let s = "R/2016-08-24T08:00:00Z/P1D";
+        for reading in [Iso, Rafiki] {
+            assert_eq!(at(s, reading, "2016-08-25T08:00:00Z").map(|w| w.2), Some(1));
+            assert_eq!(
+                at(s, reading, "2016-08-25T07:59:59.999999999Z").map(|w| w.2),
+                Some(0)
+            );
+        }
+    }
+
+    #[test]
+    fn far_lookups_are_exact() {
+        // 3·10⁸ windows from the anchor.
+        let s = "R/2016-08-24T08:00:00Z/PT1S";
+        for reading in [Iso, Rafiki] {
+            let w = interval(s).window_at(reading, t("2026-01-01T00:00:00.5Z"));
+            assert_eq!(w.map(|w| w.start), Some(t("2026-01-01T00:00:00Z")));
+            assert_eq!(w.map(|w| w.index), Some(295_200_000));
+        }
+        let s = "R/0001-01-31T00:00:00Z/P1M";
+        let iso = interval(s).window_at(Iso, t("9999-12-31T12:00:00Z"));
+        assert_eq!(iso.map(|w| w.start), Some(t("9999-12-31T00:00:00Z")));
+        assert_eq!(iso.map(|w| w.index), Some(9998 * 12 + 11));
+        // Rafiki: the first February (year 1, common) clamps to the 28th for good.
+        let rafiki = interval(s).window_at(Rafiki, t("9999-12-31T12:00:00Z"));
+        assert_eq!(rafiki.map(|w| w.start), Some(t("9999-12-28T00:00:00Z")));
+        let mixed = interval("R/0001-01-31T00:00:00Z/P1M1D");
+        let walked = mixed.window_at(Rafiki, t("2000-01-01T00:00:00Z"));
+        assert!(walked.is_some_and(|w| w.contains(t("2000-01-01T00:00:00Z"))));
+    }
+
+    #[test]
+    fn sticky_clamp_closed_form_matches_the_chain() {
+        for s in [
+            "R/2024-01-31T00:00:00Z/P1M",
+            "R/2023-08-31T05:00:00Z/P1M",
+            "R/2020-02-29T00:00:00Z/P1Y",
+            "R/2020-02-29T00:00:00Z/P4Y",
+            "R/2096-02-29T00:00:00Z/P4Y",
+            "R/2024-01-30T00:00:00Z/P2M",
+            "R/2024-05-31T00:00:00Z/P3M",
+            "R/2024-05-31T00:00:00Z/P7M",
+            "R/2024-05-31T00:00:00Z/P1Y1M",
+            "R/P1M/2024-03-31T00:00:00Z",
+            "R/P5M/2024-10-31T00:00:00Z",
+            "R/P4Y/2024-02-29T00:00:00Z",
+        ] {
+            let series = Series::new(&interval(s), Rafiki);
+            assert_eq!(series.step, Step::ChainedMonths, "{s}");
+            let mut chained = series.anchor;
+            for i in 0..1_300u128 {
+                assert_eq!(series.boundary(i), chained, "{s} boundary {i}");
+                chained = series.chain(chained);
+            }
+        }
+    }
+
+    #[test]
+    fn next_window_start_and_end_of_series() {
+        let r = interval("R2/2022-07-01T13:00:00Z/P1M");
+        assert_eq!(
+            r.next_window_start(Iso, t("2022-01-01T00:00:00Z")),
+            Some(t("2022-07-01T13:00:00Z"))
+        );
+        assert_eq!(
+            r.next_window_start(Iso, t("2022-07-10T00:00:00Z")),
+            Some(t("2022-08-01T13:00:00Z"))
+        );
+        assert_eq!(r.next_window_start(Iso, t("2022-08-10T00:00:00Z")), None);
+        assert_eq!(
+            r.next_window_start(Rafiki, t("2022-08-10T00:00:00Z")),
+            Some(t("2022-09-01T13:00:00Z"))
+        );
+        assert!(!r.has_ended(Iso, t("2022-08-10T00:00:00Z")));
+        assert!(r.has_ended(Iso, t("2022-09-01T13:00:00Z")));
+        assert!(!r.has_ended(Rafiki, t("2022-09-01T13:00:00Z")));
+        assert!(r.has_ended(Rafiki, t("2022-10-01T13:00:00Z")));
+        let back = interval("R2/P1M/2022-10-01T13:00:00Z");
+        assert_eq!(
+            back.next_window_start(Iso, t("2022-01-01T00:00:00Z")),
+            Some(t("2022-08-01T13:00:00Z"))
+        );
+        assert_eq!(
+            back.next_window_start(Iso, t("2022-08-10T00:00:00Z")),
+            Some(t("2022-09-01T13:00:00Z"))
+        );
+        assert_eq!(back.next_window_start(Iso, t("2022-09-10T00:00:00Z")), None);
+        assert!(back.has_ended(Iso, t("2022-10-01T13:00:00Z")));
+        assert!(!interval("R/P1D/2022-10-01T13:00:00Z").has_ended(Iso, t("0001-01-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn iterator_before_inside_and_after() {
+        let r = interval("R3/2016-08-24T08:00:00Z/P1D");
+        let all: Vec<u64> = r
+            .windows_from(Iso, t("2000-01-01T00:00:00Z"))
+            .map(|w| w.index)
+            .collect();
+        assert_eq!(all, [0, 1, 2]);
+        assert_eq!(r.windows_from(Iso, t("2016-08-27T08:00:00Z")).count(), 0);
+        let rafiki: Vec<u64> = r
+            .windows_from(Rafiki, t("2016-08-26T09:00:00Z"))
+            .map(|w| w.index)
+            .collect();
+        assert_eq!(rafiki, [2, 3]);
+        let back = interval("R3/P1D/2016-08-24T08:00:00Z");
+        let got: Vec<u64> = back
+            .windows_from(Iso, t("2000-01-01T00:00:00Z"))
+            .map(|w| w.index)
+            .collect();
+        assert_eq!(got, [2, 1, 0]);
+        let mixed = interval("R2/2024-01-31T00:00:00Z/P1M1D");
+        let got: Vec<String> = mixed
+            .windows_from(Rafiki, t("2024-01-01T00:00:00Z"))
+            .map(|w| w.start.format("%m-%d").to_string())
+            .collect();
+        assert_eq!(got, ["01-31", "03-01", "04-02"]);
+        let mixed_back = interval("R2/P1M1D/2024-03-31T00:00:00Z");
+        let got: Vec<String> = mixed_back
+            .windows_from(Rafiki, t("2023-01-01T00:00:00Z"))
+            .map(|w| w.start.format("%m-%d").to_string())
+            .collect();
+        // Base: 03-31 - 1M = 02-29, - 1D = 02-28; then 01-28 - 1D = 01-27; 12-27 - 1D = 12-26.
+        assert_eq!(got, ["12-26", "01-27", "02-28"]);
+    }
+
+    #[test]
+    fn min_days_in_month_examples() {
+        // From January 2024 stepping one month: Feb 2024 (29) is the first clamp.
+        let jan2024 = 2024 * 12;
+        assert_eq!(min_days_in_month(jan2024, 1, 1), 29);
+        assert_eq!(min_days_in_month(jan2024, 1, 12 * 4), 28);
+        assert_eq!(min_days_in_month(jan2024 + 2, 1, 1), 30);
+        // Every 4 years from Feb 2020: leap until 2100.
+        let feb2020 = 2020 * 12 + 1;
+        assert_eq!(min_days_in_month(feb2020, 48, 19), 29);
+        assert_eq!(min_days_in_month(feb2020, 48, 20), 28);
+        // Every 400 years from Feb 2000: always leap.
+        assert_eq!(min_days_in_month(2000 * 12 + 1, 4800, 1_000), 29);
+    }
+}
