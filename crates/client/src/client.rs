@@ -51,6 +51,7 @@ pub struct Client {
 }
 
 /// What every clone of a [`Client`] shares.
+#[derive(Clone)]
 pub(crate) struct Inner {
     /// The connection pool (redirects off, connect timeout set).
     pub(crate) http: reqwest::Client,
@@ -119,6 +120,32 @@ impl Client {
     /// The retry policy of GET and DELETE calls.
     pub fn retry_policy(&self) -> RetryPolicy {
         self.inner.retry
+    }
+
+    /// A client like this one (same key, same connection pool) whose calls time out after
+    /// `timeout` instead; for the odd call that needs more or less time than the rest. A zero
+    /// timeout is ignored.
+    pub fn with_timeout(&self, timeout: Duration) -> Client {
+        let mut inner = Inner::clone(&self.inner);
+        if !timeout.is_zero() {
+            inner.timeout = timeout;
+        }
+        Client {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The `client` member of this client's grant requests: its wallet address, in the spec's
+    /// string form (what the reference client sends).
+    ///
+    /// ```
+    /// # fn f(client: &grantflow_client::Client) {
+    /// use grantflow_protocol::grant::Client as GrantClient;
+    /// assert!(matches!(client.grant_client(), GrantClient::WalletAddress(_)));
+    /// # }
+    /// ```
+    pub fn grant_client(&self) -> grantflow_protocol::grant::Client {
+        grantflow_protocol::grant::Client::WalletAddress(self.inner.wallet_address.to_string())
     }
 }
 

@@ -309,19 +309,19 @@ async fn post_is_never_retried() {
 }
 
 #[tokio::test]
-async fn retry_after_is_honoured_between_get_attempts() {
+async fn retry_after_is_honoured_and_each_attempt_is_signed_afresh() {
     let server = Server::start(|_, i| {
         if i == 0 {
             Reply::empty(503).header("retry-after", "1")
         } else {
-            Reply::json(200, r#"{"keys":[]}"#)
+            Reply::empty(204)
         }
     })
     .await;
     let client = client_for(&server.url("client"));
     let started = Instant::now();
     client
-        .get_wallet_address_keys(&server.url("alice"))
+        .revoke_token(&server.url("token/1"), &token())
         .await
         .unwrap();
     // Only a lower bound: the client must have waited the second the server asked for.
@@ -330,7 +330,19 @@ async fn retry_after_is_honoured_between_get_attempts() {
         "{:?}",
         started.elapsed()
     );
-    assert_eq!(server.requests().len(), 2);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    let created = |r: &support::Recorded| -> i64 {
+        let input = r.header("signature-input");
+        input.rsplit("created=").next().unwrap().parse().unwrap()
+    };
+    for r in &requests {
+        support::verify(r);
+    }
+    assert!(
+        created(&requests[1]) > created(&requests[0]),
+        "the retry reused `created`"
+    );
 }
 
 #[tokio::test]

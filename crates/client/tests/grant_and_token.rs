@@ -241,3 +241,27 @@ async fn wallet_address_keys_are_fetched_unsigned() {
     assert!(!seen.has("authorization"));
     assert!(!seen.has("content-type"));
 }
+
+#[tokio::test]
+async fn with_timeout_changes_only_the_timeout() {
+    let server =
+        Server::always(Reply::json(200, ROTATED).after(std::time::Duration::from_millis(400)))
+            .await;
+    let client = client_for(&server.url("client"));
+    let hasty = client.with_timeout(std::time::Duration::from_millis(100));
+    assert_eq!(hasty.key_id(), client.key_id());
+    let token = Secret::new("ACCESSTOKEN000000001");
+    let err = hasty
+        .rotate_token(&server.url("token/1"), &token)
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::Timeout { .. }), "{err:?}");
+    client
+        .rotate_token(&server.url("token/1"), &token)
+        .await
+        .unwrap();
+    assert!(matches!(
+        client.grant_client(),
+        grantflow_protocol::grant::Client::WalletAddress(w) if w == server.url("client").as_str()
+    ));
+}

@@ -12,8 +12,10 @@ use crate::transport::Call;
 impl Client {
     /// Requests a grant: `POST <auth_server>` with `request`, signed, without `Authorization`.
     ///
-    /// `auth_server` is the wallet address's `authServer`, used exactly as given (it is also the
-    /// fourth line of the finish hash base). Before sending, the request is checked as the
+    /// `auth_server` is the wallet address's `authServer`. The request goes to
+    /// `auth_server.as_str()` exactly (note that `url::Url` adds a `/` to a bare origin); that
+    /// same string is the grant endpoint in the finish hash base, so store it. Use
+    /// [`Client::grant_client`] for `request.client` unless the grant needs another identity. Before sending, the request is checked as the
     /// reference client checks it: it asks for `access_token` or `subject`, every access item's
     /// actions are allowed for its type, and no outgoing-payment limit has both `debitAmount`
     /// and `receiveAmount`. A failed check is [`ErrorKind::InvalidRequest`], nothing sent.
