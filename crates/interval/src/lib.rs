@@ -19,15 +19,19 @@
 //! - `window`: [`Reading`], [`Window`], the lookups on [`RepeatingInterval`]
 //!   (`window_at`, `window`, `next_window_start`, `has_ended`, `windows_from`) and how each finds
 //!   its answer by arithmetic instead of walking the series.
+//! - `allowance`: [`Allowance`] (a limit [`Amount`] per window), [`Debit`]s, [`Remaining`] and
+//!   [`Fit`]; sums are checked ([`AllowanceError::Overflow`]).
 //!
 //! Architecture invariant: this crate is pure. It does no I/O, reads no clock (every instant is
 //! an argument) and depends on nothing else of the workspace.
 
+mod allowance;
 mod calendar;
 mod parse;
 mod value;
 mod window;
 
+pub use allowance::{Allowance, AllowanceError, Amount, Debit, Fit, Remaining};
 pub use parse::{ParseError, Part, Problem, parse};
 pub use value::{
     Component, Duration, DurationNotation, IntervalForm, RepeatingInterval, Repetitions,
