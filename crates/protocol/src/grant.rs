@@ -17,14 +17,11 @@ use std::fmt;
 use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize, Serializer};
 
+use grantflow_interval::RepeatingInterval;
+
 use crate::amount::Amount;
 use crate::jwk::Jwk;
 use crate::secret::Secret;
-
-/// The repeating interval of outgoing-payment limits (`R12/2019-08-24T14:15:22Z/P1M`).
-///
-/// Kept as the exact string until `grantflow-interval` lands; see `docs/protocol.md`.
-pub type IntervalString = String;
 
 /// The body of a grant request.
 ///
@@ -74,6 +71,9 @@ pub struct AccessTokenRequest {
 ///
 /// Deserialising checks the actions allowed for each type (see [`AccessItem::allowed_actions`]):
 /// an action outside that list is a typed error.
+// The outgoing-payment variant carries the parsed interval inline; a request has at most three
+// items, so boxing would only make matching clumsier for every user.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", try_from = "RawAccessItem")]
 pub enum AccessItem {
@@ -88,6 +88,7 @@ pub enum AccessItem {
     Quote(QuoteAccess),
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Deserialize)]
 #[serde(tag = "type")]
 enum RawAccessItem {
@@ -251,9 +252,10 @@ pub struct OutgoingPaymentLimits {
     /// The most that may be received (per interval when `interval` is set).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receive_amount: Option<Amount>,
-    /// ISO 8601 repeating interval over which the amounts reset.
+    /// ISO 8601 repeating interval over which the amounts reset (`R/2016-08-24T08:00:00Z/P1D`),
+    /// parsed strictly; an invalid interval is a malformed body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval: Option<IntervalString>,
+    pub interval: Option<RepeatingInterval>,
 }
 
 /// The `client` of a grant request: a wallet address string, `{walletAddress}` or `{jwk}`.
@@ -619,7 +621,7 @@ mod tests {
         let limits = op.limits.as_ref().unwrap();
         assert_eq!(limits.debit_amount.as_ref().unwrap().value, 500);
         assert_eq!(
-            limits.interval.as_deref(),
+            limits.interval.map(|i| i.to_string()).as_deref(),
             Some("R12/2019-08-24T14:15:22Z/P1M")
         );
         assert_eq!(
@@ -635,6 +637,25 @@ mod tests {
         );
         assert_eq!(serde_json::to_string(&req).unwrap(), OUTGOING_REQUEST);
         assert!(!format!("{req:?}").contains("4edb2194"));
+    }
+
+    #[test]
+    fn invalid_interval_is_a_malformed_body() {
+        let bad = OUTGOING_REQUEST.replace(
+            "R12/2019-08-24T14:15:22Z/P1M",
+            "R12/2019-08-24T14:15:22/P1M",
+        );
+        let err = parse_json::<GrantRequest>(bad.as_bytes()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ProtocolError::MalformedBody {
+                    what: "GrantRequest",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //! - [`amount`]: [`amount::Amount`], u64 minor units carried as a decimal string.
 //! - [`grant`]: grant request, the three grant responses, continuation, access token, rotation.
 //! - [`jwk`]: public Ed25519 JWK and JWKS wire types.
+//! - [`wallet_address`]: the wallet address document (where the grant endpoint comes from).
+//! - [`incoming_payment`], [`quote`], [`outgoing_payment`]: the resource server's resources,
+//!   their create bodies, and the outgoing-payment grant's spent amounts.
+//! - [`pagination`]: list pages and the `first`/`last`/`cursor` query.
 //! - [`error`]: the GNAP error body in its three shapes, and [`error::ProtocolError`] for
 //!   malformed bodies ([`error::parse_json`] is the one way bodies are parsed).
 //! - [`finish_hash`]: compute and verify the interaction finish hash (RFC 9635 §4.2.3).
@@ -30,10 +34,15 @@ pub mod amount;
 pub mod error;
 pub mod finish_hash;
 pub mod grant;
+pub mod incoming_payment;
 pub mod jwk;
 pub mod keys;
+pub mod outgoing_payment;
+pub mod pagination;
+pub mod quote;
 pub mod secret;
 pub mod signature;
+pub mod wallet_address;
 
 pub use error::{GnapError, GnapErrorCode, ProtocolError};
 pub use secret::Secret;
