@@ -1,13 +1,27 @@
-//! The `grantflow` command line.
+//! The `grantflow` command line. Each subcommand's code lives in `src/cli/<name>.rs`.
 
-use clap::Parser;
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
 
 /// Open Payments grants as durable workflows.
 #[derive(Debug, Parser)]
 #[command(name = "grantflow", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> anyhow::Result<()> {
-    let _cli = Cli::parse();
-    Ok(())
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// ISO 8601 repeating intervals (Open Payments `limits.interval`): parse, find windows.
+    Interval(cli::interval::IntervalArgs),
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Interval(args) => cli::interval::run(args),
+    }
 }

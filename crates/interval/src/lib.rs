@@ -25,6 +25,9 @@
 //! Architecture invariant: this crate is pure. It does no I/O, reads no clock (every instant is
 //! an argument) and depends on nothing else of the workspace.
 
+/// The `chrono` this crate takes and returns instants in (re-exported so callers match it).
+pub use chrono;
+
 mod allowance;
 mod calendar;
 mod parse;

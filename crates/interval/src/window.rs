@@ -533,6 +533,31 @@ impl RepeatingInterval {
         Series::new(self, reading).next_window_start(at)
     }
 
+    /// When the series is over: the end of its chronologically last window. `None` when it never
+    /// ends (an unbounded `start/...` series) or has no window at all (`R0` in the ISO 8601
+    /// reading).
+    ///
+    /// ```
+    /// use grantflow_interval::{Reading, RepeatingInterval};
+    ///
+    /// let r: RepeatingInterval = "R2/2022-07-01T13:00:00Z/P1M".parse().unwrap();
+    /// let iso = r.series_end(Reading::Iso8601).map(|t| t.to_rfc3339());
+    /// assert_eq!(iso.as_deref(), Some("2022-09-01T13:00:00+00:00"));
+    /// let rafiki = r.series_end(Reading::RafikiCompatible).map(|t| t.to_rfc3339());
+    /// assert_eq!(rafiki.as_deref(), Some("2022-10-01T13:00:00+00:00"));
+    /// ```
+    pub fn series_end(&self, reading: Reading) -> Option<DateTime<Utc>> {
+        let series = Series::new(self, reading);
+        if series.count == 0 {
+            return None;
+        }
+        match series.direction {
+            Direction::Backward => series.window(0).map(|w| w.end),
+            Direction::Forward if series.count >= INDEX_LIMIT => None,
+            Direction::Forward => series.window(series.count - 1).map(|w| w.end),
+        }
+    }
+
     /// Whether no window contains `at` or comes after it: the series is over.
     pub fn has_ended(&self, reading: Reading, at: DateTime<Utc>) -> bool {
         Series::new(self, reading).has_ended(at)

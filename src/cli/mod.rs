@@ -1,0 +1,3 @@
+//! The subcommands of the `grantflow` binary, one file each.
+
+pub mod interval;
