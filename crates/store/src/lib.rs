@@ -38,6 +38,7 @@
 //!     state: serde_json::json!({"state": "requested"}),
 //!     event: serde_json::json!({"event": "request"}),
 //!     next_wake_at: Some(now),
+//!     lease: None,
 //! }, now).await?;
 //!
 //! // A worker claims it, and writes the next state under its lease.
@@ -69,8 +70,8 @@ pub use any::AnyStore;
 pub use error::StoreError;
 pub use model::{
     AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, Fence, GrantId,
-    GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, RefusedReason, StateWrite,
-    WriteResult,
+    GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, NewLease, Refused, RefusedReason,
+    StateWrite, WriteResult,
 };
 pub use postgres::{DUE_CHANNEL, PG_MIGRATOR, PgStore};
 pub use sqlite::{SQLITE_MIGRATOR, SqliteStore};

@@ -81,8 +81,21 @@ pub struct NewGrant {
     pub state: serde_json::Value,
     /// The creating event, appended as the grant's first event row.
     pub event: serde_json::Value,
-    /// When the grant first needs attention (`None`: never, it is final).
+    /// When the grant first needs attention (`None`: never, it is final). Ignored while the
+    /// grant is created leased: it wakes at the lease's end.
     pub next_wake_at: Option<DateTime<Utc>>,
+    /// Create the grant already leased to its creator (which then makes the first call itself);
+    /// the lease is only taken if the grant is inserted.
+    pub lease: Option<NewLease>,
+}
+
+/// A lease to take at creation (see [`NewGrant::lease`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewLease {
+    /// The creator's worker id.
+    pub owner: String,
+    /// When the lease lapses.
+    pub until: DateTime<Utc>,
 }
 
 impl fmt::Debug for NewGrant {
@@ -93,6 +106,7 @@ impl fmt::Debug for NewGrant {
             .field("state", &Redacted)
             .field("event", &Redacted)
             .field("next_wake_at", &self.next_wake_at)
+            .field("lease", &self.lease)
             .finish()
     }
 }
@@ -105,6 +119,8 @@ pub struct Created {
     /// `false` when the idempotency key was already taken: `grant` is the earlier grant and
     /// nothing was written.
     pub inserted: bool,
+    /// The lease taken at creation, when one was asked for and the grant was inserted.
+    pub lease: Option<Lease>,
 }
 
 /// A grant row as read from the store.

@@ -118,6 +118,37 @@ impl PgStore {
     }
 }
 
+/// The record of a grant just inserted, built from what was written (no read back).
+pub(crate) fn created_record(
+    grant: NewGrant,
+    now: DateTime<Utc>,
+    next_wake_at: Option<DateTime<Utc>>,
+) -> Created {
+    let lease = grant.lease.map(|l| Lease {
+        grant: grant.id,
+        owner: l.owner,
+        token: LeaseToken(1),
+        until: l.until,
+    });
+    Created {
+        grant: GrantRecord {
+            id: grant.id,
+            idempotency_key: grant.idempotency_key,
+            state: grant.state,
+            version: 1,
+            next_wake_at,
+            lease: lease.as_ref().map(|l| LeaseInfo {
+                owner: l.owner.clone(),
+                until: l.until,
+            }),
+            created_at: now,
+            updated_at: now,
+        },
+        inserted: true,
+        lease,
+    }
+}
+
 fn grant_from_row(row: &PgRow) -> Result<GrantRecord, StoreError> {
     let decode = |e: sqlx::Error| StoreError::Corrupt {
         grant: row.try_get::<Uuid, _>("id").ok().map(GrantId),
@@ -169,11 +200,18 @@ fn claimed_from_row(row: &PgRow) -> Result<Claimed, StoreError> {
 
 impl GrantStore for PgStore {
     async fn create(&self, grant: NewGrant, now: DateTime<Utc>) -> Result<Created, StoreError> {
+        let (owner, until) = match &grant.lease {
+            Some(l) => (Some(l.owner.as_str()), Some(l.until)),
+            None => (None, None),
+        };
+        let next_wake_at = until.or(grant.next_wake_at);
+        let token: i64 = if grant.lease.is_some() { 1 } else { 0 };
         let inserted: i64 = sqlx::query_scalar(
             "WITH ins AS (
                  INSERT INTO grantflow_grants
-                     (id, idempotency_key, state, version, next_wake_at, created_at, updated_at)
-                 VALUES ($1, $2, $3, 1, $4, $5, $5)
+                     (id, idempotency_key, state, version, next_wake_at,
+                      lease_owner, lease_token, lease_until, created_at, updated_at)
+                 VALUES ($1, $2, $3, 1, $4, $7, $8, $9, $5, $5)
                  ON CONFLICT (idempotency_key) DO NOTHING
                  RETURNING id
              ), ev AS (
@@ -185,26 +223,17 @@ impl GrantStore for PgStore {
         .bind(grant.id.0)
         .bind(&grant.idempotency_key)
         .bind(&grant.state)
-        .bind(grant.next_wake_at)
+        .bind(next_wake_at)
         .bind(now)
         .bind(&grant.event)
+        .bind(owner)
+        .bind(token)
+        .bind(until)
         .fetch_one(&self.pool)
         .await
         .map_err(StoreError::db("create a grant"))?;
         if inserted == 1 {
-            return Ok(Created {
-                grant: GrantRecord {
-                    id: grant.id,
-                    idempotency_key: grant.idempotency_key,
-                    state: grant.state,
-                    version: 1,
-                    next_wake_at: grant.next_wake_at,
-                    lease: None,
-                    created_at: now,
-                    updated_at: now,
-                },
-                inserted: true,
-            });
+            return Ok(created_record(grant, now, next_wake_at));
         }
         let key = grant.idempotency_key.as_deref().unwrap_or_default();
         let existing =
@@ -217,6 +246,7 @@ impl GrantStore for PgStore {
         Ok(Created {
             grant: existing,
             inserted: false,
+            lease: None,
         })
     }
 

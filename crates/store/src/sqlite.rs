@@ -21,6 +21,7 @@ use crate::model::{
     AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, Fence, GrantId,
     GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, StateWrite, WriteResult,
 };
+use crate::postgres::created_record;
 use crate::store::{FenceRow, GrantStore, check_batch, refusal_reason};
 use crate::wake::{WakeSignal, Waker};
 
@@ -170,18 +171,28 @@ async fn claim_in(
 
 impl GrantStore for SqliteStore {
     async fn create(&self, grant: NewGrant, now: DateTime<Utc>) -> Result<Created, StoreError> {
+        let (owner, until) = match &grant.lease {
+            Some(l) => (Some(l.owner.clone()), Some(l.until)),
+            None => (None, None),
+        };
+        let next_wake_at = until.or(grant.next_wake_at);
+        let token: i64 = if grant.lease.is_some() { 1 } else { 0 };
         let mut tx = self.begin().await?;
         let done = sqlx::query(
             "INSERT INTO grantflow_grants
-                 (id, idempotency_key, state, version, next_wake_at, created_at, updated_at)
-             VALUES (?1, ?2, ?3, 1, ?4, ?5, ?5)
+                 (id, idempotency_key, state, version, next_wake_at,
+                  lease_owner, lease_token, lease_until, created_at, updated_at)
+             VALUES (?1, ?2, ?3, 1, ?4, ?6, ?7, ?8, ?5, ?5)
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(grant.id.0)
         .bind(&grant.idempotency_key)
         .bind(json_text(&grant.state))
-        .bind(grant.next_wake_at.map(micros))
+        .bind(next_wake_at.map(micros))
         .bind(micros(now))
+        .bind(owner)
+        .bind(token)
+        .bind(until.map(micros))
         .execute(&mut *tx)
         .await
         .map_err(StoreError::db("create a grant"))?;
@@ -200,6 +211,7 @@ impl GrantStore for SqliteStore {
             return Ok(Created {
                 grant: existing,
                 inserted: false,
+                lease: None,
             });
         }
         sqlx::query(
@@ -214,22 +226,10 @@ impl GrantStore for SqliteStore {
         tx.commit()
             .await
             .map_err(StoreError::db("commit a create"))?;
-        if grant.next_wake_at.is_some() {
+        if grant.lease.is_none() && next_wake_at.is_some() {
             self.waker.wake();
         }
-        Ok(Created {
-            grant: GrantRecord {
-                id: grant.id,
-                idempotency_key: grant.idempotency_key,
-                state: grant.state,
-                version: 1,
-                next_wake_at: grant.next_wake_at,
-                lease: None,
-                created_at: now,
-                updated_at: now,
-            },
-            inserted: true,
-        })
+        Ok(created_record(grant, now, next_wake_at))
     }
 
     async fn get(&self, id: GrantId) -> Result<Option<GrantRecord>, StoreError> {

@@ -31,6 +31,7 @@ async fn new_grant<S: GrantStore>(
                 state: json!({"step": 1}),
                 event: json!({"event": "requested"}),
                 next_wake_at: wake,
+                lease: None,
             },
             t0(),
         )
@@ -115,6 +116,7 @@ mod scenarios {
                     state: json!({"step": 99}),
                     event: json!({"event": "requested again"}),
                     next_wake_at: Some(t0()),
+                    lease: None,
                 },
                 t0() + secs(5),
             )
@@ -132,6 +134,7 @@ mod scenarios {
             state: json!({"step": n}),
             event: json!({"event": n}),
             next_wake_at: None,
+            lease: None,
         };
         let (a, b, c) = tokio::join!(
             store.create(make(1), t0()),
@@ -584,6 +587,61 @@ mod scenarios {
         assert!(store.commit(Vec::new(), t0()).await.unwrap().is_empty());
     }
 
+    pub async fn create_leased_to_the_creator<S: GrantStore>(store: S) {
+        let make = |step: i64| NewGrant {
+            id: GrantId::new_random(),
+            idempotency_key: Some("order-leased".into()),
+            state: json!({"step": step}),
+            event: json!({"event": "requested"}),
+            next_wake_at: Some(t0() + secs(60)),
+            lease: Some(NewLease {
+                owner: "api".into(),
+                until: t0() + secs(30),
+            }),
+        };
+        let created = store.create(make(1), t0()).await.unwrap();
+        assert!(created.inserted);
+        let lease = created.lease.clone().unwrap();
+        assert_eq!(lease.owner, "api");
+        assert_eq!(created.grant.next_wake_at, Some(t0() + secs(30)));
+        let read = store.get(created.grant.id).await.unwrap().unwrap();
+        assert_eq!(read.next_wake_at, Some(t0() + secs(30)));
+        assert_eq!(read.lease.as_ref().map(|l| l.owner.as_str()), Some("api"));
+        // Nobody else can take it while the creator holds it.
+        assert!(
+            store
+                .claim_due(claim_req("w", t0() + secs(29), 10))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The same key again: the first grant, no lease for the second caller.
+        let again = store.create(make(2), t0()).await.unwrap();
+        assert!(!again.inserted);
+        assert!(again.lease.is_none());
+        assert_eq!(again.grant.id, created.grant.id);
+        // The creator writes under its lease.
+        let c = Claimed {
+            grant: read,
+            lease,
+            due_at: None,
+        };
+        let r = commit_one(
+            &store,
+            leased_write(&c, 2, AfterWrite::Release, Some(t0() + secs(60))),
+            t0(),
+        )
+        .await;
+        assert_eq!(r.unwrap().version, 2);
+        // A crashed creator's grant is resumed after its lease: here, released with a wake-up.
+        let later = store
+            .claim_due(claim_req("w", t0() + secs(60), 10))
+            .await
+            .unwrap();
+        assert_eq!(later.len(), 1);
+        assert!(later[0].lease.token > c.lease.token);
+    }
+
     pub async fn wake_signal_fires_when_work_is_scheduled<S: GrantStore>(store: S) {
         let mut signal = store.wake_signal();
         // PostgreSQL: the listener wakes once when it is listening; drain that first.
@@ -649,5 +707,6 @@ contract!(
     unleased_writes_wait_for_live_leases,
     release_renew_and_claim_one,
     batch_commits_fence_each_write,
+    create_leased_to_the_creator,
     wake_signal_fires_when_work_is_scheduled,
 );

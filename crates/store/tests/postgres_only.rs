@@ -29,6 +29,7 @@ async fn claims_use_the_partial_index_with_many_final_grants(pool: PgPool) {
                     state: json!({}),
                     event: json!({}),
                     next_wake_at: Some(now),
+                    lease: None,
                 },
                 now,
             )
@@ -89,6 +90,7 @@ async fn a_stale_write_racing_a_takeover_never_lands(pool: PgPool) {
                     state: json!({"round": round}),
                     event: json!({}),
                     next_wake_at: Some(t0),
+                    lease: None,
                 },
                 t0,
             )
