@@ -18,10 +18,13 @@ struct Cli {
 enum Command {
     /// ISO 8601 repeating intervals (Open Payments `limits.interval`): parse, find windows.
     Interval(cli::interval::IntervalArgs),
+    /// Client signing keys: generate one (PKCS#8 PEM, mode 0600), print a key file's public JWKS.
+    Keys(cli::keys::KeysArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Interval(args) => cli::interval::run(args),
+        Command::Keys(args) => cli::keys::run(args),
     }
 }

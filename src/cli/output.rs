@@ -1,0 +1,66 @@
+//! How every one-shot subcommand ends: a human report on stdout (or JSON with `--json`), or an
+//! error on stderr that says what to do next, and the exit code.
+//!
+//! Exit codes: 0 success, 1 the command failed (the message says why and what to do), 2 the
+//! command line was wrong (clap's own code).
+
+use std::process::ExitCode;
+
+use serde_json::{Value, json};
+
+/// What a successful command prints: a text for people and a JSON value for scripts.
+#[derive(Debug)]
+pub struct Report {
+    /// Printed without `--json`.
+    pub human: String,
+    /// Printed (compact, one line) with `--json`.
+    pub json: Value,
+}
+
+/// Prints `result` the way `--json` asks and returns the process exit code.
+///
+/// Errors go to stderr as `error: <message>` with their causes (`anyhow`'s `{:#}`); with
+/// `--json`, stdout also gets `{"error": "<message>"}` so a script reading stdout sees it.
+pub fn finish(json_output: bool, result: anyhow::Result<Report>) -> ExitCode {
+    match result {
+        Ok(report) => {
+            if json_output {
+                println!("{}", report.json);
+            } else {
+                print!("{}", ensure_newline(report.human));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            fail(json_output, &error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reports a failure: `error: ...` on stderr, and `{"error": ...}` on stdout with `--json`.
+pub fn fail(json_output: bool, error: &anyhow::Error) {
+    let message = format!("{error:#}");
+    if json_output {
+        println!("{}", json!({ "error": message }));
+    }
+    eprintln!("error: {message}");
+}
+
+fn ensure_newline(mut text: String) -> String {
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_text_always_ends_with_one_newline() {
+        assert_eq!(ensure_newline("a".into()), "a\n");
+        assert_eq!(ensure_newline("a\n".into()), "a\n");
+    }
+}
