@@ -1,0 +1,78 @@
+//! [`ApiError`]: every refusal the sandbox sends, as the reference server shapes it.
+//!
+//! Error policy: handlers return `Result<_, ApiError>`; an `ApiError` is an HTTP status plus the
+//! reference's body `{"error":{"code":"<gnap code>","description":"<text>"}}`, or the code-less
+//! `{"error":{"description":"…"}}` the reference's OpenAPI validator sends for malformed bodies.
+//! Nothing in the request path panics; an internal inconsistency becomes a 500 with
+//! `request_denied`, as the reference answers internal errors.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use grantflow_protocol::error::{GnapError, GnapErrorCode};
+
+/// An error response: status, GNAP error body and, for the resource server's 401s, a
+/// `WWW-Authenticate` challenge.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub body: GnapError,
+    pub www_authenticate: Option<String>,
+}
+
+impl ApiError {
+    /// An error with a GNAP code and description.
+    pub fn new(status: StatusCode, code: GnapErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            status,
+            body: GnapError {
+                code: Some(code),
+                description: Some(description.into()),
+            },
+            www_authenticate: None,
+        }
+    }
+
+    /// A request-validation failure: the reference's validator answers 400 without a code.
+    pub fn validation(description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            body: GnapError {
+                code: None,
+                description: Some(description.into()),
+            },
+            www_authenticate: None,
+        }
+    }
+
+    /// An error whose code is not one of GNAP's (the resource server's own codes).
+    pub fn other(status: StatusCode, code: &str, description: impl Into<String>) -> Self {
+        Self::new(status, GnapErrorCode::Other(code.to_owned()), description)
+    }
+
+    /// Adds the resource server's `WWW-Authenticate: GNAP as_uri=<grant endpoint>` challenge.
+    pub fn with_challenge(mut self, grant_endpoint: &str) -> Self {
+        self.www_authenticate = Some(format!("GNAP as_uri={grant_endpoint}"));
+        self
+    }
+
+    /// 500 `request_denied`: something the sandbox itself got wrong.
+    pub fn internal(description: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            GnapErrorCode::RequestDenied,
+            description,
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(&self.body)).into_response();
+        if let Some(challenge) = self.www_authenticate
+            && let Ok(v) = HeaderValue::from_str(&challenge)
+        {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        response
+    }
+}

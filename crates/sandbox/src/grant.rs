@@ -1,0 +1,256 @@
+//! The grant request: `POST <base>/auth/<tenant>`.
+//!
+//! Checks run in the reference's order: tenant, body shape (code-less 400, as its OpenAPI
+//! validator answers), signature against the client's keys, then the route's own rules
+//! (`canSkipInteraction`, client and `interact` requirements). A grant that needs no
+//! interaction is issued at once (state `APPROVED`, token in the response, no `wait`); any
+//! other grant is `PENDING` with an interaction whose redirect opens the consent page.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use chrono::Duration;
+use grantflow_protocol::error::{GnapErrorCode, parse_json};
+use grantflow_protocol::grant::{
+    AccessAction, AccessItem, Client, Continuation, ContinuationToken, GrantRequest, GrantResponse,
+    InteractResponse, IssuedGrant, PendingGrant,
+};
+use grantflow_protocol::secret::Secret;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::httpsig::{self, Incoming};
+use crate::state::{
+    ClientIdentity, Finish, Grant, GrantState, Interaction, InteractionState, Shared, random_hex,
+};
+
+fn invalid_request(description: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        GnapErrorCode::InvalidRequest,
+        description,
+    )
+}
+
+fn invalid_client(description: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        GnapErrorCode::InvalidClient,
+        description,
+    )
+}
+
+/// Whether an access item can be granted without interaction (the reference's defaults:
+/// `INCOMING_PAYMENT_INTERACTION=false`, `QUOTE_INTERACTION=false`,
+/// `LIST_ALL_ACCESS_INTERACTION=true`). Incoming-payment and quote items never carry limits in
+/// Open Payments, so "without limits" holds for them by construction.
+fn skips_interaction(item: &AccessItem) -> bool {
+    match item {
+        AccessItem::IncomingPayment(_) | AccessItem::Quote(_) => {
+            !item.actions().contains(&AccessAction::ListAll)
+        }
+        AccessItem::OutgoingPayment(_) => false,
+    }
+}
+
+fn item_identifier(item: &AccessItem) -> Option<&str> {
+    match item {
+        AccessItem::IncomingPayment(a) => a.identifier.as_deref(),
+        AccessItem::OutgoingPayment(a) => Some(a.identifier.as_str()),
+        AccessItem::Quote(_) => None,
+    }
+}
+
+/// `POST <base>/auth/<tenant>`.
+pub(crate) async fn request(
+    State(shared): State<Shared>,
+    Path(tenant): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<GrantResponse>, ApiError> {
+    if tenant != shared.config.tenant {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            GnapErrorCode::InvalidRequest,
+            "unknown tenant",
+        ));
+    }
+    let request: GrantRequest =
+        parse_json(&body).map_err(|e| ApiError::validation(e.to_string()))?;
+    if let Some(at) = &request.access_token {
+        if at.access.is_empty() || at.access.len() > 3 {
+            return Err(ApiError::validation(
+                "access_token.access must have between 1 and 3 items",
+            ));
+        }
+    }
+    if request
+        .interact
+        .as_ref()
+        .is_some_and(|i| i.start.is_empty())
+    {
+        return Err(ApiError::validation("interact.start must not be empty"));
+    }
+
+    // Signature, against the key the `client` field names.
+    let client = match &request.client {
+        Client::Jwk { jwk } => ClientIdentity::Jwk(jwk.clone()),
+        other => {
+            ClientIdentity::WalletAddress(other.wallet_address().unwrap_or_default().to_owned())
+        }
+    };
+    let incoming = Incoming {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    httpsig::verify_client_request(&shared, &incoming, &client)?;
+
+    // canSkipInteraction.
+    let access = request
+        .access_token
+        .as_ref()
+        .map(|a| a.access.clone())
+        .unwrap_or_default();
+    let has_subject = request
+        .subject
+        .as_ref()
+        .is_some_and(|s| !s.sub_ids.is_empty());
+    if !has_subject && access.is_empty() {
+        return Err(invalid_request("subject or access_token required"));
+    }
+    let interactive = has_subject || !access.iter().all(skips_interaction);
+    for item in &access {
+        if !skips_interaction(item) && item_identifier(item).is_none() {
+            return Err(invalid_request("access identifier required"));
+        }
+        if let AccessItem::OutgoingPayment(op) = item
+            && let Some(limits) = &op.limits
+            && limits.debit_amount.is_some()
+            && limits.receive_amount.is_some()
+        {
+            return Err(invalid_request("only one access amount allowed"));
+        }
+    }
+    if has_subject {
+        return Err(invalid_request(
+            "subject requests are not supported by the sandbox",
+        ));
+    }
+
+    let now = shared.now();
+    let continue_id = Uuid::new_v4();
+    let continue_token = Secret::new(random_hex(10));
+    let continuation = |wait: Option<u64>| Continuation {
+        access_token: ContinuationToken {
+            value: continue_token.clone(),
+        },
+        uri: shared.urls.continue_uri(continue_id),
+        wait,
+    };
+
+    if !interactive {
+        let grant_id = Uuid::new_v4();
+        let expires_in = shared.config.access_token_lifetime_seconds;
+        let mut store = shared.store();
+        store.grants.insert(
+            grant_id,
+            Grant {
+                state: GrantState::Approved,
+                access: access.clone(),
+                client,
+                client_display: None,
+                finish: None,
+                continue_id,
+                continue_token: continue_token.clone(),
+                last_continued_at: now,
+            },
+        );
+        store.grants_by_continue.insert(continue_id, grant_id);
+        let management_id = store.issue_token(grant_id, access, now, expires_in);
+        let token = crate::token::wire_token(&shared, &store, management_id)?;
+        return Ok(Json(GrantResponse::Issued(IssuedGrant {
+            access_token: token,
+            continue_: continuation(None),
+            subject: None,
+        })));
+    }
+
+    // Interactive: the client must be a wallet address with a public name, and say how.
+    let Some(interact) = &request.interact else {
+        return Err(invalid_request("missing required request field 'interact'"));
+    };
+    let ClientIdentity::WalletAddress(client_url) = &client else {
+        return Err(invalid_client(
+            "JWK client identifier cannot be used for interactive grants",
+        ));
+    };
+    let client_display = {
+        let store = shared.store();
+        let public_name = shared
+            .urls
+            .hosted_wallet_name(client_url)
+            .and_then(|name| store.wallet_addresses.get(name))
+            .and_then(|wa| wa.public_name.clone());
+        match public_name {
+            Some(name) => (name, client_url.clone()),
+            None => return Err(invalid_client("missing required request field 'client'")),
+        }
+    };
+
+    let grant_id = Uuid::new_v4();
+    let interaction_id = Uuid::new_v4();
+    let nonce = random_hex(8);
+    let finish = interact.finish.as_ref().map(|f| Finish {
+        uri: f.uri.clone(),
+        client_nonce: f.nonce.clone(),
+    });
+    let mut redirect = url::Url::parse(&shared.urls.interaction_start(interaction_id, &nonce))
+        .map_err(|e| ApiError::internal(format!("interaction URL: {e}")))?;
+    redirect
+        .query_pairs_mut()
+        .append_pair("clientName", &client_display.0)
+        .append_pair("clientUri", &client_display.1);
+    {
+        let mut store = shared.store();
+        store.grants.insert(
+            grant_id,
+            Grant {
+                state: GrantState::Pending,
+                access,
+                client,
+                client_display: Some(client_display),
+                finish,
+                continue_id,
+                continue_token: continue_token.clone(),
+                last_continued_at: now,
+            },
+        );
+        store.grants_by_continue.insert(continue_id, grant_id);
+        store.interactions.insert(
+            interaction_id,
+            Interaction {
+                grant_id,
+                interact_ref: Secret::new(Uuid::new_v4().to_string()),
+                nonce: nonce.clone(),
+                state: InteractionState::Pending,
+                created_at: now,
+                expires_in: Duration::seconds(
+                    i64::try_from(shared.config.interaction_lifetime_seconds)
+                        .unwrap_or(i64::MAX / 1000),
+                ),
+            },
+        );
+    }
+    Ok(Json(GrantResponse::Pending(PendingGrant {
+        interact: InteractResponse {
+            redirect: redirect.to_string(),
+            finish: Secret::new(nonce),
+        },
+        continue_: continuation(Some(shared.config.wait_seconds)),
+    })))
+}

@@ -1,0 +1,186 @@
+//! Signature verification glue: turns an axum request into a
+//! [`grantflow_protocol::signature::VerifiableRequest`], finds the client's keys the way the
+//! reference does, and maps verifier failures onto the reference's answers.
+//!
+//! The verifier itself is `grantflow_protocol::signature` (strict RFC 9421). The keys are looked
+//! up on every request, as the reference does (it keeps no key cache): for a wallet-address
+//! client, the keys currently published at that wallet address's `jwks.json`; for a JWK client,
+//! the key given in the grant request.
+//!
+//! | failure | authorization server answer |
+//! |---|---|
+//! | signature headers absent or malformed, coverage or digest wrong, no GNAP token where one is required | 401 `invalid_client` "invalid signature headers" |
+//! | no key with the `keyid` (or the client's wallet address is not known) | 400 `invalid_client` "could not determine client" |
+//! | the signature does not verify | 401 `invalid_client` "invalid signature" |
+
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use grantflow_protocol::error::GnapErrorCode;
+use grantflow_protocol::jwk::Jwks;
+use grantflow_protocol::keys::PublicKey;
+use grantflow_protocol::signature::{
+    ParsedSignature, VerifiableRequest, VerifyError, VerifyOptions,
+};
+
+use crate::error::ApiError;
+use crate::state::{ClientIdentity, Shared};
+
+/// The parts of a received request a signature covers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Incoming<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+impl Incoming<'_> {
+    /// The URL the client addressed: `http://<Host><path and query>` (the reference uses koa's
+    /// `ctx.href`, the same thing).
+    pub fn target_uri(&self) -> String {
+        let host = self
+            .headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or_default();
+        let path = self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        format!("http://{host}{path}")
+    }
+
+    fn header_pairs(&self) -> Vec<(&str, &str)> {
+        self.headers
+            .iter()
+            .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
+            .collect()
+    }
+}
+
+/// Why a request's signature was not accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SignatureFailure {
+    /// Headers absent, malformed, not covering what they must, or a wrong digest.
+    Headers(String),
+    /// No key for the client or the `keyid`.
+    UnknownKey(String),
+    /// The signature does not verify with the client's key.
+    Mismatch,
+}
+
+/// The `<token>` of `Authorization: GNAP <token>`, if the header has exactly that shape.
+pub(crate) fn gnap_token(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let mut parts = value.split(' ');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("GNAP"), Some(token), None) if !token.is_empty() => Some(token.to_owned()),
+        _ => None,
+    }
+}
+
+/// 401 `invalid_client` "invalid signature headers".
+pub(crate) fn invalid_signature_headers() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        GnapErrorCode::InvalidClient,
+        "invalid signature headers",
+    )
+}
+
+fn as_error(failure: SignatureFailure) -> ApiError {
+    match failure {
+        SignatureFailure::Headers(why) => {
+            tracing::debug!(%why, "sandbox: signature headers refused");
+            invalid_signature_headers()
+        }
+        SignatureFailure::UnknownKey(why) => {
+            tracing::debug!(%why, "sandbox: client key not found");
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                GnapErrorCode::InvalidClient,
+                "could not determine client",
+            )
+        }
+        SignatureFailure::Mismatch => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            GnapErrorCode::InvalidClient,
+            "invalid signature",
+        ),
+    }
+}
+
+/// Checks that the signature headers parse, before any grant or key is looked up (the
+/// reference's `validateSignatureHeaders` step).
+pub(crate) fn check_signature_headers(incoming: &Incoming<'_>) -> Result<(), ApiError> {
+    let target = incoming.target_uri();
+    let headers = incoming.header_pairs();
+    let request = verifiable(incoming, &target, &headers);
+    ParsedSignature::parse(&request)
+        .map(|_| ())
+        .map_err(|e| as_error(SignatureFailure::Headers(e.to_string())))
+}
+
+fn verifiable<'a>(
+    incoming: &'a Incoming<'a>,
+    target: &'a str,
+    headers: &'a [(&'a str, &'a str)],
+) -> VerifiableRequest<'a> {
+    VerifiableRequest {
+        method: incoming.method.as_str(),
+        target_uri: target,
+        headers,
+        body: (!incoming.body.is_empty()).then_some(incoming.body),
+    }
+}
+
+/// The keys a client signs with, as the reference finds them.
+pub(crate) fn client_keys(
+    shared: &Shared,
+    client: &ClientIdentity,
+) -> Result<Jwks, SignatureFailure> {
+    match client {
+        ClientIdentity::Jwk(jwk) => Ok(Jwks {
+            keys: vec![jwk.clone()],
+        }),
+        ClientIdentity::WalletAddress(url) => {
+            let name = shared.urls.hosted_wallet_name(url).ok_or_else(|| {
+                SignatureFailure::UnknownKey(format!(
+                    "client wallet address {url} is not hosted by this sandbox; register it (and its keys) with PUT /_sandbox/wallet-addresses/<name>"
+                ))
+            })?;
+            let store = shared.store();
+            let wa = store.wallet_addresses.get(name).ok_or_else(|| {
+                SignatureFailure::UnknownKey(format!("no wallet address named {name:?}"))
+            })?;
+            Ok(wa.keys.clone())
+        }
+    }
+}
+
+/// Verifies a request's signature against `keys`.
+pub(crate) fn verify_with(incoming: &Incoming<'_>, keys: &Jwks) -> Result<(), SignatureFailure> {
+    let target = incoming.target_uri();
+    let headers = incoming.header_pairs();
+    let request = verifiable(incoming, &target, &headers);
+    let parsed =
+        ParsedSignature::parse(&request).map_err(|e| SignatureFailure::Headers(e.to_string()))?;
+    let jwk = keys.find(parsed.key_id()).ok_or_else(|| {
+        SignatureFailure::UnknownKey(format!("no key with keyid {:?}", parsed.key_id()))
+    })?;
+    let key = PublicKey::from_jwk(jwk)
+        .map_err(|e| SignatureFailure::UnknownKey(format!("unusable key: {e}")))?;
+    match parsed.verify(&request, &key, &VerifyOptions::default()) {
+        Ok(_) => Ok(()),
+        Err(VerifyError::SignatureMismatch { .. }) => Err(SignatureFailure::Mismatch),
+        Err(e) => Err(SignatureFailure::Headers(e.to_string())),
+    }
+}
+
+/// Verifies a request to the authorization server: the client's keys, looked up now, must
+/// verify its signature. Errors are the reference's (see the module table).
+pub(crate) fn verify_client_request(
+    shared: &Shared,
+    incoming: &Incoming<'_>,
+    client: &ClientIdentity,
+) -> Result<(), ApiError> {
+    check_signature_headers(incoming)?;
+    let keys = client_keys(shared, client).map_err(as_error)?;
+    verify_with(incoming, &keys).map_err(as_error)
+}

@@ -1,0 +1,1190 @@
+//! The resource server: incoming payments, quotes, outgoing payments (with the grant's limits
+//! enforced per interval window) and the grant's spent amounts.
+//!
+//! Every authenticated route runs the reference's checks in its order: the token
+//! (`Authorization: GNAP <token>`; missing or malformed -> 401 with a `WWW-Authenticate: GNAP
+//! as_uri=…` challenge), introspection (revoked, expired, or of a revoked grant -> 403 "Inactive
+//! Token"), the access (type, action, identifier -> 403 "Insufficient Grant"), then the HTTP
+//! signature by the grant's client (-> 401).
+//!
+//! Money moves instantly and exactly: an outgoing payment is sent in full when it is created
+//! (`sentAmount = debitAmount`) and credited to the receiving incoming payment, which completes
+//! when its `incomingAmount` is reached. There is no exchange: a quote or payment between
+//! different assets is refused.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use chrono::{DateTime, SecondsFormat, Utc};
+use grantflow_protocol::amount::Amount;
+use grantflow_protocol::grant::{AccessAction, AccessItem, OutgoingPaymentLimits};
+use grantflow_protocol::secret::Secret;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::httpsig::{self, Incoming, SignatureFailure};
+use crate::limits::{self, Span};
+use crate::state::{
+    ClientIdentity, IncomingPayment, OutgoingPayment, Quote, Shared, Store, WalletAddress,
+};
+
+/// Which kind of resource a route touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    IncomingPayment,
+    OutgoingPayment,
+    Quote,
+}
+
+/// What a route wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Create,
+    Complete,
+    Read,
+    List,
+}
+
+/// What a request is allowed, once authenticated.
+struct Authorized {
+    grant_id: Uuid,
+    /// The client's identity key (scopes `read` and `list` to its own resources).
+    client_key: String,
+    /// The access item that allowed the request.
+    item: AccessItem,
+    /// Whether the item allows `read-all` / `list-all` (not only the client's own resources).
+    all: bool,
+}
+
+impl Authorized {
+    fn sees(&self, owner_client: &str) -> bool {
+        self.all || self.client_key == owner_client
+    }
+}
+
+fn rs_error(status: StatusCode, code: &str, description: impl Into<String>) -> ApiError {
+    ApiError::other(status, code, description)
+}
+
+fn bad_request(description: impl Into<String>) -> ApiError {
+    rs_error(StatusCode::BAD_REQUEST, "invalid_request", description)
+}
+
+fn not_found(what: &str) -> ApiError {
+    rs_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("{what} not found"),
+    )
+}
+
+fn insufficient_grant() -> ApiError {
+    rs_error(StatusCode::FORBIDDEN, "forbidden", "Insufficient Grant")
+}
+
+fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn same_wallet(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// The hosted wallet address `url` names.
+fn hosted_wallet(
+    shared: &Shared,
+    store: &Store,
+    url: &str,
+) -> Result<(String, WalletAddress), ApiError> {
+    shared
+        .urls
+        .hosted_wallet_name(url)
+        .and_then(|name| {
+            store
+                .wallet_addresses
+                .get(name)
+                .map(|w| (name.to_owned(), w.clone()))
+        })
+        .ok_or_else(|| bad_request(format!("unknown wallet address {url}")))
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid request body: {e}")))
+}
+
+/// Token, introspection, access and signature, in the reference's order.
+fn authorize(
+    shared: &Shared,
+    incoming: &Incoming<'_>,
+    kind: Kind,
+    want: Want,
+    wallet_address: Option<&str>,
+) -> Result<Authorized, ApiError> {
+    let challenge = |e: ApiError| e.with_challenge(&shared.urls.grant_endpoint);
+    let token = httpsig::gnap_token(incoming.headers).ok_or_else(|| {
+        challenge(rs_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+        ))
+    })?;
+    let now = shared.now();
+    let (authorized, client) = {
+        let store = shared.store();
+        let inactive = || rs_error(StatusCode::FORBIDDEN, "forbidden", "Inactive Token");
+        let (_, t) = store
+            .token_by_value(&Secret::new(token))
+            .ok_or_else(inactive)?;
+        let grant = store.grants.get(&t.grant_id).ok_or_else(inactive)?;
+        if t.revoked_at.is_some() || now >= t.expires_at() || grant.is_revoked() {
+            return Err(inactive());
+        }
+        let (exact, all) = match want {
+            Want::Create => (AccessAction::Create, None),
+            Want::Complete => (AccessAction::Complete, None),
+            Want::Read => (AccessAction::Read, Some(AccessAction::ReadAll)),
+            Want::List => (AccessAction::List, Some(AccessAction::ListAll)),
+        };
+        let matches_kind = |item: &AccessItem| {
+            matches!(
+                (kind, item),
+                (Kind::IncomingPayment, AccessItem::IncomingPayment(_))
+                    | (Kind::OutgoingPayment, AccessItem::OutgoingPayment(_))
+                    | (Kind::Quote, AccessItem::Quote(_))
+            )
+        };
+        let matches_identifier = |item: &AccessItem| {
+            let identifier = match item {
+                AccessItem::IncomingPayment(a) => a.identifier.as_deref(),
+                AccessItem::OutgoingPayment(a) => Some(a.identifier.as_str()),
+                AccessItem::Quote(_) => None,
+            };
+            match (identifier, wallet_address) {
+                (Some(id), Some(wa)) => same_wallet(id, wa),
+                _ => true,
+            }
+        };
+        let item = t
+            .access
+            .iter()
+            .filter(|i| matches_kind(i) && matches_identifier(i))
+            .find_map(|i| {
+                let actions = i.actions();
+                if all.is_some_and(|a| actions.contains(&a)) {
+                    Some((i.clone(), true))
+                } else if actions.contains(&exact) {
+                    Some((i.clone(), false))
+                } else {
+                    None
+                }
+            })
+            .ok_or_else(insufficient_grant)?;
+        (
+            Authorized {
+                grant_id: t.grant_id,
+                client_key: grant.client.key(),
+                item: item.0,
+                all: item.1,
+            },
+            grant.client.clone(),
+        )
+    };
+    verify_signature(shared, incoming, &client).map_err(challenge)?;
+    Ok(authorized)
+}
+
+fn verify_signature(
+    shared: &Shared,
+    incoming: &Incoming<'_>,
+    client: &ClientIdentity,
+) -> Result<(), ApiError> {
+    let result =
+        httpsig::client_keys(shared, client).and_then(|keys| httpsig::verify_with(incoming, &keys));
+    match result {
+        Ok(()) => Ok(()),
+        Err(failure) => {
+            let why = match failure {
+                SignatureFailure::Headers(why) | SignatureFailure::UnknownKey(why) => why,
+                SignatureFailure::Mismatch => "the signature does not verify".to_owned(),
+            };
+            tracing::debug!(%why, "sandbox: resource server refused a signature");
+            Err(rs_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                "Signature validation error",
+            ))
+        }
+    }
+}
+
+// ---- incoming payments ------------------------------------------------------------------------
+
+fn incoming_payment_url(shared: &Shared, id: Uuid) -> String {
+    format!("{}/incoming-payments/{id}", shared.urls.resource_server)
+}
+
+fn incoming_payment_json(
+    shared: &Shared,
+    ip: &IncomingPayment,
+    asset: (&str, u8),
+    now: DateTime<Utc>,
+    with_methods: bool,
+) -> Value {
+    let mut v = json!({
+        "id": incoming_payment_url(shared, ip.id),
+        "walletAddress": ip.wallet_address,
+        "receivedAmount": Amount::new(ip.received, asset.0, asset.1),
+        "completed": ip.completed,
+        "createdAt": timestamp(ip.created_at),
+    });
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(a) = &ip.incoming_amount {
+            obj.insert("incomingAmount".into(), json!(a));
+        }
+        if let Some(t) = ip.expires_at {
+            obj.insert("expiresAt".into(), json!(timestamp(t)));
+        }
+        if let Some(m) = &ip.metadata {
+            obj.insert("metadata".into(), m.clone());
+        }
+        if with_methods {
+            let open = !ip.completed && ip.expires_at.is_none_or(|t| now < t);
+            let methods = if open {
+                json!([{
+                    "type": "ilp",
+                    "ilpAddress": format!("test.grantflow-sandbox.{}", ip.id.simple()),
+                    "sharedSecret": ip.shared_secret,
+                }])
+            } else {
+                json!([])
+            };
+            obj.insert("methods".into(), methods);
+        }
+    }
+    v
+}
+
+fn wallet_asset(store: &Store, shared: &Shared, wallet: &str) -> (String, u8) {
+    shared
+        .urls
+        .hosted_wallet_name(wallet)
+        .and_then(|n| store.wallet_addresses.get(n))
+        .map(|w| (w.asset_code.clone(), w.asset_scale))
+        .unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateIncomingPayment {
+    wallet_address: String,
+    #[serde(default)]
+    incoming_amount: Option<Amount>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    metadata: Option<Value>,
+}
+
+/// `POST <RS>/incoming-payments`.
+pub(crate) async fn create_incoming_payment(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let incoming = Incoming {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let req: CreateIncomingPayment = parse_body(&body)?;
+    {
+        let store = shared.store();
+        hosted_wallet(&shared, &store, &req.wallet_address)?;
+    }
+    let auth = authorize(
+        &shared,
+        &incoming,
+        Kind::IncomingPayment,
+        Want::Create,
+        Some(&req.wallet_address),
+    )?;
+    let now = shared.now();
+    let mut store = shared.store();
+    let (_, wa) = hosted_wallet(&shared, &store, &req.wallet_address)?;
+    if let Some(a) = &req.incoming_amount {
+        if a.asset_code != wa.asset_code || a.asset_scale != wa.asset_scale {
+            return Err(bad_request(format!(
+                "incomingAmount must be in the wallet address's asset ({} at scale {})",
+                wa.asset_code, wa.asset_scale
+            )));
+        }
+        if a.value == 0 {
+            return Err(bad_request("incomingAmount must be greater than 0"));
+        }
+    }
+    if req.expires_at.is_some_and(|t| t <= now) {
+        return Err(bad_request("expiresAt is in the past"));
+    }
+    let ip = IncomingPayment {
+        id: Uuid::new_v4(),
+        wallet_address: req.wallet_address,
+        client: auth.client_key,
+        incoming_amount: req.incoming_amount,
+        received: 0,
+        completed: false,
+        expires_at: req.expires_at,
+        metadata: req.metadata,
+        created_at: now,
+        shared_secret: crate::state::random_hex(32),
+    };
+    let body = incoming_payment_json(&shared, &ip, (&wa.asset_code, wa.asset_scale), now, true);
+    store.incoming_order.push(ip.id);
+    store.incoming_payments.insert(ip.id, ip);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+fn parse_id(id: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| not_found(what))
+}
+
+/// `GET <RS>/incoming-payments/{id}`: the full resource with a token, the public view without.
+pub(crate) async fn get_incoming_payment(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let incoming = Incoming {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let id = parse_id(&id, "incoming payment")?;
+    let wallet = {
+        let store = shared.store();
+        store
+            .incoming_payments
+            .get(&id)
+            .map(|ip| ip.wallet_address.clone())
+            .ok_or_else(|| not_found("incoming payment"))?
+    };
+    let now = shared.now();
+    if headers.get(axum::http::header::AUTHORIZATION).is_none() {
+        let store = shared.store();
+        let ip = store
+            .incoming_payments
+            .get(&id)
+            .ok_or_else(|| not_found("incoming payment"))?;
+        let (code, scale) = wallet_asset(&store, &shared, &wallet);
+        return Ok(Json(json!({
+            "receivedAmount": Amount::new(ip.received, code, scale),
+            "authServer": shared.urls.grant_endpoint,
+        })));
+    }
+    let auth = authorize(
+        &shared,
+        &incoming,
+        Kind::IncomingPayment,
+        Want::Read,
+        Some(&wallet),
+    )?;
+    let store = shared.store();
+    let ip = store
+        .incoming_payments
+        .get(&id)
+        .filter(|ip| auth.sees(&ip.client))
+        .ok_or_else(|| not_found("incoming payment"))?;
+    let (code, scale) = wallet_asset(&store, &shared, &wallet);
+    Ok(Json(incoming_payment_json(
+        &shared,
+        ip,
+        (&code, scale),
+        now,
+        true,
+    )))
+}
+
+/// `POST <RS>/incoming-payments/{id}/complete`.
+pub(crate) async fn complete_incoming_payment(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let incoming = Incoming {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let id = parse_id(&id, "incoming payment")?;
+    let wallet = {
+        let store = shared.store();
+        store
+            .incoming_payments
+            .get(&id)
+            .map(|ip| ip.wallet_address.clone())
+            .ok_or_else(|| not_found("incoming payment"))?
+    };
+    authorize(
+        &shared,
+        &incoming,
+        Kind::IncomingPayment,
+        Want::Complete,
+        Some(&wallet),
+    )?;
+    let now = shared.now();
+    let mut store = shared.store();
+    let (code, scale) = wallet_asset(&store, &shared, &wallet);
+    let ip = store
+        .incoming_payments
+        .get_mut(&id)
+        .ok_or_else(|| not_found("incoming payment"))?;
+    if ip.expires_at.is_some_and(|t| t <= now) && !ip.completed {
+        return Err(bad_request("the incoming payment has expired"));
+    }
+    ip.completed = true;
+    Ok(Json(incoming_payment_json(
+        &shared,
+        ip,
+        (&code, scale),
+        now,
+        false,
+    )))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ListQuery {
+    #[serde(rename = "wallet-address")]
+    wallet_address: Option<String>,
+    first: Option<usize>,
+    last: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// One page of `ids` (in creation order) as the reference paginates: `first` (default 10) after
+/// `cursor`, or `last` before it.
+fn paginate(ids: &[Uuid], q: &ListQuery) -> Result<(Vec<Uuid>, Value), ApiError> {
+    if q.first.is_some() && q.last.is_some() {
+        return Err(bad_request("give first or last, not both"));
+    }
+    if q.first.is_some_and(|n| !(1..=100).contains(&n))
+        || q.last.is_some_and(|n| !(1..=100).contains(&n))
+    {
+        return Err(bad_request("first and last must be between 1 and 100"));
+    }
+    let cursor_index = match &q.cursor {
+        None => None,
+        Some(c) => Some(
+            ids.iter()
+                .position(|id| id.to_string() == *c)
+                .ok_or_else(|| bad_request("unknown cursor"))?,
+        ),
+    };
+    let (start, end) = match (q.last, cursor_index) {
+        (Some(n), Some(ci)) => (ci.saturating_sub(n), ci),
+        (Some(n), None) => (ids.len().saturating_sub(n), ids.len()),
+        (None, ci) => {
+            let start = ci.map_or(0, |i| i + 1);
+            (start, (start + q.first.unwrap_or(10)).min(ids.len()))
+        }
+    };
+    let page: Vec<Uuid> = ids
+        .get(start..end)
+        .map(<[Uuid]>::to_vec)
+        .unwrap_or_default();
+    let mut pagination = json!({
+        "hasPreviousPage": start > 0,
+        "hasNextPage": end < ids.len(),
+    });
+    if let (Some(first), Some(last), Some(obj)) =
+        (page.first(), page.last(), pagination.as_object_mut())
+    {
+        obj.insert("startCursor".into(), json!(first.to_string()));
+        obj.insert("endCursor".into(), json!(last.to_string()));
+    }
+    Ok((page, pagination))
+}
+
+/// `GET <RS>/incoming-payments?wallet-address=…`.
+pub(crate) async fn list_incoming_payments(
+    State(shared): State<Shared>,
+    Query(q): Query<ListQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let incoming = Incoming {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let wallet = q
+        .wallet_address
+        .clone()
+        .ok_or_else(|| bad_request("the wallet-address query parameter is required"))?;
+    let auth = authorize(
+        &shared,
+        &incoming,
+        Kind::IncomingPayment,
+        Want::List,
+        Some(&wallet),
+    )?;
+    let now = shared.now();
+    let store = shared.store();
+    let (code, scale) = wallet_asset(&store, &shared, &wallet);
+    let ids: Vec<Uuid> = store
+        .incoming_order
+        .iter()
+        .filter(|id| {
+            store
+                .incoming_payments
+                .get(id)
+                .is_some_and(|ip| same_wallet(&ip.wallet_address, &wallet) && auth.sees(&ip.client))
+        })
+        .copied()
+        .collect();
+    let (page, pagination) = paginate(&ids, &q)?;
+    let result: Vec<Value> = page
+        .iter()
+        .filter_map(|id| store.incoming_payments.get(id))
+        .map(|ip| incoming_payment_json(&shared, ip, (&code, scale), now, false))
+        .collect();
+    Ok(Json(json!({ "pagination": pagination, "result": result })))
+}
+
+// ---- quotes -----------------------------------------------------------------------------------
+
+fn quote_url(shared: &Shared, id: Uuid) -> String {
+    format!("{}/quotes/{id}", shared.urls.resource_server)
+}
+
+fn quote_json(shared: &Shared, q: &Quote) -> Value {
+    json!({
+        "id": quote_url(shared, q.id),
+        "walletAddress": q.wallet_address,
+        "receiver": q.receiver,
+        "debitAmount": q.debit_amount,
+        "receiveAmount": q.receive_amount,
+        "method": "ilp",
+        "createdAt": timestamp(q.created_at),
+        "expiresAt": timestamp(q.expires_at),
+    })
+}
+
+/// The incoming payment a receiver URL names, if it is one of ours and still open.
+fn open_receiver(
+    shared: &Shared,
+    store: &Store,
+    receiver: &str,
+    now: DateTime<Utc>,
+) -> Result<Uuid, ApiError> {
+    let invalid = || bad_request(format!("invalid receiver {receiver}"));
+    let prefix = format!("{}/incoming-payments/", shared.urls.resource_server);
+    let id = receiver
+        .strip_prefix(&prefix)
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(invalid)?;
+    let ip = store.incoming_payments.get(&id).ok_or_else(invalid)?;
+    if ip.completed || ip.expires_at.is_some_and(|t| t <= now) {
+        return Err(bad_request(format!(
+            "invalid receiver {receiver}: the incoming payment is completed or expired"
+        )));
+    }
+    Ok(id)
+}
+
+/// Converts between the sender's and receiver's assets: only equal assets (1:1).
+fn same_asset(a: &(String, u8), b: &(String, u8)) -> Result<(), ApiError> {
+    if a == b {
+        Ok(())
+    } else {
+        Err(bad_request(format!(
+            "the sandbox has no exchange rates: sender asset {} (scale {}) differs from receiver asset {} (scale {})",
+            a.0, a.1, b.0, b.1
+        )))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateQuote {
+    wallet_address: String,
+    receiver: String,
+    method: String,
+    #[serde(default)]
+    debit_amount: Option<Amount>,
+    #[serde(default)]
+    receive_amount: Option<Amount>,
+}
+
+/// `POST <RS>/quotes`.
+pub(crate) async fn create_quote(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let incoming = Incoming {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let req: CreateQuote = parse_body(&body)?;
+    if req.method != "ilp" {
+        return Err(bad_request("method must be \"ilp\""));
+    }
+    {
+        let store = shared.store();
+        hosted_wallet(&shared, &store, &req.wallet_address)?;
+    }
+    let auth = authorize(
+        &shared,
+        &incoming,
+        Kind::Quote,
+        Want::Create,
+        Some(&req.wallet_address),
+    )?;
+    let now = shared.now();
+    let mut store = shared.store();
+    let (_, wa) = hosted_wallet(&shared, &store, &req.wallet_address)?;
+    let receiver_id = open_receiver(&shared, &store, &req.receiver, now)?;
+    let ip = store
+        .incoming_payments
+        .get(&receiver_id)
+        .ok_or_else(|| bad_request("invalid receiver"))?;
+    let sender_asset = (wa.asset_code.clone(), wa.asset_scale);
+    let receiver_asset = wallet_asset(&store, &shared, &ip.wallet_address);
+    same_asset(&sender_asset, &receiver_asset)?;
+    let remaining = ip
+        .incoming_amount
+        .as_ref()
+        .map(|a| a.value.saturating_sub(ip.received));
+    let value = match (&req.debit_amount, &req.receive_amount) {
+        (Some(_), Some(_)) => {
+            return Err(bad_request("give debitAmount or receiveAmount, not both"));
+        }
+        (Some(a), None) | (None, Some(a)) => {
+            if (a.asset_code.clone(), a.asset_scale) != sender_asset {
+                return Err(bad_request(
+                    "the amount must be in the wallet address's asset",
+                ));
+            }
+            a.value
+        }
+        (None, None) => remaining.ok_or_else(|| {
+            bad_request("give debitAmount or receiveAmount: the receiver has no incomingAmount")
+        })?,
+    };
+    if value == 0 {
+        return Err(bad_request("the amount must be greater than 0"));
+    }
+    if remaining.is_some_and(|r| value > r) {
+        return Err(bad_request(
+            "the amount exceeds what the receiver still accepts",
+        ));
+    }
+    let amount = Amount::new(value, sender_asset.0, sender_asset.1);
+    let quote = Quote {
+        id: Uuid::new_v4(),
+        wallet_address: req.wallet_address,
+        client: auth.client_key,
+        receiver: req.receiver,
+        debit_amount: amount.clone(),
+        receive_amount: amount,
+        created_at: now,
+        expires_at: now
+            + chrono::Duration::seconds(
+                i64::try_from(shared.config.quote_lifetime_seconds).unwrap_or(i64::MAX / 1000),
+            ),
+        used: false,
+    };
+    let body = quote_json(&shared, &quote);
+    store.quotes.insert(quote.id, quote);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `GET <RS>/quotes/{id}`.
+pub(crate) async fn get_quote(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let incoming = Incoming {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let id = parse_id(&id, "quote")?;
+    let wallet = {
+        let store = shared.store();
+        store
+            .quotes
+            .get(&id)
+            .map(|q| q.wallet_address.clone())
+            .ok_or_else(|| not_found("quote"))?
+    };
+    let auth = authorize(&shared, &incoming, Kind::Quote, Want::Read, Some(&wallet))?;
+    let store = shared.store();
+    let q = store
+        .quotes
+        .get(&id)
+        .filter(|q| auth.sees(&q.client))
+        .ok_or_else(|| not_found("quote"))?;
+    Ok(Json(quote_json(&shared, q)))
+}
+
+// ---- outgoing payments ------------------------------------------------------------------------
+
+fn outgoing_payment_url(shared: &Shared, id: Uuid) -> String {
+    format!("{}/outgoing-payments/{id}", shared.urls.resource_server)
+}
+
+fn outgoing_payment_json(shared: &Shared, p: &OutgoingPayment) -> Value {
+    let mut v = json!({
+        "id": outgoing_payment_url(shared, p.id),
+        "walletAddress": p.wallet_address,
+        "failed": false,
+        "receiver": p.receiver,
+        "debitAmount": p.debit_amount,
+        "receiveAmount": p.receive_amount,
+        "sentAmount": p.sent_amount,
+        "createdAt": timestamp(p.created_at),
+    });
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(q) = p.quote_id {
+            obj.insert("quoteId".into(), json!(quote_url(shared, q)));
+        }
+        if let Some(m) = &p.metadata {
+            obj.insert("metadata".into(), m.clone());
+        }
+    }
+    v
+}
+
+/// What a grant has spent in a window: sums of debit and receive amounts of its payments whose
+/// creation time falls in `[start, end)` (all of them without a window).
+fn spent(
+    store: &Store,
+    grant_id: Uuid,
+    window: Option<Span>,
+) -> (u64, u64, Option<(Amount, Amount)>) {
+    let mut debit = 0u64;
+    let mut receive = 0u64;
+    let mut assets = None;
+    for p in store
+        .outgoing_payments
+        .values()
+        .filter(|p| p.grant_id == grant_id)
+    {
+        if assets.is_none() {
+            assets = Some((p.debit_amount.clone(), p.receive_amount.clone()));
+        }
+        let inside = window.is_none_or(|(s, e)| s <= p.created_at && p.created_at < e);
+        if inside {
+            debit = debit.saturating_add(p.debit_amount.value);
+            receive = receive.saturating_add(p.receive_amount.value);
+        }
+    }
+    (debit, receive, assets)
+}
+
+/// The limit window a payment at `at` falls in: `Ok(None)` without an interval, `Err` (403)
+/// when the interval has no window at `at` or cannot be read.
+fn limit_window(
+    shared: &Shared,
+    limits: &OutgoingPaymentLimits,
+    at: DateTime<Utc>,
+) -> Result<Option<Span>, ApiError> {
+    let Some(interval) = &limits.interval else {
+        return Ok(None);
+    };
+    match limits::window_at(interval, shared.config.interval_reading, at) {
+        Some(w) => Ok(Some(w)),
+        None => {
+            tracing::info!(%interval, %at, "sandbox: outgoing payment outside every limit window");
+            Err(rs_error(StatusCode::FORBIDDEN, "forbidden", "unauthorized"))
+        }
+    }
+}
+
+/// Checks a payment against the grant's limits; returns the window it counts in.
+fn check_limits(
+    shared: &Shared,
+    store: &Store,
+    auth: &Authorized,
+    debit: &Amount,
+    receive: &Amount,
+    receiver: &str,
+    at: DateTime<Utc>,
+) -> Result<Option<Span>, ApiError> {
+    let AccessItem::OutgoingPayment(op) = &auth.item else {
+        return Err(insufficient_grant());
+    };
+    let Some(limits) = &op.limits else {
+        return Ok(None);
+    };
+    let refuse = |why: &str| {
+        tracing::info!(
+            why,
+            "sandbox: outgoing payment refused by the grant's limits"
+        );
+        rs_error(StatusCode::FORBIDDEN, "forbidden", "unauthorized")
+    };
+    if let Some(r) = &limits.receiver
+        && r != receiver
+    {
+        return Err(refuse("receiver differs from limits.receiver"));
+    }
+    let window = limit_window(shared, limits, at)?;
+    let (spent_debit, spent_receive, _) = spent(store, auth.grant_id, window);
+    if let Some(limit) = &limits.debit_amount {
+        if !limit.same_asset(debit) {
+            return Err(refuse("debitAmount limit is in another asset"));
+        }
+        if limit.value.saturating_sub(spent_debit) < debit.value {
+            return Err(refuse("debitAmount limit exceeded in this window"));
+        }
+    }
+    if let Some(limit) = &limits.receive_amount {
+        if !limit.same_asset(receive) {
+            return Err(refuse("receiveAmount limit is in another asset"));
+        }
+        if limit.value.saturating_sub(spent_receive) < receive.value {
+            return Err(refuse("receiveAmount limit exceeded in this window"));
+        }
+    }
+    Ok(window)
+}
+
+/// `POST <RS>/outgoing-payments`: from a quote, or from an incoming payment and a debit amount.
+pub(crate) async fn create_outgoing_payment(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let incoming = Incoming {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let req: Value = parse_body(&body)?;
+    let obj = req
+        .as_object()
+        .ok_or_else(|| bad_request("the body must be a JSON object"))?;
+    let wallet = obj
+        .get("walletAddress")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad_request("walletAddress is required"))?
+        .to_owned();
+    let allowed: &[&str] = if obj.contains_key("quoteId") {
+        &["walletAddress", "quoteId", "metadata"]
+    } else {
+        &[
+            "walletAddress",
+            "incomingPayment",
+            "debitAmount",
+            "metadata",
+        ]
+    };
+    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        return Err(bad_request(format!("unexpected field {k:?}")));
+    }
+    let metadata = obj.get("metadata").cloned();
+    {
+        let store = shared.store();
+        hosted_wallet(&shared, &store, &wallet)?;
+    }
+    let auth = authorize(
+        &shared,
+        &incoming,
+        Kind::OutgoingPayment,
+        Want::Create,
+        Some(&wallet),
+    )?;
+    let now = shared.now();
+    let mut store = shared.store();
+    let (_, wa) = hosted_wallet(&shared, &store, &wallet)?;
+    let sender_asset = (wa.asset_code.clone(), wa.asset_scale);
+
+    let (quote_id, receiver, debit, receive) = if let Some(q) = obj.get("quoteId") {
+        let q = q
+            .as_str()
+            .ok_or_else(|| bad_request("quoteId must be a string"))?;
+        let prefix = format!("{}/quotes/", shared.urls.resource_server);
+        let id = q
+            .strip_prefix(&prefix)
+            .and_then(|s| Uuid::parse_str(s).ok())
+            .ok_or_else(|| bad_request(format!("unknown quote {q}")))?;
+        let quote = store
+            .quotes
+            .get(&id)
+            .ok_or_else(|| bad_request(format!("unknown quote {q}")))?;
+        if !same_wallet(&quote.wallet_address, &wallet) {
+            return Err(bad_request("the quote belongs to another wallet address"));
+        }
+        if quote.used {
+            return Err(bad_request("the quote was already used for a payment"));
+        }
+        if now >= quote.expires_at {
+            return Err(bad_request("the quote has expired"));
+        }
+        (
+            Some(id),
+            quote.receiver.clone(),
+            quote.debit_amount.clone(),
+            quote.receive_amount.clone(),
+        )
+    } else {
+        let receiver = obj
+            .get("incomingPayment")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad_request("give quoteId, or incomingPayment and debitAmount"))?
+            .to_owned();
+        let debit: Amount = obj
+            .get("debitAmount")
+            .cloned()
+            .ok_or_else(|| bad_request("debitAmount is required with incomingPayment"))
+            .and_then(|v| {
+                serde_json::from_value(v).map_err(|e| bad_request(format!("debitAmount: {e}")))
+            })?;
+        if (debit.asset_code.clone(), debit.asset_scale) != sender_asset {
+            return Err(bad_request(
+                "debitAmount must be in the wallet address's asset",
+            ));
+        }
+        if debit.value == 0 {
+            return Err(bad_request("debitAmount must be greater than 0"));
+        }
+        (None, receiver, debit.clone(), debit)
+    };
+    let receiver_id = open_receiver(&shared, &store, &receiver, now)?;
+    let receiver_wallet = store
+        .incoming_payments
+        .get(&receiver_id)
+        .map(|ip| ip.wallet_address.clone())
+        .unwrap_or_default();
+    same_asset(
+        &sender_asset,
+        &wallet_asset(&store, &shared, &receiver_wallet),
+    )?;
+    if let Some(ip) = store.incoming_payments.get(&receiver_id)
+        && let Some(cap) = &ip.incoming_amount
+        && cap.value.saturating_sub(ip.received) < receive.value
+    {
+        return Err(bad_request(
+            "the amount exceeds what the receiver still accepts",
+        ));
+    }
+
+    let window = check_limits(&shared, &store, &auth, &debit, &receive, &receiver, now)?;
+
+    let payment = OutgoingPayment {
+        id: Uuid::new_v4(),
+        wallet_address: wallet,
+        client: auth.client_key.clone(),
+        grant_id: auth.grant_id,
+        quote_id,
+        receiver,
+        sent_amount: debit.clone(),
+        debit_amount: debit.clone(),
+        receive_amount: receive.clone(),
+        metadata,
+        created_at: now,
+    };
+    if let Some(id) = quote_id
+        && let Some(q) = store.quotes.get_mut(&id)
+    {
+        q.used = true;
+    }
+    if let Some(ip) = store.incoming_payments.get_mut(&receiver_id) {
+        ip.received = ip.received.saturating_add(receive.value);
+        if ip
+            .incoming_amount
+            .as_ref()
+            .is_some_and(|a| ip.received >= a.value)
+        {
+            ip.completed = true;
+        }
+    }
+    let mut body = outgoing_payment_json(&shared, &payment);
+    store.outgoing_order.push(payment.id);
+    store.outgoing_payments.insert(payment.id, payment);
+    let (spent_debit, spent_receive, _) = spent(&store, auth.grant_id, window);
+    if let Some(obj) = body.as_object_mut() {
+        obj.insert(
+            "grantSpentDebitAmount".into(),
+            json!(Amount::new(
+                spent_debit,
+                debit.asset_code.clone(),
+                debit.asset_scale
+            )),
+        );
+        obj.insert(
+            "grantSpentReceiveAmount".into(),
+            json!(Amount::new(
+                spent_receive,
+                receive.asset_code.clone(),
+                receive.asset_scale
+            )),
+        );
+    }
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `GET <RS>/outgoing-payments/{id}`.
+pub(crate) async fn get_outgoing_payment(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let incoming = Incoming {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let id = parse_id(&id, "outgoing payment")?;
+    let wallet = {
+        let store = shared.store();
+        store
+            .outgoing_payments
+            .get(&id)
+            .map(|p| p.wallet_address.clone())
+            .ok_or_else(|| not_found("outgoing payment"))?
+    };
+    let auth = authorize(
+        &shared,
+        &incoming,
+        Kind::OutgoingPayment,
+        Want::Read,
+        Some(&wallet),
+    )?;
+    let store = shared.store();
+    let p = store
+        .outgoing_payments
+        .get(&id)
+        .filter(|p| auth.sees(&p.client))
+        .ok_or_else(|| not_found("outgoing payment"))?;
+    Ok(Json(outgoing_payment_json(&shared, p)))
+}
+
+/// `GET <RS>/outgoing-payments?wallet-address=…`.
+pub(crate) async fn list_outgoing_payments(
+    State(shared): State<Shared>,
+    Query(q): Query<ListQuery>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let incoming = Incoming {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let wallet = q
+        .wallet_address
+        .clone()
+        .ok_or_else(|| bad_request("the wallet-address query parameter is required"))?;
+    let auth = authorize(
+        &shared,
+        &incoming,
+        Kind::OutgoingPayment,
+        Want::List,
+        Some(&wallet),
+    )?;
+    let store = shared.store();
+    let ids: Vec<Uuid> = store
+        .outgoing_order
+        .iter()
+        .filter(|id| {
+            store
+                .outgoing_payments
+                .get(id)
+                .is_some_and(|p| same_wallet(&p.wallet_address, &wallet) && auth.sees(&p.client))
+        })
+        .copied()
+        .collect();
+    let (page, pagination) = paginate(&ids, &q)?;
+    let result: Vec<Value> = page
+        .iter()
+        .filter_map(|id| store.outgoing_payments.get(id))
+        .map(|p| outgoing_payment_json(&shared, p))
+        .collect();
+    Ok(Json(json!({ "pagination": pagination, "result": result })))
+}
+
+/// `GET <RS>/outgoing-payment-grant`: what the token's grant has spent in the current window
+/// (or in total without an interval); `null`s when it has spent nothing.
+pub(crate) async fn get_grant_spent_amounts(
+    State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let incoming = Incoming {
+        method: &method,
+        uri: &uri,
+        headers: &headers,
+        body: &body,
+    };
+    let auth = [Want::Create, Want::Read, Want::List]
+        .into_iter()
+        .map(|w| authorize(&shared, &incoming, Kind::OutgoingPayment, w, None))
+        .find(Result::is_ok)
+        .unwrap_or_else(|| {
+            authorize(
+                &shared,
+                &incoming,
+                Kind::OutgoingPayment,
+                Want::Create,
+                None,
+            )
+        })?;
+    let now = shared.now();
+    let store = shared.store();
+    let window = match &auth.item {
+        AccessItem::OutgoingPayment(op) => match &op.limits {
+            Some(l) => limit_window(&shared, l, now).ok().flatten(),
+            None => None,
+        },
+        _ => None,
+    };
+    let (debit, receive, assets) = spent(&store, auth.grant_id, window);
+    let body = match assets {
+        None => json!({ "spentDebitAmount": null, "spentReceiveAmount": null }),
+        Some((d, r)) => json!({
+            "spentDebitAmount": Amount::new(debit, d.asset_code, d.asset_scale),
+            "spentReceiveAmount": Amount::new(receive, r.asset_code, r.asset_scale),
+        }),
+    };
+    Ok(Json(body))
+}

@@ -1,0 +1,97 @@
+//! Wallet addresses: `GET <base>/<name>` and `GET <base>/<name>/jwks.json`, and hosting them.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use grantflow_protocol::jwk::Jwks;
+use serde_json::json;
+
+use crate::config::WalletAddressSpec;
+use crate::error::ApiError;
+use crate::routes::RESERVED_NAMES;
+use crate::server::SandboxError;
+use crate::state::{Shared, WalletAddress};
+
+/// Hosts (or replaces) a wallet address; returns its URL.
+pub(crate) fn put(shared: &Shared, spec: WalletAddressSpec) -> Result<String, SandboxError> {
+    let refuse = |reason: &str| SandboxError::InvalidWalletAddress {
+        name: spec.name.clone(),
+        reason: reason.to_owned(),
+    };
+    if spec.name.is_empty()
+        || !spec
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return Err(refuse(
+            "a name is one path segment of ASCII letters, digits, '-', '_' and '.'",
+        ));
+    }
+    if RESERVED_NAMES.contains(&spec.name.as_str()) {
+        return Err(refuse("the name is used by the sandbox's own routes"));
+    }
+    if spec.asset_code.is_empty() {
+        return Err(refuse("assetCode is empty"));
+    }
+    for key in &spec.keys.keys {
+        if let Err(e) = key.public_key_bytes() {
+            return Err(refuse(&e.to_string()));
+        }
+    }
+    let url = shared.urls.wallet_address(&spec.name);
+    shared.store().wallet_addresses.insert(
+        spec.name,
+        WalletAddress {
+            public_name: spec.public_name,
+            asset_code: spec.asset_code,
+            asset_scale: spec.asset_scale,
+            keys: spec.keys,
+        },
+    );
+    Ok(url)
+}
+
+fn not_found(name: &str) -> ApiError {
+    ApiError::other(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("no wallet address named {name:?} is hosted here"),
+    )
+}
+
+/// `GET <base>/<name>`.
+pub(crate) async fn get_wallet_address(
+    State(shared): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let store = shared.store();
+    let wa = store
+        .wallet_addresses
+        .get(&name)
+        .ok_or_else(|| not_found(&name))?;
+    let mut body = json!({
+        "id": shared.urls.wallet_address(&name),
+        "assetCode": wa.asset_code,
+        "assetScale": wa.asset_scale,
+        "authServer": shared.urls.grant_endpoint,
+        "resourceServer": shared.urls.resource_server,
+    });
+    if let (Some(public_name), Some(obj)) = (&wa.public_name, body.as_object_mut()) {
+        obj.insert("publicName".into(), json!(public_name));
+    }
+    Ok(Json(body))
+}
+
+/// `GET <base>/<name>/jwks.json`.
+pub(crate) async fn get_keys(
+    State(shared): State<Shared>,
+    Path(name): Path<String>,
+) -> Result<Json<Jwks>, ApiError> {
+    let store = shared.store();
+    let wa = store
+        .wallet_addresses
+        .get(&name)
+        .ok_or_else(|| not_found(&name))?;
+    Ok(Json(wa.keys.clone()))
+}

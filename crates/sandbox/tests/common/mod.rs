@@ -1,0 +1,210 @@
+//! A minimal signing client for the sandbox's black-box tests: real TCP, real RFC 9421
+//! signatures made by `grantflow-protocol`, sent with reqwest.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // test helpers: a panic is the test failing
+
+use chrono::{DateTime, TimeZone, Utc};
+use grantflow_protocol::keys::PrivateKey;
+use grantflow_protocol::signature::{SignableRequest, sign_request};
+use grantflow_sandbox::{Sandbox, SandboxClock, SandboxConfig, SandboxHandle, WalletAddressSpec};
+use serde_json::{Value, json};
+
+pub const KID: &str = "test-key-1";
+
+/// A fixed start time for manual clocks.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
+}
+
+/// A sandbox on a manual clock, with `wait_seconds` as given, and a client wallet address
+/// `client` publishing the returned key.
+pub async fn start(wait_seconds: u64) -> (SandboxHandle, TestClient) {
+    start_with(SandboxConfig {
+        wait_seconds,
+        clock: SandboxClock::manual(t0()),
+        ..SandboxConfig::default()
+    })
+    .await
+}
+
+pub async fn start_with(config: SandboxConfig) -> (SandboxHandle, TestClient) {
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let key = PrivateKey::from_seed(&[42; 32]);
+    let wallet = sandbox
+        .put_wallet_address(WalletAddressSpec::client(
+            "client",
+            "Test Client",
+            key.public_jwks(KID),
+        ))
+        .unwrap();
+    let client = TestClient {
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        key,
+        kid: KID.to_owned(),
+        wallet,
+    };
+    (sandbox, client)
+}
+
+pub struct TestClient {
+    pub http: reqwest::Client,
+    pub key: PrivateKey,
+    pub kid: String,
+    /// The client's wallet address URL (the grant request's `client`).
+    pub wallet: String,
+}
+
+/// A response: status and JSON body (`Value::Null` when empty or not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    pub fn code(&self) -> Option<&str> {
+        self.body["error"]["code"].as_str()
+    }
+    pub fn description(&self) -> Option<&str> {
+        self.body["error"]["description"].as_str()
+    }
+    /// Asserts an error status and GNAP code.
+    #[track_caller]
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status, self.code()),
+            (status, Some(code)),
+            "body: {}",
+            self.body
+        );
+    }
+}
+
+impl TestClient {
+    /// Sends a request signed with the client's key (`token` goes in `Authorization: GNAP`).
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Answer, reqwest::Error> {
+        self.send_signed_with(&self.key, &self.kid, method, url, token, body)
+            .await
+    }
+
+    pub async fn send_signed_with(
+        &self,
+        key: &PrivateKey,
+        kid: &str,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Answer, reqwest::Error> {
+        let bytes = body.map(|b| serde_json::to_vec(b).unwrap());
+        let authorization = token.map(|t| format!("GNAP {t}"));
+        let headers = sign_request(
+            &SignableRequest {
+                method,
+                target_uri: url,
+                authorization: authorization.as_deref(),
+                body: bytes.as_deref(),
+            },
+            key,
+            kid,
+            Utc::now().timestamp(),
+        )
+        .unwrap();
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), url)
+            .header("Accept", "application/json");
+        if let Some(a) = &authorization {
+            req = req.header("Authorization", a);
+        }
+        for (name, value) in headers.iter() {
+            req = req.header(name, value);
+        }
+        if let Some(b) = bytes {
+            req = req.body(b);
+        }
+        answer(req.send().await?).await
+    }
+
+    /// Sends an unsigned request.
+    pub async fn send_unsigned(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Answer, reqwest::Error> {
+        let mut req = self.http.request(method.parse().unwrap(), url);
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("GNAP {t}"));
+        }
+        if let Some(b) = body {
+            req = req
+                .header("Content-Type", "application/json")
+                .body(serde_json::to_vec(b).unwrap());
+        }
+        answer(req.send().await?).await
+    }
+
+    pub async fn get(&self, url: &str) -> Answer {
+        answer(self.http.get(url).send().await.unwrap())
+            .await
+            .unwrap()
+    }
+
+    /// An outgoing-payment grant request body as in the seed: `debitAmount` limit and a daily
+    /// interval, redirect finish with a nonce.
+    pub fn outgoing_grant_body(&self, identifier: &str, limit: u64, finish: bool) -> Value {
+        let mut body = json!({
+            "access_token": {"access": [{
+                "type": "outgoing-payment",
+                "actions": ["create", "read", "list"],
+                "identifier": identifier,
+                "limits": {
+                    "debitAmount": {"value": limit.to_string(), "assetCode": "USD", "assetScale": 2},
+                    "interval": "R/2016-08-24T08:00:00Z/P1D"
+                }
+            }]},
+            "client": self.wallet,
+            "interact": {"start": ["redirect"]}
+        });
+        if finish {
+            body["interact"]["finish"] = json!({
+                "method": "redirect",
+                "uri": "http://localhost:3344/finish?grant=1",
+                "nonce": "client-nonce-0123456789"
+            });
+        }
+        body
+    }
+
+    /// A non-interactive grant for `types` (`incoming-payment`, `quote`), issued at once.
+    pub async fn simple_grant(&self, sandbox: &SandboxHandle, access: Value) -> Answer {
+        let body = json!({"access_token": {"access": access}, "client": self.wallet});
+        self.send("POST", sandbox.auth_server_url(), None, Some(&body))
+            .await
+            .unwrap()
+    }
+}
+
+async fn answer(r: reqwest::Response) -> Result<Answer, reqwest::Error> {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let bytes = r.bytes().await?;
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Ok(Answer {
+        status,
+        body,
+        headers,
+    })
+}
