@@ -42,8 +42,10 @@ pub(crate) const KEPT_BODY_BYTES: usize = 16 * 1024;
 /// )
 /// .timeout(Duration::from_secs(5))
 /// .build()?;
-/// let keys = client.get_wallet_address_keys(&"https://ilp.example/alice".parse()?).await?;
-/// # let _ = keys; Ok(()) }
+/// let wallet = client.get_wallet_address(&"https://ilp.example/alice".parse()?).await?;
+/// // wallet.auth_server is where grants are requested:
+/// // client.request_grant(&wallet.auth_server.parse()?, &request).await?
+/// # let _ = wallet; Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct Client {

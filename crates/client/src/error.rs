@@ -16,7 +16,7 @@
 //! | [`ErrorKind::Connect`], [`ErrorKind::InvalidRequest`], [`ErrorKind::Signing`] | [`Delivery::NotSent`] | re-send any call, even continue or rotate |
 //! | [`ErrorKind::Timeout`], [`ErrorKind::Connection`] | [`Delivery::Unknown`] | re-send idempotent calls; for continue/rotate the outcome is ambiguous |
 //! | [`ErrorKind::Status`] | [`Delivery::Received`] | the server answered with an error: read the status and GNAP code |
-//! | [`ErrorKind::MalformedBody`], [`ErrorKind::BodyTooLarge`], [`ErrorKind::BodyRead`] | [`Delivery::Received`] | the server acted (usually 2xx) but its answer is unusable: for continue/rotate the result is lost |
+//! | [`ErrorKind::MalformedBody`], [`ErrorKind::InvalidResponse`], [`ErrorKind::BodyTooLarge`], [`ErrorKind::BodyRead`] | [`Delivery::Received`] | the server acted (usually 2xx) but its answer is unusable: for continue/rotate the result is lost |
 //!
 //! Only errors that are *certain* the request did not leave this process are `NotSent`: a
 //! connection that could not be established (DNS failure, connection refused, TLS handshake
@@ -218,6 +218,15 @@ pub enum ErrorKind {
         /// The cap in bytes.
         limit: usize,
     },
+    /// A success status arrived with a well-formed document that breaks a rule of the protocol
+    /// (the checks the reference client makes, e.g. a new incoming payment already completed).
+    #[error("HTTP {status}: the response is not acceptable: {reason}")]
+    InvalidResponse {
+        /// The response status.
+        status: StatusCode,
+        /// The rule it breaks.
+        reason: String,
+    },
     /// A success status arrived with a body that is not the expected JSON document.
     #[error("HTTP {status}: the response body is not a valid {expected}: {reason}")]
     MalformedBody {
@@ -243,6 +252,7 @@ impl ErrorKind {
             ErrorKind::Status(_)
             | ErrorKind::BodyRead { .. }
             | ErrorKind::BodyTooLarge { .. }
+            | ErrorKind::InvalidResponse { .. }
             | ErrorKind::MalformedBody { .. } => Delivery::Received,
         }
     }
@@ -253,6 +263,7 @@ impl ErrorKind {
             ErrorKind::Status(s) => Some(s.status),
             ErrorKind::BodyRead { status, .. }
             | ErrorKind::BodyTooLarge { status, .. }
+            | ErrorKind::InvalidResponse { status, .. }
             | ErrorKind::MalformedBody { status, .. } => Some(*status),
             _ => None,
         }

@@ -17,7 +17,29 @@
 //! - [`retry`](RetryPolicy): which failures of GET and DELETE are retried, backoff and jitter.
 //! - [`error`](ClientError): [`ClientError`], [`ErrorKind`], [`Delivery`], [`RetryAfter`].
 //! - `routes/`: one file per resource (wallet address, grant, token, incoming payment, quote,
-//!   outgoing payment), each a thin `impl Client` block.
+//!   outgoing payment), each a thin `impl Client` block; `routes/common.rs` builds endpoint and
+//!   list URLs. Responses are checked as the reference client checks them (e.g. a new incoming
+//!   payment must not be completed), giving [`ErrorKind::InvalidResponse`].
+//!
+//! # The calls
+//!
+//! | call | HTTP | signed | retried |
+//! |---|---|---|---|
+//! | [`Client::get_wallet_address`] | `GET <wallet address>` | no | yes |
+//! | [`Client::get_wallet_address_keys`] | `GET <wallet address>/jwks.json` | no | yes |
+//! | [`Client::request_grant`] | `POST <authServer>` | yes | never |
+//! | [`Client::continue_grant`] | `POST <continue uri>` (with `interact_ref`, or bodiless to poll) | yes | never |
+//! | [`Client::cancel_grant`] | `DELETE <continue uri>` | yes | yes |
+//! | [`Client::rotate_token`] | `POST <manage>` (no body) | yes | never |
+//! | [`Client::revoke_token`] | `DELETE <manage>` | yes | yes |
+//! | [`Client::create_incoming_payment`] | `POST {RS}/incoming-payments` | yes | never |
+//! | [`Client::get_incoming_payment`] / [`Client::get_public_incoming_payment`] | `GET <url>` | with token / no | yes |
+//! | [`Client::complete_incoming_payment`] | `POST <url>/complete` | yes | never |
+//! | [`Client::list_incoming_payments`] | `GET {RS}/incoming-payments?wallet-address=…` | yes | yes |
+//! | [`Client::create_quote`] / [`Client::get_quote`] | `POST {RS}/quotes` / `GET <url>` | yes | never / yes |
+//! | [`Client::create_outgoing_payment`] | `POST {RS}/outgoing-payments` | yes | never |
+//! | [`Client::get_outgoing_payment`] / [`Client::list_outgoing_payments`] | `GET` | yes | yes |
+//! | [`Client::get_outgoing_payment_grant_spent_amounts`] | `GET {RS}/outgoing-payment-grant` | yes | yes |
 //!
 //! # Rules every call follows
 //!

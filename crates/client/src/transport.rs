@@ -80,23 +80,64 @@ impl Client {
         &self,
         call: Call<'_>,
     ) -> Result<T, ClientError> {
+        self.execute_json_with_status(call)
+            .await
+            .map(|(value, _, _)| value)
+    }
+
+    /// [`execute_json`](Self::execute_json), also returning the status and the attempts.
+    async fn execute_json_with_status<T: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+    ) -> Result<(T, StatusCode, u32), ClientError> {
         let method = call.method.clone();
         let url = call.url.clone();
         let (response, attempts) = self.execute(call).await?;
-        serde_json::from_slice(&response.body).map_err(|e| {
-            let kept = response.body.len().min(KEPT_BODY_BYTES);
-            ClientError::new(
+        let status = response.status;
+        match serde_json::from_slice(&response.body) {
+            Ok(value) => Ok((value, status, attempts)),
+            Err(e) => {
+                let kept = response.body.len().min(KEPT_BODY_BYTES);
+                Err(ClientError::new(
+                    method,
+                    &url,
+                    attempts,
+                    ErrorKind::MalformedBody {
+                        status: response.status,
+                        expected: std::any::type_name::<T>(),
+                        reason: scrub_serde_message(&e.to_string()),
+                        body: RawBody::new(
+                            response.body[..kept].to_vec(),
+                            kept < response.body.len(),
+                        ),
+                    },
+                ))
+            }
+        }
+    }
+
+    /// Makes the call like [`execute_json`](Self::execute_json), then applies `check` to the
+    /// parsed document; a broken rule is [`ErrorKind::InvalidResponse`].
+    pub(crate) async fn execute_checked<T: DeserializeOwned>(
+        &self,
+        call: Call<'_>,
+        check: impl FnOnce(&T) -> Result<(), String>,
+    ) -> Result<T, ClientError> {
+        let method = call.method.clone();
+        let url = call.url.clone();
+        let value = self.execute_json_with_status::<T>(call).await?;
+        match check(&value.0) {
+            Ok(()) => Ok(value.0),
+            Err(reason) => Err(ClientError::new(
                 method,
                 &url,
-                attempts,
-                ErrorKind::MalformedBody {
-                    status: response.status,
-                    expected: std::any::type_name::<T>(),
-                    reason: scrub_serde_message(&e.to_string()),
-                    body: RawBody::new(response.body[..kept].to_vec(), kept < response.body.len()),
+                value.2,
+                ErrorKind::InvalidResponse {
+                    status: value.1,
+                    reason,
                 },
-            )
-        })
+            )),
+        }
     }
 
     /// Makes the call, retrying it as the policy allows, and ignores a 2xx body.

@@ -54,6 +54,14 @@ async fn reference_validator_accepts_what_the_client_sends() {
     };
     let server = Server::start(|r, _| match r.method.as_str() {
         "DELETE" => Reply::empty(204),
+        "GET" => Reply::json(
+            200,
+            r#"{"pagination":{"hasNextPage":false,"hasPreviousPage":false},"result":[]}"#,
+        ),
+        _ if r.path_and_query == "/op/incoming-payments" => Reply::json(
+            201,
+            r#"{"id":"https://ilp.example/incoming-payments/1","walletAddress":"https://ilp.example/alice","completed":false,"receivedAmount":{"value":"0","assetCode":"EUR","assetScale":2},"createdAt":"2026-01-01T00:00:00.000Z"}"#,
+        ),
         _ if r.path_and_query.starts_with("/token/") => Reply::json(
             200,
             r#"{"access_token":{"value":"T2","manage":"https://as.example/token/2","access":[]}}"#,
@@ -99,9 +107,28 @@ async fn reference_validator_accepts_what_the_client_sends() {
         .revoke_token(&server.url("token/1"), &token)
         .await
         .unwrap();
+    let page = grantflow_protocol::pagination::PageRequest::after(20, "cursor/+=").unwrap();
+    client
+        .list_outgoing_payments(
+            &server.url("op"),
+            &token,
+            "https://ilp.example/alice",
+            &page,
+        )
+        .await
+        .unwrap();
+    let create = serde_json::from_value(serde_json::json!({
+        "walletAddress": "https://ilp.example/alice",
+        "metadata": {"description": "Café für Zoë ✓"}
+    }))
+    .unwrap();
+    client
+        .create_incoming_payment(&server.url("op"), &token, &create)
+        .await
+        .unwrap();
 
     let recorded = server.requests();
-    assert_eq!(recorded.len(), 6);
+    assert_eq!(recorded.len(), 8);
     let mut requests: Vec<_> = recorded
         .iter()
         .enumerate()
@@ -151,7 +178,7 @@ async fn reference_validator_accepts_what_the_client_sends() {
         String::from_utf8_lossy(&output.stderr)
     );
     let results: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(results.len(), 7);
+    assert_eq!(results.len(), 9, "{results:?}");
     let (tampered, results) = results.split_last().unwrap();
     assert_eq!(
         tampered["headers"], false,
