@@ -8,6 +8,7 @@
 //! - [`protocol`]: Open Payments wire types, HTTP message signatures, the finish hash, keys.
 //! - [`client`]: the signed async HTTP client for wallet addresses, authorization servers and
 //!   resource servers.
+//! - [`sandbox`]: a local Open Payments server on loopback for the demo, tests and development.
 
 pub use grantflow_interval as interval;
 pub use grantflow_machine as machine;
@@ -29,3 +30,17 @@ pub use grantflow_protocol as protocol;
 /// # let _ = keys; Ok(()) }
 /// ```
 pub use grantflow_client as client;
+
+/// A local Open Payments server (`grantflow-sandbox`): wallet addresses, authorization server,
+/// resource server and consent page on loopback, started in-process.
+///
+/// ```no_run
+/// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+/// use grantflow::sandbox::{Sandbox, SandboxConfig};
+///
+/// let sandbox = Sandbox::start(SandboxConfig { wait_seconds: 0, ..SandboxConfig::default() }).await?;
+/// println!("alice is at {}", sandbox.wallet_address_url("alice"));
+/// sandbox.shutdown().await;
+/// # Ok(()) }
+/// ```
+pub use grantflow_sandbox as sandbox;

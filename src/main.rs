@@ -20,11 +20,15 @@ enum Command {
     Interval(cli::interval::IntervalArgs),
     /// Client signing keys: generate one (PKCS#8 PEM, mode 0600), print a key file's public JWKS.
     Keys(cli::keys::KeysArgs),
+    /// Run the local Open Payments server (wallet addresses, auth server, resource server,
+    /// consent page) on loopback until ctrl-c.
+    Sandbox(cli::sandbox::SandboxArgs),
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Interval(args) => cli::interval::run(args),
         Command::Keys(args) => cli::keys::run(args),
+        Command::Sandbox(args) => cli::sandbox::run(args),
     }
 }

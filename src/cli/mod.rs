@@ -3,3 +3,4 @@
 pub mod interval;
 pub mod keys;
 pub mod output;
+pub mod sandbox;

@@ -47,6 +47,14 @@ pub fn fail(json_output: bool, error: &anyhow::Error) {
     eprintln!("error: {message}");
 }
 
+/// A multi-threaded tokio runtime for the async subcommands.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))
+}
+
 fn ensure_newline(mut text: String) -> String {
     if !text.ends_with('\n') {
         text.push('\n');
