@@ -1,0 +1,143 @@
+//! Parse and window-lookup costs, with a naive window-by-window walk beside the near lookups.
+//!
+//! Run: `cargo bench -p grantflow-interval`.
+
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+
+use chrono::{DateTime, Months, Utc};
+use criterion::{Criterion, criterion_group, criterion_main};
+use grantflow_interval::{Reading, RepeatingInterval};
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn interval(s: &str) -> RepeatingInterval {
+    s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+fn parse(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse");
+    for s in [
+        "R/2016-08-24T08:00:00Z/P1D",
+        "R12/2022-07-01T13:00:00+02:00/P1M",
+        "R2/P1M/2022-10-01T13:00:00Z",
+        "R/20160824T080000Z/PT1H30M",
+        "R2/2022-07-01T13:00:00Z/2022-08-01T13:00:00Z",
+    ] {
+        group.bench_function(s, |b| b.iter(|| black_box(s).parse::<RepeatingInterval>()));
+    }
+    group.finish();
+}
+
+/// What the reference server does: start at the anchor and step window by window (chained, in
+/// UTC, months clamped by chrono) until the window contains the instant.
+fn naive_walk(
+    start: DateTime<Utc>,
+    months: u32,
+    exact: chrono::Duration,
+    at: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, u64)> {
+    if at < start {
+        return None;
+    }
+    let (mut s, mut index) = (start.naive_utc(), 0u64);
+    loop {
+        let e = s.checked_add_months(Months::new(months))? + exact;
+        if at.naive_utc() < e.and_utc().naive_utc() {
+            return Some((s.and_utc(), index));
+        }
+        (s, index) = (e, index + 1);
+    }
+}
+
+fn lookup(c: &mut Criterion) {
+    let mut group = c.benchmark_group("window_at");
+    let cases = [
+        (
+            "near P1D +100 windows",
+            "R/2016-08-24T08:00:00Z/P1D",
+            "2016-12-02T12:00:00Z",
+        ),
+        (
+            "near P1M +24 windows",
+            "R/2024-01-31T00:00:00Z/P1M",
+            "2026-01-15T00:00:00Z",
+        ),
+        (
+            "far PT1S 3e8 windows",
+            "R/2016-08-24T08:00:00Z/PT1S",
+            "2026-01-01T00:00:00.5Z",
+        ),
+        (
+            "far P1M year 1 to 9999",
+            "R/0001-01-31T00:00:00Z/P1M",
+            "9999-12-31T12:00:00Z",
+        ),
+        (
+            "far duration/end P1M",
+            "R/P1M/9999-12-31T00:00:00Z",
+            "0001-06-15T00:00:00Z",
+        ),
+        (
+            "near mixed P1M1D +24 windows",
+            "R/2024-01-31T00:00:00Z/P1M1D",
+            "2026-02-15T00:00:00Z",
+        ),
+    ];
+    for (name, s, at) in cases {
+        let r = interval(s);
+        let at = t(at);
+        for reading in [Reading::Iso8601, Reading::RafikiCompatible] {
+            assert!(r.window_at(reading, at).is_some(), "{s} {reading:?}");
+            group.bench_function(format!("{name} {}", reading.name()), |b| {
+                b.iter(|| black_box(&r).window_at(reading, black_box(at)))
+            });
+        }
+    }
+    // The Rafiki reading of a mixed duration is walked: its far case, to show the cost.
+    let mixed = interval("R/0001-01-31T00:00:00Z/P1M1D");
+    let far = t("9999-12-31T00:00:00Z");
+    group.bench_function("far mixed P1M1D year 1 to 9999 rafiki (walked)", |b| {
+        b.iter(|| black_box(&mixed).window_at(Reading::RafikiCompatible, black_box(far)))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("naive_walk");
+    for (name, start, months, exact, at) in [
+        (
+            "near P1D +100 windows",
+            "2016-08-24T08:00:00Z",
+            0,
+            chrono::Duration::days(1),
+            "2016-12-02T12:00:00Z",
+        ),
+        (
+            "near P1M +24 windows",
+            "2024-01-31T00:00:00Z",
+            1,
+            chrono::Duration::zero(),
+            "2026-01-15T00:00:00Z",
+        ),
+    ] {
+        let (start, at) = (t(start), t(at));
+        let ours = interval(&format!(
+            "R/{}/{}",
+            start.to_rfc3339(),
+            if months == 1 { "P1M" } else { "P1D" }
+        ))
+        .window_at(Reading::RafikiCompatible, at)
+        .map(|w| (w.start, w.index));
+        assert_eq!(naive_walk(start, months, exact, at), ours, "{name}");
+        group.bench_function(name, |b| {
+            b.iter(|| naive_walk(black_box(start), months, exact, black_box(at)))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse, lookup);
+criterion_main!(benches);
