@@ -51,6 +51,7 @@
 //!     fence: Fence::Lease { token: claimed[0].lease.token, then: AfterWrite::Release },
 //!     state: serde_json::json!({"state": "final"}),
 //!     event: serde_json::json!({"event": "done"}),
+//!     at: now,
 //!     next_wake_at: None,
 //! }], now).await?;
 //! assert_eq!(results[0].as_ref().map(|c| c.version), Ok(2));

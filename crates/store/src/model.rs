@@ -238,6 +238,9 @@ pub struct StateWrite {
     pub state: serde_json::Value,
     /// The event that caused it, appended as one event row.
     pub event: serde_json::Value,
+    /// When the transition was computed (the machine's `now`): the event row's time, so a replay
+    /// of the log feeds the machine the same instants.
+    pub at: DateTime<Utc>,
     /// When the grant next needs attention once unleased (`None`: never, it is final).
     pub next_wake_at: Option<DateTime<Utc>>,
 }
@@ -250,6 +253,7 @@ impl fmt::Debug for StateWrite {
             .field("fence", &self.fence)
             .field("state", &Redacted)
             .field("event", &Redacted)
+            .field("at", &self.at)
             .field("next_wake_at", &self.next_wake_at)
             .finish()
     }
@@ -338,6 +342,7 @@ mod tests {
             fence: Fence::Unleased,
             state: serde_json::json!({"access_token": "SECRET-TOKEN"}),
             event: serde_json::json!({"nonce": "SECRET-NONCE"}),
+            at: chrono::DateTime::UNIX_EPOCH,
             next_wake_at: None,
         };
         let shown = format!("{w:?}");

@@ -413,6 +413,7 @@ impl GrantStore for PgStore {
         let mut states = Vec::with_capacity(n);
         let mut events = Vec::with_capacity(n);
         let mut wakes = Vec::with_capacity(n);
+        let mut ats = Vec::with_capacity(n);
         for w in &writes {
             ids.push(w.id.0);
             expected.push(w.expected_version);
@@ -432,12 +433,15 @@ impl GrantStore for PgStore {
             states.push(&w.state);
             events.push(&w.event);
             wakes.push(w.next_wake_at);
+            ats.push(w.at);
         }
         let applied: Vec<(Uuid, i64)> = sqlx::query_as(
             "WITH input AS (
                  SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[],
-                                      $5::jsonb[], $6::jsonb[], $7::timestamptz[])
-                     AS t(id, expected_version, lease_token, keep_until, state, event, next_wake_at)
+                                      $5::jsonb[], $6::jsonb[], $7::timestamptz[],
+                                      $9::timestamptz[])
+                     AS t(id, expected_version, lease_token, keep_until, state, event,
+                          next_wake_at, at)
              ), updated AS (
                  UPDATE grantflow_grants g
                  SET state = i.state,
@@ -455,7 +459,7 @@ impl GrantStore for PgStore {
                  RETURNING g.id, g.version
              ), ev AS (
                  INSERT INTO grantflow_grant_events (grant_id, version, event, at)
-                 SELECT u.id, u.version, i.event, $8 FROM updated u JOIN input i ON i.id = u.id
+                 SELECT u.id, u.version, i.event, i.at FROM updated u JOIN input i ON i.id = u.id
              )
              SELECT id, version FROM updated",
         )
@@ -467,6 +471,7 @@ impl GrantStore for PgStore {
         .bind(&events)
         .bind(&wakes)
         .bind(now)
+        .bind(&ats)
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::db("commit transitions"))?;

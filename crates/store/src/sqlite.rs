@@ -447,7 +447,7 @@ impl GrantStore for SqliteStore {
                     .bind(w.id.0)
                     .bind(version)
                     .bind(json_text(&w.event))
-                    .bind(micros(now))
+                    .bind(micros(w.at))
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::db("append an event"))?;

@@ -65,6 +65,7 @@ fn leased_write(
         },
         state: json!({"step": step, "by": c.lease.owner}),
         event: json!({"event": step}),
+        at: t0(),
         next_wake_at: wake,
     }
 }
@@ -280,6 +281,18 @@ mod scenarios {
             .map(|e| e.version)
             .collect();
         assert_eq!(versions, vec![1, 2, 3]);
+        let ats: Vec<_> = store
+            .history(g.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.at)
+            .collect();
+        assert_eq!(
+            ats,
+            vec![t0(), t0(), t0()],
+            "an event's time is its transition's, not the commit's"
+        );
         let seqs: Vec<i64> = store
             .history(g.id)
             .await
@@ -405,6 +418,7 @@ mod scenarios {
             fence: Fence::Unleased,
             state: json!({"step": step}),
             event: json!({"event": step}),
+            at: t0(),
             next_wake_at: Some(t0()),
         };
         assert_eq!(commit_one(&store, write(2), t0()).await.unwrap().version, 2);
@@ -440,6 +454,7 @@ mod scenarios {
             fence: Fence::Unleased,
             state: json!({"step": "canceled"}),
             event: json!({"event": "cancel"}),
+            at: t0(),
             next_wake_at: Some(t0() + secs(40)),
         };
         assert_eq!(

@@ -111,6 +111,7 @@ async fn a_stale_write_racing_a_takeover_never_lands(pool: PgPool) {
             },
             state: json!({"by": "A"}),
             event: json!({"by": "A"}),
+            at: later,
             next_wake_at: None,
         };
         let b_store = store.clone();
@@ -141,6 +142,7 @@ async fn a_stale_write_racing_a_takeover_never_lands(pool: PgPool) {
                             },
                             state: json!({"by": "B"}),
                             event: json!({"by": "B"}),
+                            at: later,
                             next_wake_at: None,
                         }],
                         later,
