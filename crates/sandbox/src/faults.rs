@@ -227,13 +227,24 @@ pub struct FaultRule {
 }
 
 /// The current faults, by route. Shared by the middleware and the control API.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FaultTable {
     /// One rule per route; a std mutex because it is held only to read or decrement a rule.
     rules: Arc<Mutex<HashMap<Route, FaultRule>>>,
+    /// Becomes `true` when the sandbox shuts down: requests held in injected latency are cut at
+    /// once instead of holding their connection (and the shutdown) open.
+    stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 impl FaultTable {
+    /// An empty table whose latency faults end when `stopping` becomes `true`.
+    pub(crate) fn new(stopping: tokio::sync::watch::Receiver<bool>) -> Self {
+        Self {
+            rules: Arc::default(),
+            stopping,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Route, FaultRule>> {
         // A map of plain values, never left half-updated: a poisoned lock is still consistent.
         self.rules.lock().unwrap_or_else(|e| e.into_inner())
@@ -283,6 +294,19 @@ impl FaultTable {
     }
 }
 
+/// Resolves once the sandbox is shutting down (never, if the sender is gone without it).
+async fn stopped(mut stopping: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let stop = *stopping.borrow_and_update();
+        if stop {
+            return;
+        }
+        if stopping.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// The axum middleware that applies [`FaultTable`] rules. Installed with `Router::layer`, so it
 /// runs after routing and sees the matched path template.
 pub(crate) async fn inject(
@@ -306,8 +330,15 @@ pub(crate) async fn inject(
     tracing::info!(route = %route, ?fault, ?peer, "sandbox: injecting fault");
     match fault {
         Fault::Latency { millis } => {
-            tokio::time::sleep(Duration::from_millis(millis)).await;
-            next.run(request).await
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(millis)) => next.run(request).await,
+                () = stopped(faults.stopping.clone()) => {
+                    if let Some(ConnectInfo(c)) = connection {
+                        c.cutter.cut();
+                    }
+                    StatusCode::SERVICE_UNAVAILABLE.into_response()
+                }
+            }
         }
         Fault::Status { status } => {
             let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
@@ -352,7 +383,8 @@ mod tests {
 
     #[test]
     fn counted_faults_run_out() {
-        let t = FaultTable::default();
+        let (_stop, stopping) = tokio::sync::watch::channel(false);
+        let t = FaultTable::new(stopping);
         t.set(
             Route::Continue,
             FaultRule {

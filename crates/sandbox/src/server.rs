@@ -85,10 +85,11 @@ impl Sandbox {
             source,
         })?;
         let urls = Urls::new(format!("http://{addr}"), &config.tenant);
+        let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
         let shared = Shared {
             clock: config.clock.clone(),
             urls: Arc::new(urls),
-            faults: FaultTable::default(),
+            faults: FaultTable::new(stopping),
             store: Arc::new(Mutex::new(Store::default())),
             config: Arc::new(config.clone()),
         };
@@ -103,6 +104,7 @@ impl Sandbox {
         )
         .with_graceful_shutdown(async move {
             let _ = stop_rx.await;
+            let _ = stopping_tx.send(true);
         });
         let task = tokio::spawn(async move {
             if let Err(e) = server.await {
