@@ -516,3 +516,23 @@ async fn oversized_error_body_is_kept_truncated() {
     assert!(s.body.is_truncated());
     assert!(s.body.len() <= 16 * 1024);
 }
+
+#[tokio::test]
+async fn body_cut_short_is_a_body_read_error_after_delivery() {
+    let addr = raw_server(|mut socket| async move {
+        let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"access_";
+        let _ = socket.write_all(head.as_bytes()).await;
+        // Then the connection closes, 90 bytes short.
+    })
+    .await;
+    let base = Url::parse(&format!("http://{addr}/")).unwrap();
+    let client = client_for(&base);
+    let err = client
+        .rotate_token(&base.join("token/1").unwrap(), &token())
+        .await
+        .unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::BodyRead { .. }), "{err:?}");
+    // The server answered 200: the rotation happened, and its answer is lost.
+    assert_eq!(err.delivery(), Delivery::Received);
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(200));
+}

@@ -109,6 +109,8 @@ type Responder = dyn Fn(&Recorded, usize) -> Reply + Send + Sync;
 #[derive(Clone)]
 struct AppState {
     requests: Arc<Mutex<Vec<Recorded>>>,
+    /// Keep every request (tests) or none (benchmarks).
+    record: bool,
     responder: Arc<Responder>,
 }
 
@@ -124,8 +126,23 @@ impl Server {
     pub async fn start(
         respond: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
     ) -> Self {
+        Self::launch(respond, true).await
+    }
+
+    /// Like [`start`](Self::start), but keeps no request (for benchmarks; `index` is always 0).
+    pub async fn start_unrecorded(
+        respond: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
+    ) -> Self {
+        Self::launch(respond, false).await
+    }
+
+    async fn launch(
+        respond: impl Fn(&Recorded, usize) -> Reply + Send + Sync + 'static,
+        record: bool,
+    ) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let state = AppState {
+            record,
             requests: requests.clone(),
             responder: Arc::new(respond),
         };
@@ -180,10 +197,12 @@ async fn handle(State(state): State<AppState>, request: Request) -> Response {
         headers: parts.headers,
         body,
     };
-    let index = {
+    let index = if state.record {
         let mut requests = state.requests.lock().unwrap();
         requests.push(recorded.clone());
         requests.len() - 1
+    } else {
+        0
     };
     let reply = (state.responder)(&recorded, index);
     if !reply.delay.is_zero() {
