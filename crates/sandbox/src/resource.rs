@@ -16,12 +16,20 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use grantflow_protocol::amount::Amount;
 use grantflow_protocol::grant::{AccessAction, AccessItem, OutgoingPaymentLimits};
+use grantflow_protocol::incoming_payment::{
+    CreateIncomingPayment, IncomingPayment as WireIncomingPayment, IncomingPaymentView,
+    PaymentMethod, PublicIncomingPayment,
+};
+use grantflow_protocol::outgoing_payment::{
+    CreateOutgoingPayment, OutgoingPayment as WireOutgoingPayment, OutgoingPaymentGrantSpentAmounts,
+};
+use grantflow_protocol::pagination::{Page, PageInfo};
+use grantflow_protocol::quote::{CreateQuote, Quote as WireQuote, QuoteAmount, QuoteMethod};
 use grantflow_protocol::secret::Secret;
 use serde::Deserialize;
-use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -83,10 +91,6 @@ fn not_found(what: &str) -> ApiError {
 
 fn insufficient_grant() -> ApiError {
     rs_error(StatusCode::FORBIDDEN, "forbidden", "Insufficient Grant")
-}
-
-fn timestamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 fn same_wallet(a: &str, b: &str) -> bool {
@@ -226,45 +230,35 @@ fn incoming_payment_url(shared: &Shared, id: Uuid) -> String {
     format!("{}/incoming-payments/{id}", shared.urls.resource_server)
 }
 
-fn incoming_payment_json(
+fn incoming_payment_wire(
     shared: &Shared,
     ip: &IncomingPayment,
     asset: (&str, u8),
     now: DateTime<Utc>,
     with_methods: bool,
-) -> Value {
-    let mut v = json!({
-        "id": incoming_payment_url(shared, ip.id),
-        "walletAddress": ip.wallet_address,
-        "receivedAmount": Amount::new(ip.received, asset.0, asset.1),
-        "completed": ip.completed,
-        "createdAt": timestamp(ip.created_at),
+) -> WireIncomingPayment {
+    let open = !ip.completed && ip.expires_at.is_none_or(|t| now < t);
+    let methods = with_methods.then(|| {
+        if open {
+            vec![PaymentMethod::Ilp {
+                ilp_address: format!("test.grantflow-sandbox.{}", ip.id.simple()),
+                shared_secret: ip.shared_secret.clone(),
+            }]
+        } else {
+            Vec::new()
+        }
     });
-    if let Some(obj) = v.as_object_mut() {
-        if let Some(a) = &ip.incoming_amount {
-            obj.insert("incomingAmount".into(), json!(a));
-        }
-        if let Some(t) = ip.expires_at {
-            obj.insert("expiresAt".into(), json!(timestamp(t)));
-        }
-        if let Some(m) = &ip.metadata {
-            obj.insert("metadata".into(), m.clone());
-        }
-        if with_methods {
-            let open = !ip.completed && ip.expires_at.is_none_or(|t| now < t);
-            let methods = if open {
-                json!([{
-                    "type": "ilp",
-                    "ilpAddress": format!("test.grantflow-sandbox.{}", ip.id.simple()),
-                    "sharedSecret": ip.shared_secret,
-                }])
-            } else {
-                json!([])
-            };
-            obj.insert("methods".into(), methods);
-        }
+    WireIncomingPayment {
+        id: incoming_payment_url(shared, ip.id),
+        wallet_address: ip.wallet_address.clone(),
+        completed: ip.completed,
+        incoming_amount: ip.incoming_amount.clone(),
+        received_amount: Amount::new(ip.received, asset.0, asset.1),
+        expires_at: ip.expires_at,
+        metadata: ip.metadata.clone(),
+        created_at: ip.created_at,
+        methods,
     }
-    v
 }
 
 fn wallet_asset(store: &Store, shared: &Shared, wallet: &str) -> (String, u8) {
@@ -276,18 +270,6 @@ fn wallet_asset(store: &Store, shared: &Shared, wallet: &str) -> (String, u8) {
         .unwrap_or_default()
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateIncomingPayment {
-    wallet_address: String,
-    #[serde(default)]
-    incoming_amount: Option<Amount>,
-    #[serde(default)]
-    expires_at: Option<DateTime<Utc>>,
-    #[serde(default)]
-    metadata: Option<Value>,
-}
-
 /// `POST <RS>/incoming-payments`.
 pub(crate) async fn create_incoming_payment(
     State(shared): State<Shared>,
@@ -295,7 +277,7 @@ pub(crate) async fn create_incoming_payment(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<WireIncomingPayment>), ApiError> {
     let incoming = Incoming {
         method: &method,
         uri: &uri,
@@ -341,9 +323,9 @@ pub(crate) async fn create_incoming_payment(
         expires_at: req.expires_at,
         metadata: req.metadata,
         created_at: now,
-        shared_secret: crate::state::random_hex(32),
+        shared_secret: Secret::new(crate::state::random_hex(32)),
     };
-    let body = incoming_payment_json(&shared, &ip, (&wa.asset_code, wa.asset_scale), now, true);
+    let body = incoming_payment_wire(&shared, &ip, (&wa.asset_code, wa.asset_scale), now, true);
     store.incoming_order.push(ip.id);
     store.incoming_payments.insert(ip.id, ip);
     Ok((StatusCode::CREATED, Json(body)))
@@ -361,7 +343,7 @@ pub(crate) async fn get_incoming_payment(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IncomingPaymentView>, ApiError> {
     let incoming = Incoming {
         method: &method,
         uri: &uri,
@@ -385,9 +367,9 @@ pub(crate) async fn get_incoming_payment(
             .get(&id)
             .ok_or_else(|| not_found("incoming payment"))?;
         let (code, scale) = wallet_asset(&store, &shared, &wallet);
-        return Ok(Json(json!({
-            "receivedAmount": Amount::new(ip.received, code, scale),
-            "authServer": shared.urls.grant_endpoint,
+        return Ok(Json(IncomingPaymentView::Public(PublicIncomingPayment {
+            received_amount: Some(Amount::new(ip.received, code, scale)),
+            auth_server: shared.urls.grant_endpoint.clone(),
         })));
     }
     let auth = authorize(
@@ -404,13 +386,9 @@ pub(crate) async fn get_incoming_payment(
         .filter(|ip| auth.sees(&ip.client))
         .ok_or_else(|| not_found("incoming payment"))?;
     let (code, scale) = wallet_asset(&store, &shared, &wallet);
-    Ok(Json(incoming_payment_json(
-        &shared,
-        ip,
-        (&code, scale),
-        now,
-        true,
-    )))
+    Ok(Json(IncomingPaymentView::Full(Box::new(
+        incoming_payment_wire(&shared, ip, (&code, scale), now, true),
+    ))))
 }
 
 /// `POST <RS>/incoming-payments/{id}/complete`.
@@ -421,7 +399,7 @@ pub(crate) async fn complete_incoming_payment(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WireIncomingPayment>, ApiError> {
     let incoming = Incoming {
         method: &method,
         uri: &uri,
@@ -455,7 +433,7 @@ pub(crate) async fn complete_incoming_payment(
         return Err(bad_request("the incoming payment has expired"));
     }
     ip.completed = true;
-    Ok(Json(incoming_payment_json(
+    Ok(Json(incoming_payment_wire(
         &shared,
         ip,
         (&code, scale),
@@ -475,7 +453,7 @@ pub(crate) struct ListQuery {
 
 /// One page of `ids` (in creation order) as the reference paginates: `first` (default 10) after
 /// `cursor`, or `last` before it.
-fn paginate(ids: &[Uuid], q: &ListQuery) -> Result<(Vec<Uuid>, Value), ApiError> {
+fn paginate(ids: &[Uuid], q: &ListQuery) -> Result<(Vec<Uuid>, PageInfo), ApiError> {
     if q.first.is_some() && q.last.is_some() {
         return Err(bad_request("give first or last, not both"));
     }
@@ -504,16 +482,12 @@ fn paginate(ids: &[Uuid], q: &ListQuery) -> Result<(Vec<Uuid>, Value), ApiError>
         .get(start..end)
         .map(<[Uuid]>::to_vec)
         .unwrap_or_default();
-    let mut pagination = json!({
-        "hasPreviousPage": start > 0,
-        "hasNextPage": end < ids.len(),
-    });
-    if let (Some(first), Some(last), Some(obj)) =
-        (page.first(), page.last(), pagination.as_object_mut())
-    {
-        obj.insert("startCursor".into(), json!(first.to_string()));
-        obj.insert("endCursor".into(), json!(last.to_string()));
-    }
+    let pagination = PageInfo {
+        start_cursor: page.first().map(Uuid::to_string),
+        end_cursor: page.last().map(Uuid::to_string),
+        has_next_page: end < ids.len(),
+        has_previous_page: start > 0,
+    };
     Ok((page, pagination))
 }
 
@@ -525,7 +499,7 @@ pub(crate) async fn list_incoming_payments(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<WireIncomingPayment>>, ApiError> {
     let incoming = Incoming {
         method: &method,
         uri: &uri,
@@ -558,12 +532,12 @@ pub(crate) async fn list_incoming_payments(
         .copied()
         .collect();
     let (page, pagination) = paginate(&ids, &q)?;
-    let result: Vec<Value> = page
+    let result = page
         .iter()
         .filter_map(|id| store.incoming_payments.get(id))
-        .map(|ip| incoming_payment_json(&shared, ip, (&code, scale), now, false))
+        .map(|ip| incoming_payment_wire(&shared, ip, (&code, scale), now, false))
         .collect();
-    Ok(Json(json!({ "pagination": pagination, "result": result })))
+    Ok(Json(Page { pagination, result }))
 }
 
 // ---- quotes -----------------------------------------------------------------------------------
@@ -572,17 +546,17 @@ fn quote_url(shared: &Shared, id: Uuid) -> String {
     format!("{}/quotes/{id}", shared.urls.resource_server)
 }
 
-fn quote_json(shared: &Shared, q: &Quote) -> Value {
-    json!({
-        "id": quote_url(shared, q.id),
-        "walletAddress": q.wallet_address,
-        "receiver": q.receiver,
-        "debitAmount": q.debit_amount,
-        "receiveAmount": q.receive_amount,
-        "method": "ilp",
-        "createdAt": timestamp(q.created_at),
-        "expiresAt": timestamp(q.expires_at),
-    })
+fn quote_wire(shared: &Shared, q: &Quote) -> WireQuote {
+    WireQuote {
+        id: quote_url(shared, q.id),
+        wallet_address: q.wallet_address.clone(),
+        receiver: q.receiver.clone(),
+        receive_amount: q.receive_amount.clone(),
+        debit_amount: q.debit_amount.clone(),
+        method: QuoteMethod::Ilp,
+        expires_at: Some(q.expires_at),
+        created_at: q.created_at,
+    }
 }
 
 /// The incoming payment a receiver URL names, if it is one of ours and still open.
@@ -619,18 +593,6 @@ fn same_asset(a: &(String, u8), b: &(String, u8)) -> Result<(), ApiError> {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct CreateQuote {
-    wallet_address: String,
-    receiver: String,
-    method: String,
-    #[serde(default)]
-    debit_amount: Option<Amount>,
-    #[serde(default)]
-    receive_amount: Option<Amount>,
-}
-
 /// `POST <RS>/quotes`.
 pub(crate) async fn create_quote(
     State(shared): State<Shared>,
@@ -638,7 +600,7 @@ pub(crate) async fn create_quote(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<WireQuote>), ApiError> {
     let incoming = Incoming {
         method: &method,
         uri: &uri,
@@ -646,9 +608,6 @@ pub(crate) async fn create_quote(
         body: &body,
     };
     let req: CreateQuote = parse_body(&body)?;
-    if req.method != "ilp" {
-        return Err(bad_request("method must be \"ilp\""));
-    }
     {
         let store = shared.store();
         hosted_wallet(&shared, &store, &req.wallet_address)?;
@@ -675,11 +634,8 @@ pub(crate) async fn create_quote(
         .incoming_amount
         .as_ref()
         .map(|a| a.value.saturating_sub(ip.received));
-    let value = match (&req.debit_amount, &req.receive_amount) {
-        (Some(_), Some(_)) => {
-            return Err(bad_request("give debitAmount or receiveAmount, not both"));
-        }
-        (Some(a), None) | (None, Some(a)) => {
+    let value = match &req.amount {
+        QuoteAmount::Debit(a) | QuoteAmount::Receive(a) => {
             if (a.asset_code.clone(), a.asset_scale) != sender_asset {
                 return Err(bad_request(
                     "the amount must be in the wallet address's asset",
@@ -687,7 +643,7 @@ pub(crate) async fn create_quote(
             }
             a.value
         }
-        (None, None) => remaining.ok_or_else(|| {
+        QuoteAmount::FromReceiver => remaining.ok_or_else(|| {
             bad_request("give debitAmount or receiveAmount: the receiver has no incomingAmount")
         })?,
     };
@@ -714,7 +670,7 @@ pub(crate) async fn create_quote(
             ),
         used: false,
     };
-    let body = quote_json(&shared, &quote);
+    let body = quote_wire(&shared, &quote);
     store.quotes.insert(quote.id, quote);
     Ok((StatusCode::CREATED, Json(body)))
 }
@@ -727,7 +683,7 @@ pub(crate) async fn get_quote(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WireQuote>, ApiError> {
     let incoming = Incoming {
         method: &method,
         uri: &uri,
@@ -750,7 +706,7 @@ pub(crate) async fn get_quote(
         .get(&id)
         .filter(|q| auth.sees(&q.client))
         .ok_or_else(|| not_found("quote"))?;
-    Ok(Json(quote_json(&shared, q)))
+    Ok(Json(quote_wire(&shared, q)))
 }
 
 // ---- outgoing payments ------------------------------------------------------------------------
@@ -759,26 +715,21 @@ fn outgoing_payment_url(shared: &Shared, id: Uuid) -> String {
     format!("{}/outgoing-payments/{id}", shared.urls.resource_server)
 }
 
-fn outgoing_payment_json(shared: &Shared, p: &OutgoingPayment) -> Value {
-    let mut v = json!({
-        "id": outgoing_payment_url(shared, p.id),
-        "walletAddress": p.wallet_address,
-        "failed": false,
-        "receiver": p.receiver,
-        "debitAmount": p.debit_amount,
-        "receiveAmount": p.receive_amount,
-        "sentAmount": p.sent_amount,
-        "createdAt": timestamp(p.created_at),
-    });
-    if let Some(obj) = v.as_object_mut() {
-        if let Some(q) = p.quote_id {
-            obj.insert("quoteId".into(), json!(quote_url(shared, q)));
-        }
-        if let Some(m) = &p.metadata {
-            obj.insert("metadata".into(), m.clone());
-        }
+fn outgoing_payment_wire(shared: &Shared, p: &OutgoingPayment) -> WireOutgoingPayment {
+    WireOutgoingPayment {
+        id: outgoing_payment_url(shared, p.id),
+        wallet_address: p.wallet_address.clone(),
+        quote_id: p.quote_id.map(|q| quote_url(shared, q)),
+        failed: false,
+        receiver: p.receiver.clone(),
+        receive_amount: p.receive_amount.clone(),
+        debit_amount: p.debit_amount.clone(),
+        sent_amount: p.sent_amount.clone(),
+        grant_spent_debit_amount: None,
+        grant_spent_receive_amount: None,
+        metadata: p.metadata.clone(),
+        created_at: p.created_at,
     }
-    v
 }
 
 /// What a grant has spent in a window: sums of debit and receive amounts of its payments whose
@@ -883,36 +834,26 @@ pub(crate) async fn create_outgoing_payment(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<WireOutgoingPayment>), ApiError> {
     let incoming = Incoming {
         method: &method,
         uri: &uri,
         headers: &headers,
         body: &body,
     };
-    let req: Value = parse_body(&body)?;
-    let obj = req
-        .as_object()
-        .ok_or_else(|| bad_request("the body must be a JSON object"))?;
-    let wallet = obj
-        .get("walletAddress")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad_request("walletAddress is required"))?
-        .to_owned();
-    let allowed: &[&str] = if obj.contains_key("quoteId") {
-        &["walletAddress", "quoteId", "metadata"]
-    } else {
-        &[
-            "walletAddress",
-            "incomingPayment",
-            "debitAmount",
-            "metadata",
-        ]
+    let req: CreateOutgoingPayment = parse_body(&body)?;
+    let (wallet, metadata) = match &req {
+        CreateOutgoingPayment::FromQuote {
+            wallet_address,
+            metadata,
+            ..
+        }
+        | CreateOutgoingPayment::FromIncomingPayment {
+            wallet_address,
+            metadata,
+            ..
+        } => (wallet_address.clone(), metadata.clone()),
     };
-    if let Some(k) = obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(bad_request(format!("unexpected field {k:?}")));
-    }
-    let metadata = obj.get("metadata").cloned();
     {
         let store = shared.store();
         hosted_wallet(&shared, &store, &wallet)?;
@@ -929,56 +870,53 @@ pub(crate) async fn create_outgoing_payment(
     let (_, wa) = hosted_wallet(&shared, &store, &wallet)?;
     let sender_asset = (wa.asset_code.clone(), wa.asset_scale);
 
-    let (quote_id, receiver, debit, receive) = if let Some(q) = obj.get("quoteId") {
-        let q = q
-            .as_str()
-            .ok_or_else(|| bad_request("quoteId must be a string"))?;
-        let prefix = format!("{}/quotes/", shared.urls.resource_server);
-        let id = q
-            .strip_prefix(&prefix)
-            .and_then(|s| Uuid::parse_str(s).ok())
-            .ok_or_else(|| bad_request(format!("unknown quote {q}")))?;
-        let quote = store
-            .quotes
-            .get(&id)
-            .ok_or_else(|| bad_request(format!("unknown quote {q}")))?;
-        if !same_wallet(&quote.wallet_address, &wallet) {
-            return Err(bad_request("the quote belongs to another wallet address"));
+    let (quote_id, receiver, debit, receive) = match &req {
+        CreateOutgoingPayment::FromQuote { quote_id: q, .. } => {
+            let prefix = format!("{}/quotes/", shared.urls.resource_server);
+            let id = q
+                .strip_prefix(&prefix)
+                .and_then(|s| Uuid::parse_str(s).ok())
+                .ok_or_else(|| bad_request(format!("unknown quote {q}")))?;
+            let quote = store
+                .quotes
+                .get(&id)
+                .ok_or_else(|| bad_request(format!("unknown quote {q}")))?;
+            if !same_wallet(&quote.wallet_address, &wallet) {
+                return Err(bad_request("the quote belongs to another wallet address"));
+            }
+            if quote.used {
+                return Err(bad_request("the quote was already used for a payment"));
+            }
+            if now >= quote.expires_at {
+                return Err(bad_request("the quote has expired"));
+            }
+            (
+                Some(id),
+                quote.receiver.clone(),
+                quote.debit_amount.clone(),
+                quote.receive_amount.clone(),
+            )
         }
-        if quote.used {
-            return Err(bad_request("the quote was already used for a payment"));
+        CreateOutgoingPayment::FromIncomingPayment {
+            incoming_payment,
+            debit_amount,
+            ..
+        } => {
+            if (debit_amount.asset_code.clone(), debit_amount.asset_scale) != sender_asset {
+                return Err(bad_request(
+                    "debitAmount must be in the wallet address's asset",
+                ));
+            }
+            if debit_amount.value == 0 {
+                return Err(bad_request("debitAmount must be greater than 0"));
+            }
+            (
+                None,
+                incoming_payment.clone(),
+                debit_amount.clone(),
+                debit_amount.clone(),
+            )
         }
-        if now >= quote.expires_at {
-            return Err(bad_request("the quote has expired"));
-        }
-        (
-            Some(id),
-            quote.receiver.clone(),
-            quote.debit_amount.clone(),
-            quote.receive_amount.clone(),
-        )
-    } else {
-        let receiver = obj
-            .get("incomingPayment")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad_request("give quoteId, or incomingPayment and debitAmount"))?
-            .to_owned();
-        let debit: Amount = obj
-            .get("debitAmount")
-            .cloned()
-            .ok_or_else(|| bad_request("debitAmount is required with incomingPayment"))
-            .and_then(|v| {
-                serde_json::from_value(v).map_err(|e| bad_request(format!("debitAmount: {e}")))
-            })?;
-        if (debit.asset_code.clone(), debit.asset_scale) != sender_asset {
-            return Err(bad_request(
-                "debitAmount must be in the wallet address's asset",
-            ));
-        }
-        if debit.value == 0 {
-            return Err(bad_request("debitAmount must be greater than 0"));
-        }
-        (None, receiver, debit.clone(), debit)
     };
     let receiver_id = open_receiver(&shared, &store, &receiver, now)?;
     let receiver_wallet = store
@@ -1029,28 +967,20 @@ pub(crate) async fn create_outgoing_payment(
             ip.completed = true;
         }
     }
-    let mut body = outgoing_payment_json(&shared, &payment);
+    let mut body = outgoing_payment_wire(&shared, &payment);
     store.outgoing_order.push(payment.id);
     store.outgoing_payments.insert(payment.id, payment);
     let (spent_debit, spent_receive, _) = spent(&store, auth.grant_id, window);
-    if let Some(obj) = body.as_object_mut() {
-        obj.insert(
-            "grantSpentDebitAmount".into(),
-            json!(Amount::new(
-                spent_debit,
-                debit.asset_code.clone(),
-                debit.asset_scale
-            )),
-        );
-        obj.insert(
-            "grantSpentReceiveAmount".into(),
-            json!(Amount::new(
-                spent_receive,
-                receive.asset_code.clone(),
-                receive.asset_scale
-            )),
-        );
-    }
+    body.grant_spent_debit_amount = Some(Amount::new(
+        spent_debit,
+        debit.asset_code.clone(),
+        debit.asset_scale,
+    ));
+    body.grant_spent_receive_amount = Some(Amount::new(
+        spent_receive,
+        receive.asset_code.clone(),
+        receive.asset_scale,
+    ));
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -1062,7 +992,7 @@ pub(crate) async fn get_outgoing_payment(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WireOutgoingPayment>, ApiError> {
     let incoming = Incoming {
         method: &method,
         uri: &uri,
@@ -1091,7 +1021,7 @@ pub(crate) async fn get_outgoing_payment(
         .get(&id)
         .filter(|p| auth.sees(&p.client))
         .ok_or_else(|| not_found("outgoing payment"))?;
-    Ok(Json(outgoing_payment_json(&shared, p)))
+    Ok(Json(outgoing_payment_wire(&shared, p)))
 }
 
 /// `GET <RS>/outgoing-payments?wallet-address=…`.
@@ -1102,7 +1032,7 @@ pub(crate) async fn list_outgoing_payments(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Page<WireOutgoingPayment>>, ApiError> {
     let incoming = Incoming {
         method: &method,
         uri: &uri,
@@ -1133,12 +1063,12 @@ pub(crate) async fn list_outgoing_payments(
         .copied()
         .collect();
     let (page, pagination) = paginate(&ids, &q)?;
-    let result: Vec<Value> = page
+    let result = page
         .iter()
         .filter_map(|id| store.outgoing_payments.get(id))
-        .map(|p| outgoing_payment_json(&shared, p))
+        .map(|p| outgoing_payment_wire(&shared, p))
         .collect();
-    Ok(Json(json!({ "pagination": pagination, "result": result })))
+    Ok(Json(Page { pagination, result }))
 }
 
 /// `GET <RS>/outgoing-payment-grant`: what the token's grant has spent in the current window
@@ -1149,7 +1079,7 @@ pub(crate) async fn get_grant_spent_amounts(
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<OutgoingPaymentGrantSpentAmounts>, ApiError> {
     let incoming = Incoming {
         method: &method,
         uri: &uri,
@@ -1179,12 +1109,14 @@ pub(crate) async fn get_grant_spent_amounts(
         _ => None,
     };
     let (debit, receive, assets) = spent(&store, auth.grant_id, window);
-    let body = match assets {
-        None => json!({ "spentDebitAmount": null, "spentReceiveAmount": null }),
-        Some((d, r)) => json!({
-            "spentDebitAmount": Amount::new(debit, d.asset_code, d.asset_scale),
-            "spentReceiveAmount": Amount::new(receive, r.asset_code, r.asset_scale),
-        }),
-    };
-    Ok(Json(body))
+    Ok(Json(match assets {
+        None => OutgoingPaymentGrantSpentAmounts {
+            spent_receive_amount: None,
+            spent_debit_amount: None,
+        },
+        Some((d, r)) => OutgoingPaymentGrantSpentAmounts {
+            spent_receive_amount: Some(Amount::new(receive, r.asset_code, r.asset_scale)),
+            spent_debit_amount: Some(Amount::new(debit, d.asset_code, d.asset_scale)),
+        },
+    }))
 }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use grantflow_protocol::amount::Amount;
 use grantflow_protocol::grant::AccessItem;
+use grantflow_protocol::incoming_payment::Metadata;
 use grantflow_protocol::jwk::{Jwk, Jwks};
 use grantflow_protocol::secret::Secret;
 use rand::RngCore;
@@ -231,9 +232,9 @@ pub(crate) struct IncomingPayment {
     pub received: u64,
     pub completed: bool,
     pub expires_at: Option<DateTime<Utc>>,
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<Metadata>,
     pub created_at: DateTime<Utc>,
-    pub shared_secret: String,
+    pub shared_secret: Secret,
 }
 
 #[derive(Debug, Clone)]
@@ -260,7 +261,7 @@ pub(crate) struct OutgoingPayment {
     pub debit_amount: Amount,
     pub receive_amount: Amount,
     pub sent_amount: Amount,
-    pub metadata: Option<serde_json::Value>,
+    pub metadata: Option<Metadata>,
     pub created_at: DateTime<Utc>,
 }
 

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use grantflow_protocol::jwk::Jwks;
-use serde_json::json;
+use grantflow_protocol::wallet_address::WalletAddress as WireWalletAddress;
 
 use crate::config::WalletAddressSpec;
 use crate::error::ApiError;
@@ -64,23 +64,20 @@ fn not_found(name: &str) -> ApiError {
 pub(crate) async fn get_wallet_address(
     State(shared): State<Shared>,
     Path(name): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<WireWalletAddress>, ApiError> {
     let store = shared.store();
     let wa = store
         .wallet_addresses
         .get(&name)
         .ok_or_else(|| not_found(&name))?;
-    let mut body = json!({
-        "id": shared.urls.wallet_address(&name),
-        "assetCode": wa.asset_code,
-        "assetScale": wa.asset_scale,
-        "authServer": shared.urls.grant_endpoint,
-        "resourceServer": shared.urls.resource_server,
-    });
-    if let (Some(public_name), Some(obj)) = (&wa.public_name, body.as_object_mut()) {
-        obj.insert("publicName".into(), json!(public_name));
-    }
-    Ok(Json(body))
+    Ok(Json(WireWalletAddress {
+        id: shared.urls.wallet_address(&name),
+        public_name: wa.public_name.clone(),
+        asset_code: wa.asset_code.clone(),
+        asset_scale: wa.asset_scale,
+        auth_server: shared.urls.grant_endpoint.clone(),
+        resource_server: shared.urls.resource_server.clone(),
+    }))
 }
 
 /// `GET <base>/<name>/jwks.json`.
