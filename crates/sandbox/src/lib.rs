@@ -29,7 +29,7 @@
 //! - `config`: [`SandboxConfig`] (one field per `grantflow sandbox` flag) and
 //!   [`WalletAddressSpec`].
 //! - `clock`: [`SandboxClock`], the only time source, movable from tests.
-//! - `routes`: the route table (every path in one place).
+//! - `routes`: the route table (every path in one place); `guard`: checks before any handler.
 //! - `state`: the in-memory store behind one mutex, and the domain records (grant, interaction,
 //!   access token, payments); each operation's checks and writes happen in one critical section.
 //! - `wallet`: wallet addresses and their `jwks.json`.
@@ -60,6 +60,7 @@ mod continuation;
 mod error;
 mod faults;
 mod grant;
+mod guard;
 mod httpsig;
 mod interaction;
 mod limits;

@@ -28,7 +28,7 @@ use axum::Router;
 use axum::routing::{get, post, put};
 
 use crate::state::Shared;
-use crate::{admin, continuation, faults, grant, interaction, resource, token, wallet};
+use crate::{admin, continuation, faults, grant, guard, interaction, resource, token, wallet};
 
 pub(crate) const WALLET_ADDRESS: &str = "/{wallet}";
 pub(crate) const WALLET_ADDRESS_KEYS: &str = "/{wallet}/jwks.json";
@@ -87,7 +87,8 @@ pub(crate) fn router(shared: Shared) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             shared.faults.clone(),
             faults::inject,
-        ));
+        ))
+        .layer(axum::middleware::from_fn(guard::single_content_type));
     let control = Router::new()
         .route(
             "/_sandbox/faults",
@@ -111,5 +112,8 @@ pub(crate) fn router(shared: Shared) -> Router {
         )
         .route("/_sandbox/clock", get(admin::get_clock))
         .route("/_sandbox/clock/advance", post(admin::advance_clock));
-    protocol.merge(control).with_state(shared)
+    protocol
+        .merge(control)
+        .fallback(guard::not_found)
+        .with_state(shared)
 }

@@ -693,3 +693,25 @@ where
         .map(Result::unwrap)
         .collect()
 }
+
+#[tokio::test]
+async fn two_content_types_are_refused_with_415() {
+    let (sandbox, client) = start(0).await;
+    let r = client
+        .http
+        .post(sandbox.auth_server_url())
+        .header("Content-Type", "application/json")
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(body["error"].get("code").is_none(), "{body}");
+    let r = client
+        .get(&format!("{}/auth/nowhere/at/all", sandbox.base_url()))
+        .await;
+    assert_eq!(r.status, 404);
+    sandbox.shutdown().await;
+}
