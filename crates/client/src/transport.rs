@@ -180,12 +180,23 @@ impl Client {
                     span.record("status", status.as_u16());
                 }
                 span.record("attempts", error.attempts());
-                tracing::warn!(
-                    delivery = ?error.delivery(),
-                    duration_ms,
-                    error = %error.kind(),
-                    "call failed"
-                );
+                // An error status is an answer the caller handles (too_fast, for one, is
+                // routine); everything else means the call itself went wrong.
+                if matches!(error.kind(), ErrorKind::Status(_)) {
+                    tracing::info!(
+                        delivery = ?error.delivery(),
+                        duration_ms,
+                        error = %error.kind(),
+                        "call failed"
+                    );
+                } else {
+                    tracing::warn!(
+                        delivery = ?error.delivery(),
+                        duration_ms,
+                        error = %error.kind(),
+                        "call failed"
+                    );
+                }
             }
         }
         result
