@@ -1,7 +1,8 @@
 //! Open Payments wire types, RFC 9421 HTTP message signatures, the GNAP finish hash and keys.
 //!
-//! This crate is pure: it does no I/O and reads no clock (the time a signature is `created` at is
-//! an argument). Everything that crosses the wire between a grantflow client and an Open Payments
+//! This crate is pure: no network, no clock (the time a signature is `created` at, and the "now"
+//! of a freshness check, are arguments), no randomness except [`keys::PrivateKey::generate`] when
+//! asked, and one file read ([`keys::PrivateKey::from_pkcs8_pem_file`]). Everything that crosses the wire between a grantflow client and an Open Payments
 //! authorization or resource server is defined here, byte-compatible with the reference
 //! TypeScript packages (`@interledger/open-payments` 7.4.0, `@interledger/http-signature-utils`
 //! 2.0.3).
@@ -23,6 +24,15 @@
 //! - [`keys`]: Ed25519 private keys (PKCS#8 PEM, JWK, generate on request) and public keys.
 //! - [`signature`]: RFC 9421 signing exactly as the reference packages do, and a strict
 //!   verifier with typed rejection reasons.
+//!
+//! # Tests
+//!
+//! Unit tests sit in each module. `tests/signature_vectors.rs` holds the signer byte-equal to the
+//! reference vectors (a copy of `shared/vectors/http-signatures.json` in `tests/fixtures/`);
+//! `tests/openapi.rs` validates our serialised fixtures against the specs shipped in
+//! `@interledger/open-payments`; `tests/node_interop.rs` signs and verifies both ways with
+//! `@interledger/http-signature-utils`; `tests/properties.rs` holds the proptests. The Node
+//! scripts are in `js/`; `docs/protocol.md` lists what is deliberately not modelled.
 //!
 //! # Error policy
 //!
