@@ -74,6 +74,37 @@ impl Default for SandboxConfig {
     }
 }
 
+impl SandboxConfig {
+    /// The finish-hash encoding for a command-line name: `padded-base64` (the reference's, the
+    /// default) or `rfc9635` (base64url without padding).
+    ///
+    /// ```
+    /// use grantflow_sandbox::SandboxConfig;
+    /// use grantflow_protocol::finish_hash::FinishHashEncoding;
+    ///
+    /// assert_eq!(SandboxConfig::finish_hash_encoding_named("rfc9635"), Some(FinishHashEncoding::Rfc9635));
+    /// assert_eq!(SandboxConfig::finish_hash_encoding_named("hex"), None);
+    /// ```
+    pub fn finish_hash_encoding_named(name: &str) -> Option<FinishHashEncoding> {
+        match name {
+            "padded-base64" => Some(FinishHashEncoding::PaddedBase64),
+            "rfc9635" => Some(FinishHashEncoding::Rfc9635),
+            _ => None,
+        }
+    }
+
+    /// The interval reading for a command-line name: `rafiki` (the default) or `iso`, the names
+    /// `grantflow_interval::Reading::name` gives.
+    pub fn interval_reading_named(name: &str) -> Option<grantflow_interval::Reading> {
+        [
+            grantflow_interval::Reading::RafikiCompatible,
+            grantflow_interval::Reading::Iso8601,
+        ]
+        .into_iter()
+        .find(|r| r.name() == name)
+    }
+}
+
 /// A wallet address for the sandbox to host at `<base>/<name>`.
 ///
 /// It is both an account (payments can be made from and into it) and, with `keys`, a client

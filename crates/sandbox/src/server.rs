@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use grantflow_protocol::error::GnapError;
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::clock::SandboxClock;
@@ -85,7 +84,7 @@ impl Sandbox {
             source,
         })?;
         let urls = Urls::new(format!("http://{addr}"), &config.tenant);
-        let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+        let (stop, stopping) = tokio::sync::watch::channel(false);
         let shared = Shared {
             clock: config.clock.clone(),
             urls: Arc::new(urls),
@@ -97,14 +96,13 @@ impl Sandbox {
             wallet::put(&shared, spec)?;
         }
         let app = routes::router(shared.clone());
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let mut stop_signal = stop.subscribe();
         let server = axum::serve(
             SandboxListener::new(listener),
             app.into_make_service_with_connect_info::<ConnectionInfo>(),
         )
         .with_graceful_shutdown(async move {
-            let _ = stop_rx.await;
-            let _ = stopping_tx.send(true);
+            let _ = stop_signal.wait_for(|stop| *stop).await;
         });
         let task = tokio::spawn(async move {
             if let Err(e) = server.await {
@@ -115,7 +113,7 @@ impl Sandbox {
         Ok(SandboxHandle {
             shared,
             addr,
-            stop: Some(stop_tx),
+            stop,
             task: Some(task),
         })
     }
@@ -127,8 +125,9 @@ impl Sandbox {
 pub struct SandboxHandle {
     shared: Shared,
     addr: SocketAddr,
-    /// Fired once to start graceful shutdown.
-    stop: Option<oneshot::Sender<()>>,
+    /// Set to `true` once to stop: the server stops accepting and drains its connections, and
+    /// requests held in injected latency are cut.
+    stop: tokio::sync::watch::Sender<bool>,
     /// The server task, awaited (or aborted after the grace period) by `shutdown`.
     task: Option<JoinHandle<()>>,
 }
@@ -238,9 +237,7 @@ impl SandboxHandle {
     }
 
     async fn stop_and_wait(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        let _ = self.stop.send(true);
         if let Some(mut task) = self.task.take()
             && tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
                 .await
@@ -254,9 +251,7 @@ impl SandboxHandle {
 
 impl Drop for SandboxHandle {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        let _ = self.stop.send(true);
         if let Some(task) = self.task.take() {
             // Without an await we cannot wait for the grace period; abort so no task outlives
             // the handle and keeps the port.
