@@ -217,7 +217,7 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::Requested,
         E::AnsweredPending,
         S::Continuing,
-        "no finish URI: poll after wait",
+        "no finish URI, poll after wait",
     ),
     e(
         S::Requested,
@@ -236,7 +236,7 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::Requested,
         E::Refused,
         S::Requested,
-        "429 or 5xx: retry with back-off",
+        "429 or 5xx, retry with back-off",
     ),
     e(
         S::Requested,
@@ -254,13 +254,13 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::Requested,
         E::Ambiguous,
         S::Requested,
-        "re-sendable: retry with back-off",
+        "re-sendable, retry with back-off",
     ),
     e(
         S::Requested,
         E::Wake,
         S::Requested,
-        "due: send; in flight: resume, re-send",
+        "send when due, re-send when resumed in flight",
     ),
     e(S::Requested, E::Cancel, S::Canceled, "no call in flight"),
     // AwaitingInteraction
@@ -268,7 +268,7 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::AwaitingInteraction,
         E::FinishApproved,
         S::Continuing,
-        "hash verified: continue after wait",
+        "hash verified, continue after wait",
     ),
     e(
         S::AwaitingInteraction,
@@ -280,39 +280,39 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::AwaitingInteraction,
         E::FinishResult,
         S::Canceling,
-        "other result: cancel, then Failed",
+        "other result, cancel then Failed",
     ),
     e(
         S::AwaitingInteraction,
         E::Wake,
         S::Canceling,
-        "deadline passed: cancel, then Expired",
+        "deadline passed, cancel then Expired",
     ),
     e(
         S::AwaitingInteraction,
         E::Cancel,
         S::Canceling,
-        "cancel, then Canceled",
+        "cancel then Canceled",
     ),
     // Continuing
     e(
         S::Continuing,
         E::Wake,
         S::Continuing,
-        "due: send; in flight: re-send once",
+        "send when due, re-send once when resumed in flight",
     ),
     e(
         S::Continuing,
         E::Wake,
         S::Canceling,
-        "poll deadline passed (Expired); in flight after a re-send (Lost)",
+        "poll deadline passed (then Expired), or resumed in flight after a re-send (then Lost)",
     ),
     e(S::Continuing, E::AnsweredIssued, S::Issued, ""),
     e(
         S::Continuing,
         E::AnsweredContinuation,
         S::Continuing,
-        "still pending: next after wait",
+        "still pending, next after wait",
     ),
     e(
         S::Continuing,
@@ -324,25 +324,25 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::Continuing,
         E::RefusedTooFast,
         S::Continuing,
-        "back off: max(wait, too_fast_backoff) doubled",
+        "back off max(wait, too_fast_backoff), doubling",
     ),
     e(
         S::Continuing,
         E::Refused,
         S::Continuing,
-        "429: back off; 5xx: re-send once",
+        "429 backs off, 5xx re-sends once",
     ),
     e(
         S::Continuing,
         E::Refused,
         S::Canceling,
-        "after a re-send, or 5xx twice: cancel, then Lost",
+        "refused after a re-send, or 5xx twice, cancel then Lost",
     ),
     e(
         S::Continuing,
         E::Refused,
         S::Rejected,
-        "user_denied; request_denied to a poll",
+        "user_denied, or request_denied to a poll",
     ),
     e(S::Continuing, E::Refused, S::Failed, "other GNAP error"),
     e(
@@ -356,7 +356,7 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::Continuing,
         E::Ambiguous,
         S::Canceling,
-        "already re-sent: cancel, then Lost",
+        "already re-sent, cancel then Lost",
     ),
     e(S::Continuing, E::Cancel, S::Canceling, "no call in flight"),
     // Canceling
@@ -384,7 +384,7 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::Canceling,
         E::Refused,
         S::Canceled,
-        "4xx (AS no longer knows it), goal Canceled",
+        "4xx (the AS no longer knows it), goal Canceled",
     ),
     e(S::Canceling, E::Refused, S::Expired, "4xx, goal Expired"),
     e(S::Canceling, E::Refused, S::Lost, "4xx, goal Lost"),
@@ -394,7 +394,7 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::Canceling,
         E::Refused,
         S::Canceling,
-        "429 or 5xx: retry with back-off",
+        "429 or 5xx, retry with back-off",
     ),
     e(
         S::Canceling,
@@ -412,13 +412,13 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::Canceling,
         E::Ambiguous,
         S::Canceling,
-        "idempotent: retry with back-off",
+        "idempotent, retry with back-off",
     ),
     e(
         S::Canceling,
         E::Wake,
         S::Canceling,
-        "due: send; in flight: resume, re-send",
+        "send when due, re-send when resumed in flight",
     ),
     // Issued: the token sub-lifecycle
     e(
@@ -433,7 +433,7 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::Issued,
         E::Cancel,
         S::Canceling,
-        "cancel the grant, then Canceled",
+        "cancel the grant then Canceled",
     ),
     e(
         S::Rotating,
@@ -445,13 +445,13 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::Rotating,
         E::Refused,
         S::Canceling,
-        "rotation refused: cancel, then Lost",
+        "rotation refused, cancel then Lost",
     ),
     e(
         S::Rotating,
         E::Refused,
         S::Rotating,
-        "429: back off; 5xx: re-send once",
+        "429 backs off, 5xx re-sends once",
     ),
     e(
         S::Rotating,
@@ -465,19 +465,19 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::Rotating,
         E::Ambiguous,
         S::Canceling,
-        "already re-sent: cancel, then Lost",
+        "already re-sent, cancel then Lost",
     ),
     e(
         S::Rotating,
         E::Wake,
         S::Rotating,
-        "due: send; in flight: re-send once",
+        "send when due, re-send once when resumed in flight",
     ),
     e(
         S::Rotating,
         E::Wake,
         S::Canceling,
-        "in flight after a re-send: cancel, then Lost",
+        "resumed in flight after a re-send, cancel then Lost",
     ),
     e(S::Rotating, E::Revoke, S::Revoking, "no call in flight"),
     e(S::Rotating, E::Cancel, S::Canceling, "no call in flight"),
@@ -486,19 +486,19 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::Revoking,
         E::Refused,
         S::Revoked,
-        "invalid_client: already revoked or unknown",
+        "invalid_client (already revoked or unknown)",
     ),
     e(
         S::Revoking,
         E::Refused,
         S::Canceling,
-        "other 4xx: cancel the grant, then Revoked",
+        "other 4xx, cancel the grant then Revoked",
     ),
     e(
         S::Revoking,
         E::Refused,
         S::Revoking,
-        "429 or 5xx: retry with back-off",
+        "429 or 5xx, retry with back-off",
     ),
     e(
         S::Revoking,
@@ -511,13 +511,13 @@ pub const TRANSITIONS: &[TransitionEdge] = &[
         S::Revoking,
         E::Ambiguous,
         S::Revoking,
-        "idempotent: retry with back-off",
+        "idempotent, retry with back-off",
     ),
     e(
         S::Revoking,
         E::Wake,
         S::Revoking,
-        "due: send; in flight: resume, re-send",
+        "send when due, re-send when resumed in flight",
     ),
     e(S::Revoking, E::Cancel, S::Canceling, "no call in flight"),
 ];
@@ -571,7 +571,7 @@ pub fn diagram_markdown() -> String {
     let mut out = String::new();
     out.push_str("# The grant lifecycle machine\n\n");
     out.push_str(
-        "<!-- Generated from grantflow_machine::TRANSITIONS by `GRANTFLOW_BLESS=1 cargo test -p grantflow-machine --test diagram`. Do not edit by hand: the test fails when this file and the table differ. -->\n\n",
+        "<!-- Generated from grantflow_machine::TRANSITIONS by `GRANTFLOW_BLESS=1 cargo test -p grantflow-machine --test machine diagram`. Do not edit by hand: the test fails when this file and the table differ. -->\n\n",
     );
     out.push_str(
         "`grantflow_machine::transition(state, event, now, config)` is the whole client-side \

@@ -4,4 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // fixtures: a panic is the test failing
 
 mod common;
+mod diagram;
+mod properties;
 mod seeds;
+mod snapshot;
