@@ -34,7 +34,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::calendar::{
-    self, Civil, NANOS_PER_SECOND, YEAR_LIMIT, days_in_month, is_leap, split_month_index,
+    self, Civil, NANOS_PER_DAY, NANOS_PER_SECOND, YEAR_LIMIT, days_in_month, is_leap,
+    split_month_index,
 };
 use crate::parse::local_nanos;
 use crate::value::{IntervalForm, RepeatingInterval, Repetitions};
@@ -104,6 +105,23 @@ enum Step {
     ChainedMonths,
     /// Rafiki-compatible with months and an exact part: chained, walked.
     ChainedMixed,
+}
+
+/// A chained boundary as calendar parts (Rafiki-compatible reading, mixed durations).
+#[derive(Debug, Clone, Copy)]
+struct Chained {
+    month_index: i64,
+    /// Day of month; within the month between steps.
+    day: i64,
+    nanos_of_day: i128,
+}
+
+impl Chained {
+    fn nanos(&self) -> i128 {
+        let (y, mo) = split_month_index(self.month_index);
+        i128::from(calendar::days_from_civil(y, mo, self.day as u32)) * calendar::NANOS_PER_DAY
+            + self.nanos_of_day
+    }
 }
 
 /// A series compiled for one reading.
@@ -271,16 +289,115 @@ impl Series {
                 )
             }
             Step::ChainedMixed => {
-                let mut b = self.anchor;
+                let mut c = self.chain_start();
                 for _ in 0..i {
-                    b = self.chain(b);
-                    if b.abs() >= SATURATED {
-                        break;
+                    if !self.chain_step(&mut c) {
+                        return s * SATURATED;
                     }
                 }
-                b
+                c.nanos()
             }
         }
+    }
+
+    fn chain_start(&self) -> Chained {
+        let c = self.anchor_civil;
+        Chained {
+            month_index: c.month_index,
+            day: i64::from(c.day),
+            nanos_of_day: c.nanos_of_day,
+        }
+    }
+
+    /// One chained step on calendar parts: the same as [`Series::chain`] (months, clamp, then the
+    /// exact part), with no division on the common path. False once beyond [`YEAR_LIMIT`].
+    fn chain_step(&self, c: &mut Chained) -> bool {
+        let dim = |m: i64| {
+            let (y, mo) = split_month_index(m);
+            i64::from(days_in_month(y, mo))
+        };
+        let whole_days = (self.exact / NANOS_PER_DAY) as i64;
+        let rest = self.exact % NANOS_PER_DAY;
+        if self.direction == Direction::Forward {
+            c.month_index += self.months as i64;
+            c.day = c.day.min(dim(c.month_index));
+            c.nanos_of_day += rest;
+            if c.nanos_of_day >= NANOS_PER_DAY {
+                c.nanos_of_day -= NANOS_PER_DAY;
+                c.day += 1;
+            }
+            c.day += whole_days;
+        } else {
+            c.month_index -= self.months as i64;
+            c.day = c.day.min(dim(c.month_index));
+            c.nanos_of_day -= rest;
+            if c.nanos_of_day < 0 {
+                c.nanos_of_day += NANOS_PER_DAY;
+                c.day -= 1;
+            }
+            c.day -= whole_days;
+        }
+        if c.month_index.unsigned_abs() > (YEAR_LIMIT as u64) * 12 {
+            return false;
+        }
+        if (1..=62).contains(&c.day) || (-31..1).contains(&c.day) {
+            while c.day > dim(c.month_index) {
+                c.day -= dim(c.month_index);
+                c.month_index += 1;
+            }
+            while c.day < 1 {
+                c.month_index -= 1;
+                c.day += dim(c.month_index);
+            }
+        } else {
+            let (y, mo) = split_month_index(c.month_index);
+            let days = calendar::days_from_civil(y, mo, 1) + c.day - 1;
+            if days.unsigned_abs() > (YEAR_LIMIT as u64) * 366 {
+                return false;
+            }
+            let (y, mo, d) = calendar::civil_from_days(days);
+            c.month_index = y * 12 + i64::from(mo) - 1;
+            c.day = i64::from(d);
+        }
+        true
+    }
+
+    /// Walks the chain to the last boundary `before` `t`: its index and value.
+    fn walk(&self, t: i128) -> Option<(u128, i128)> {
+        let target = Civil::from_nanos(t)?;
+        let target = (
+            target.month_index,
+            i64::from(target.day),
+            target.nanos_of_day,
+        );
+        let before = |c: &Chained| {
+            let key = (c.month_index, c.day, c.nanos_of_day);
+            match self.direction {
+                Direction::Forward => key <= target,
+                Direction::Backward => key > target,
+            }
+        };
+        let mut c = self.chain_start();
+        if self.count == 0 || !before(&c) {
+            return None;
+        }
+        let mut i = 0u128;
+        loop {
+            let mut next = c;
+            if i + 1 >= self.count || !self.chain_step(&mut next) || !before(&next) {
+                return Some((i, c.nanos()));
+            }
+            (i, c) = (i + 1, next);
+        }
+    }
+
+    /// The index of the last boundary `before` `t` and that boundary.
+    fn locate(&self, t: i128) -> Option<(u128, i128)> {
+        if self.step == Step::ChainedMixed {
+            return self.walk(t);
+        }
+        let i = self.last_before(t)?;
+        Some((i, self.boundary(i)))
     }
 
     /// Whether boundary `i` is still "at or before" `t` in the series' direction: forwards
@@ -298,17 +415,7 @@ impl Series {
             return None;
         }
         if self.step == Step::ChainedMixed {
-            let (mut i, mut b) = (0u128, self.anchor);
-            loop {
-                if i + 1 >= self.count {
-                    return Some(i);
-                }
-                let next = self.chain(b);
-                if !self.before(next, t) || next.abs() >= SATURATED {
-                    return Some(i);
-                }
-                (i, b) = (i + 1, next);
-            }
+            return self.walk(t).map(|(i, _)| i);
         }
         let pred = |i: u128| self.before(self.boundary(i), t);
         let mean_step = self.months * calendar::NANOS_PER_MEAN_MONTH + self.exact;
@@ -400,20 +507,31 @@ impl Series {
     }
 
     pub(crate) fn window_at(&self, at: DateTime<Utc>) -> Option<Window> {
-        let t = self.wall(at);
-        let i = self.last_before(t)?;
-        let w = self.window(i)?;
-        w.contains(at).then_some(w)
+        let (_, w) = self.located(at)?;
+        w.filter(|w| w.contains(at))
+    }
+
+    /// The window of the last boundary at or before `at` (in the series' direction), with its
+    /// index; the window is `None` when it cannot be represented.
+    fn located(&self, at: DateTime<Utc>) -> Option<(u128, Option<Window>)> {
+        let (i, b_i) = self.locate(self.wall(at))?;
+        if i >= self.count {
+            return Some((i, None));
+        }
+        let b_next = match self.step {
+            Step::ChainedMixed => self.chain(b_i),
+            _ => self.boundary(i + 1),
+        };
+        Some((i, self.make(i, b_i, b_next)))
     }
 
     /// The index of the chronologically first window that ends after `at` (the window of `at`, or
     /// the next one to start), if any.
     fn first_index_from(&self, at: DateTime<Utc>) -> Option<u128> {
-        let t = self.wall(at);
-        match (self.direction, self.last_before(t)) {
+        match (self.direction, self.located(at)) {
             (Direction::Forward, None) => (self.count > 0).then_some(0),
-            (Direction::Forward, Some(i)) => {
-                let w = self.window(i)?;
+            (Direction::Forward, Some((i, w))) => {
+                let w = w?;
                 if w.contains(at) {
                     Some(i)
                 } else {
@@ -421,7 +539,7 @@ impl Series {
                 }
             }
             (Direction::Backward, None) => None,
-            (Direction::Backward, Some(j)) => Some(j),
+            (Direction::Backward, Some((j, _))) => Some(j),
         }
     }
 
@@ -913,6 +1031,32 @@ mod tests {
             for i in 0..1_300u128 {
                 assert_eq!(series.boundary(i), chained, "{s} boundary {i}");
                 chained = series.chain(chained);
+            }
+        }
+    }
+
+    #[test]
+    fn integer_chain_step_matches_the_nanosecond_chain() {
+        for s in [
+            "R/2024-01-31T00:00:00Z/P1M1D",
+            "R/2024-01-31T23:30:00Z/P1MT1H",
+            "R/2023-12-31T12:00:00Z/P1M100D",
+            "R/2023-12-31T12:00:00Z/P2Y1DT0.5S",
+            "R/2023-01-29T00:00:00Z/P1M1.5D",
+            "R/P1M1D/2024-03-31T00:00:00Z",
+            "R/P1MT13H/2024-03-31T06:00:00Z",
+            "R/P3M45D/2024-05-31T00:00:00Z",
+            "R/P1Y0M2000D/2024-02-29T00:00:00Z",
+        ] {
+            let series = Series::new(&interval(s), Rafiki);
+            assert_eq!(series.step, Step::ChainedMixed, "{s}");
+            let (mut fast, mut slow) = (series.chain_start(), series.anchor);
+            for i in 0..600 {
+                assert_eq!(fast.nanos(), slow, "{s} step {i}");
+                if !series.chain_step(&mut fast) {
+                    break;
+                }
+                slow = series.chain(slow);
             }
         }
     }
