@@ -615,13 +615,12 @@ impl ParsedSignature {
         ))
     }
 
-    /// Checks the profile's rules, the body digest, freshness and the Ed25519 signature.
-    pub fn verify(
-        &self,
-        request: &VerifiableRequest<'_>,
-        key: &PublicKey,
-        options: &VerifyOptions,
-    ) -> Result<VerifiedSignature, VerifyError> {
+    /// Checks everything that needs no key: the covered components the profile requires, and,
+    /// when `content-digest` is covered, the content headers, the digest over the raw body and
+    /// the length. This is the reference's `validateSignatureHeaders` step (stricter), so a
+    /// server can answer "invalid signature headers" before it looks a key up.
+    /// [`ParsedSignature::verify`] runs it too.
+    pub fn check_request(&self, request: &VerifiableRequest<'_>) -> Result<(), VerifyError> {
         for (component, why) in [("@method", "always"), ("@target-uri", "always")] {
             if !self.covers(component) {
                 return Err(VerifyError::RequiredComponentNotCovered { component, why });
@@ -642,6 +641,18 @@ impl ParsedSignature {
         if self.covers("content-digest") {
             check_content(request)?;
         }
+        Ok(())
+    }
+
+    /// Checks the profile's rules ([`ParsedSignature::check_request`]), freshness and the
+    /// Ed25519 signature.
+    pub fn verify(
+        &self,
+        request: &VerifiableRequest<'_>,
+        key: &PublicKey,
+        options: &VerifyOptions,
+    ) -> Result<VerifiedSignature, VerifyError> {
+        self.check_request(request)?;
         if let Some(f) = options.freshness {
             check_freshness(self.created, self.expires, f)?;
         }
@@ -1231,6 +1242,30 @@ mod tests {
             check_with(&h, Some(BODY), &opts(CREATED + 11, 300)),
             Err(VerifyError::Expired { .. })
         ));
+    }
+
+    #[test]
+    fn check_request_needs_no_key() {
+        let h = signed();
+        let pairs: Vec<(&str, &str)> = h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let req = VerifiableRequest {
+            method: "POST",
+            target_uri: URL,
+            headers: &pairs,
+            body: Some(BODY),
+        };
+        let parsed = ParsedSignature::parse(&req).unwrap();
+        assert_eq!(parsed.check_request(&req), Ok(()));
+        let tampered = VerifiableRequest {
+            body: Some(br#"{"interact_ref":"x"}"#),
+            ..req
+        };
+        assert_eq!(
+            parsed.check_request(&tampered),
+            Err(VerifyError::DigestMismatch {
+                algorithm: "sha-512"
+            })
+        );
     }
 
     #[test]
