@@ -17,10 +17,30 @@
 //! - `calendar`: proleptic Gregorian arithmetic on plain integers (day numbers, month indices,
 //!   clamped month addition), so lookups far from the anchor cannot panic.
 //! - `window`: [`Reading`], [`Window`], the lookups on [`RepeatingInterval`]
-//!   (`window_at`, `window`, `next_window_start`, `has_ended`, `windows_from`) and how each finds
-//!   its answer by arithmetic instead of walking the series.
+//!   (`window_at`, `window`, `next_window_start`, `has_ended`, `series_end`, `window_count`,
+//!   `windows_from`) and how each finds its answer by arithmetic instead of walking the series.
 //! - `allowance`: [`Allowance`] (a limit [`Amount`] per window), [`Debit`]s, [`Remaining`] and
 //!   [`Fit`]; sums are checked ([`AllowanceError::Overflow`]).
+//!
+//! - `tests/properties.rs`: proptest (round trip; windows contiguous, ordered, containing; lookups
+//!   equal to a window-by-window model on chrono's calendar); `tests/fuzz_regressions.rs` replays
+//!   the fuzzer's corpus (`tests/fuzz_corpus.hex`); `fuzz/` is the cargo-fuzz project (its own
+//!   workspace); `benches/interval.rs` the criterion benches.
+//!
+//! # Example
+//!
+//! ```
+//! use grantflow_interval::{Reading, RepeatingInterval};
+//!
+//! let limit: RepeatingInterval = "R2/2022-07-01T13:00:00Z/P1M".parse()?;
+//! let at = "2022-09-10T13:00:00Z".parse()?;
+//! // The standard reading: R2 is two windows (July, August), so nothing in September.
+//! assert_eq!(limit.window_at(Reading::Iso8601, at), None);
+//! // What the reference server enforces: R2 is three windows, September is the third.
+//! let w = limit.window_at(Reading::RafikiCompatible, at).ok_or("no window")?;
+//! assert_eq!((w.start.to_rfc3339().as_str(), w.index), ("2022-09-01T13:00:00+00:00", 2));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! Architecture invariant: this crate is pure. It does no I/O, reads no clock (every instant is
 //! an argument) and depends on nothing else of the workspace.
