@@ -1,3 +1,66 @@
-//! The durable grant engine: leased workers, effects through the client, the finish callback and the application API.
+//! The durable grant engine: leased workers, effects through the client, the finish callback and
+//! the application API.
 //!
-//! See `ARCHITECTURE.md` at the root of the workspace for where this crate sits.
+//! An [`Engine`] puts the pure machine (`grantflow-machine`), the store (`grantflow-store`) and
+//! the network (`grantflow-client`, behind [`Calls`]) together. Every change to a grant is made
+//! under its lease: a transition is committed with its event row before the call it starts, the
+//! call is made outside any transaction, and its outcome is committed after. A worker that dies
+//! anywhere leaves a grant whose lease lapses and whose state says what was in flight; another
+//! worker claims it and the machine decides what to do (re-send once, or `Lost`).
+//!
+//! # Layout
+//!
+//! - `engine.rs`: [`Engine`], the application API (request, read, history, wait/subscribe,
+//!   access token, cancel, rotate, revoke, finish callback, shutdown) and the one
+//!   apply-commit-call loop every path uses.
+//! - `worker.rs`: [`Engine::start_worker`]: the claim loop, its sleep, its graceful stop;
+//!   [`WorkerHandle`].
+//! - `calls.rs`: [`Calls`], the seam to the network, and [`ClientCalls`] over
+//!   `grantflow-client`: client errors classified as not sent / ambiguous / refused.
+//! - `committer.rs`: group commit: concurrent grants' transitions share one store batch.
+//! - `callback.rs`: [`finish_router`], the axum endpoint for finish redirects, and the
+//!   [`FinishResponder`]s.
+//! - `view.rs`: what the application reads: [`GrantView`], [`HistoryEntry`], [`GrantChange`],
+//!   [`AccessTokenView`].
+//! - `config.rs`: [`EngineConfig`]. `error.rs`: [`EngineError`].
+//!
+//! # Invariants
+//!
+//! - No write without the grant's lease, and every write fenced on the lease token and the
+//!   version (the store refuses the rest), so two workers never both run an effect of one grant,
+//!   and a stale worker cannot overwrite newer work.
+//! - A call is made only after the state saying it is in flight is committed.
+//! - Logs carry grant ids, state and event kinds, call kinds, durations and error messages;
+//!   never a token, nonce, `interact_ref`, key or a serialised state or event.
+//!
+//! # Decisions
+//!
+//! - The application's request path makes the grant request itself (the grant row is created
+//!   leased to this engine), so the redirect URL comes back from [`Engine::request`] in one round
+//!   trip; if the call fails, a worker carries the grant on.
+//! - A finish callback is first checked against the grant as read (finish URI token, then the
+//!   machine's hash check) without writing anything; only a verifying callback takes the lease,
+//!   is recorded, and starts the continue (in the background, so the browser is answered at once).
+//! - `Retry-After` on a refusal delays the grant's next wake-up (capped by
+//!   `EngineConfig::max_retry_after`); `wait` and `too_fast` are the machine's.
+//! - Commands wait up to `command_wait` for a worker holding the lease, then fail with
+//!   [`EngineError::Busy`].
+
+mod callback;
+mod calls;
+mod committer;
+mod config;
+mod engine;
+mod error;
+mod view;
+mod worker;
+
+pub use callback::{FinishResponder, HtmlPages, RedirectPages, finish_router, finish_router_with};
+pub use calls::{CallFuture, CallOutcome, Calls, ClientCalls, classify};
+pub use config::EngineConfig;
+pub use engine::{
+    CallbackOutcome, CallbackRefusal, Engine, GrantOrder, Interaction, RequestedGrant,
+};
+pub use error::EngineError;
+pub use view::{AccessTokenView, GrantChange, GrantView, HistoryEntry};
+pub use worker::WorkerHandle;

@@ -1,0 +1,80 @@
+//! [`EngineConfig`]: who this engine is and how it paces its work.
+
+use std::time::Duration;
+
+use url::Url;
+
+/// Tunables of an [`Engine`](crate::Engine). Build with [`EngineConfig::new`] and adjust fields.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// This engine's id, recorded as the owner of the leases it takes. Unique per process.
+    pub worker_id: String,
+    /// The client's wallet address: the `client` of every grant request (its `jwks.json` must
+    /// publish the key the [`Calls`](crate::Calls) sign with).
+    pub client_wallet_address: String,
+    /// Where the application mounts [`finish_router`](crate::finish_router): finish URIs are
+    /// `<finish_base_url>/finish/<grant id>/<random token>`. Needed for grants with a redirect
+    /// finish.
+    pub finish_base_url: Option<Url>,
+    /// The grant lifecycle's tunables (deadlines, waits, back-offs, call timeout).
+    pub machine: grantflow_machine::Config,
+    /// Length of a lease. A worker that dies holding one delays its grants by at most this much;
+    /// leases are renewed while a call runs.
+    pub lease: Duration,
+    /// How many due grants one claim takes at most.
+    pub claim_batch: u32,
+    /// How many grants one engine advances at once (calls in flight).
+    pub max_concurrent_grants: usize,
+    /// The longest a worker sleeps without looking for due grants (wake-ups usually come sooner,
+    /// by notification or at the earliest `next_wake_at`).
+    pub poll_interval: Duration,
+    /// How long a command (cancel, rotate, a finish callback) waits for a worker that holds the
+    /// grant's lease before giving up with [`EngineError::Busy`](crate::EngineError::Busy).
+    pub command_wait: Duration,
+    /// How long [`Engine::shutdown`](crate::Engine::shutdown) lets grants in flight finish
+    /// before abandoning them to their leases.
+    pub shutdown_grace: Duration,
+    /// Cap on an honoured `Retry-After`.
+    pub max_retry_after: Duration,
+    /// Commit tasks: writes of concurrent grants are grouped into one batch per commit.
+    pub committers: usize,
+    /// Most writes in one commit batch.
+    pub commit_batch: usize,
+}
+
+impl EngineConfig {
+    /// A configuration with the defaults: 30 s leases, claims of 64, 512 grants at once, 1 s
+    /// poll, 15 s command wait, 30 s shutdown grace, two committers of up to 256 writes.
+    pub fn new(worker_id: impl Into<String>, client_wallet_address: impl Into<String>) -> Self {
+        Self {
+            worker_id: worker_id.into(),
+            client_wallet_address: client_wallet_address.into(),
+            finish_base_url: None,
+            machine: grantflow_machine::Config::default(),
+            lease: Duration::from_secs(30),
+            claim_batch: 64,
+            max_concurrent_grants: 512,
+            poll_interval: Duration::from_secs(1),
+            command_wait: Duration::from_secs(15),
+            shutdown_grace: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(3600),
+            committers: 2,
+            commit_batch: 256,
+        }
+    }
+
+    /// Sets [`finish_base_url`](Self::finish_base_url).
+    pub fn with_finish_base_url(mut self, url: Url) -> Self {
+        self.finish_base_url = Some(url);
+        self
+    }
+
+    /// A worker id unique enough for one process on one host: `<prefix>-<pid>-<random>`.
+    pub fn unique_worker_id(prefix: &str) -> String {
+        format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        )
+    }
+}

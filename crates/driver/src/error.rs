@@ -1,0 +1,85 @@
+//! The engine's error type.
+
+use std::sync::Arc;
+
+use grantflow_machine::{MachineError, StateFormatError, StateKind};
+use grantflow_store::{GrantId, RefusedReason, StoreError};
+
+/// What went wrong with an application request to the engine. Each variant says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// There is no grant with this id.
+    #[error("no grant {0}")]
+    NotFound(GrantId),
+    /// The database failed; nothing of the failed operation was written. Retry later.
+    #[error("store error: {0}")]
+    Store(#[from] Arc<StoreError>),
+    /// The machine refused the command in the grant's current state (e.g. revoking a grant that
+    /// was never issued); nothing changed.
+    #[error("grant {grant}: {source}")]
+    Refused {
+        /// The grant.
+        grant: GrantId,
+        /// The machine's reason.
+        #[source]
+        source: MachineError,
+    },
+    /// A worker holds the grant's lease (a call is running) and did not release it within the
+    /// configured `command_wait`. Retry.
+    #[error("grant {0} is busy: a worker holds its lease; retry shortly")]
+    Busy(GrantId),
+    /// The engine lost the grant's lease while working on it (it lapsed and another worker took
+    /// over, which now carries the grant on). Read the grant again.
+    #[error("grant {grant}: lease lost ({reason}); another worker carries the grant on")]
+    LeaseLost {
+        /// The grant.
+        grant: GrantId,
+        /// Why the write was refused.
+        reason: RefusedReason,
+    },
+    /// The stored state could not be read by this version of grantflow.
+    #[error("grant {grant}: {source}")]
+    Corrupt {
+        /// The grant.
+        grant: GrantId,
+        /// The format error.
+        #[source]
+        source: StateFormatError,
+    },
+    /// A state or event could not be serialised (a bug).
+    #[error("could not serialise a grant's state or event: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// A grant with a redirect finish was requested but the engine has no `finish_base_url`.
+    #[error(
+        "a redirect finish needs EngineConfig::finish_base_url (where finish_router is mounted)"
+    )]
+    NoFinishUrl,
+    /// The grant endpoint is not an absolute URL.
+    #[error("the grant endpoint {endpoint:?} is not an absolute URL: {reason}")]
+    BadGrantEndpoint {
+        /// The endpoint given.
+        endpoint: String,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// The grant has no usable access token (it is not issued, or it ended).
+    #[error("grant {grant} has no access token: it is {state}")]
+    NoAccessToken {
+        /// The grant.
+        grant: GrantId,
+        /// Its state.
+        state: StateKind,
+    },
+    /// Waiting for a grant timed out.
+    #[error("timed out waiting for grant {0}")]
+    Timeout(GrantId),
+    /// The engine is shutting down and takes no new work.
+    #[error("the engine is shutting down")]
+    ShuttingDown,
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(Arc::new(e))
+    }
+}

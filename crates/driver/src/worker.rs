@@ -1,0 +1,151 @@
+//! The worker loop: claim due grants, advance each in its own task, sleep until the next one is
+//! due.
+//!
+//! A worker claims up to `claim_batch` due grants at once (never more than it has room for under
+//! `max_concurrent_grants`), and spawns one task per grant that feeds it a `Wake` and runs the
+//! calls that follow (see [`crate::Engine`]'s module docs). With nothing due it sleeps until the
+//! earliest `next_wake_at` in the store, a wake-up from the store (a grant became due anywhere),
+//! or `poll_interval`, whichever comes first.
+//!
+//! Shutdown: the loop stops claiming, waits up to `shutdown_grace` for its grant tasks, then
+//! aborts the rest; their leases lapse and other workers resume those grants (the machine treats
+//! a call left in flight as an ambiguous outcome).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use grantflow_store::{ClaimRequest, GrantStore};
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use crate::engine::{Engine, Inner, clock_now};
+
+/// The shortest pause when grants are due but none could be claimed (another worker is taking
+/// them right now).
+const MIN_PAUSE: Duration = Duration::from_millis(10);
+
+/// A running worker. [`Engine::shutdown`] stops every worker gracefully; [`abort`](Self::abort)
+/// kills one at once, as a crash would (its leases lapse; tests use it).
+#[derive(Debug)]
+pub struct WorkerHandle {
+    abort: tokio::task::AbortHandle,
+}
+
+impl WorkerHandle {
+    /// Stops the worker and its grant tasks immediately, mid-call if need be, without releasing
+    /// anything: what a `kill -9` would leave behind.
+    pub fn abort(&self) {
+        self.abort.abort();
+    }
+}
+
+impl<S: GrantStore> Engine<S> {
+    /// Starts a worker: a task that claims and advances due grants until
+    /// [`shutdown`](Self::shutdown). Several workers may run in one engine, and many engines on
+    /// one PostgreSQL database.
+    pub fn start_worker(&self) -> WorkerHandle {
+        let inner = self.inner.clone();
+        let span = tracing::info_span!("worker", worker = %inner.config.worker_id);
+        let handle = tokio::spawn(worker_loop(inner).instrument(span));
+        let abort = handle.abort_handle();
+        match self.inner.workers.lock() {
+            Ok(mut w) => w.push(handle),
+            Err(poisoned) => poisoned.into_inner().push(handle),
+        }
+        WorkerHandle { abort }
+    }
+}
+
+async fn worker_loop<S: GrantStore>(inner: Arc<Inner<S>>) {
+    let config = &inner.config;
+    let mut grants: JoinSet<()> = JoinSet::new();
+    let mut signal = inner.store.wake_signal();
+    let max = config.max_concurrent_grants.max(1);
+    let lease = TimeDelta::from_std(config.lease).unwrap_or(TimeDelta::seconds(30));
+    tracing::info!("worker started");
+    loop {
+        while let Some(done) = grants.try_join_next() {
+            if let Err(e) = done
+                && e.is_panic()
+            {
+                tracing::error!("a grant task panicked");
+            }
+        }
+        if inner.shutdown.is_cancelled() {
+            break;
+        }
+        let room = max.saturating_sub(grants.len());
+        if room == 0 {
+            tokio::select! {
+                _ = grants.join_next() => {}
+                () = inner.shutdown.cancelled() => {}
+            }
+            continue;
+        }
+        let limit = u32::try_from(room)
+            .unwrap_or(u32::MAX)
+            .min(config.claim_batch.max(1));
+        let now = clock_now();
+        let claimed = match inner
+            .store
+            .claim_due(ClaimRequest {
+                owner: config.worker_id.clone(),
+                now,
+                lease_until: now + lease,
+                limit,
+            })
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(error) => {
+                tracing::warn!(%error, "claim failed; retrying after the poll interval");
+                tokio::select! {
+                    () = tokio::time::sleep(config.poll_interval) => {}
+                    () = inner.shutdown.cancelled() => {}
+                }
+                continue;
+            }
+        };
+        let got = claimed.len();
+        for c in claimed {
+            let inner = inner.clone();
+            let span = tracing::info_span!("grant", id = %c.grant.id);
+            grants.spawn(async move { inner.advance_claimed(c).await }.instrument(span));
+        }
+        if got == limit as usize {
+            continue;
+        }
+        let pause = match inner.store.next_wake_at().await {
+            Ok(Some(at)) => (at - clock_now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .max(MIN_PAUSE),
+            Ok(None) => config.poll_interval,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the next wake-up time");
+                config.poll_interval
+            }
+        }
+        .min(config.poll_interval);
+        tokio::select! {
+            _ = signal.wait(pause) => {}
+            () = inner.shutdown.cancelled() => {}
+        }
+    }
+    let in_hand = grants.len();
+    tracing::info!(in_hand, "worker stopping: no more claims");
+    let drained = tokio::time::timeout(config.shutdown_grace, async {
+        while grants.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            abandoned = grants.len(),
+            "shutdown grace elapsed; abandoning grants to their leases"
+        );
+        grants.abort_all();
+        while grants.join_next().await.is_some() {}
+    }
+    tracing::info!("worker stopped");
+}

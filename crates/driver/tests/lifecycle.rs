@@ -1,0 +1,329 @@
+//! Full grant lifecycles against the real sandbox over loopback, on SQLite and on PostgreSQL:
+//! interactive with finish callback, polling, non-interactive, rejection, client-side expiry,
+//! rotation on expiry (one rotation for many callers), revoke, cancel, forged and replayed
+//! callbacks, idempotent requests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the test failing
+
+mod support;
+
+use std::time::Duration;
+
+use grantflow_driver::{CallbackOutcome, CallbackRefusal, Interaction};
+use grantflow_machine::{EventKind, StateKind};
+use grantflow_sandbox::SandboxConfig;
+use grantflow_store::GrantStore;
+use support::*;
+
+mod scenarios {
+    use super::*;
+
+    pub async fn interactive_with_finish_callback<S: GrantStore>(store: S) {
+        let world = World::quick().await;
+        let engine = world.engine(store, |_| {}).await;
+        let requested = engine
+            .request(world.outgoing("order-1", Interaction::Redirect))
+            .await
+            .unwrap();
+        assert!(requested.inserted);
+        assert_eq!(requested.kind, StateKind::AwaitingInteraction);
+        let redirect = requested.redirect.clone().expect("a redirect URL");
+        // Asking again with the same key: the same grant, nothing sent.
+        let again = engine
+            .request(world.outgoing("order-1", Interaction::Redirect))
+            .await
+            .unwrap();
+        assert!(!again.inserted);
+        assert_eq!(again.id, requested.id);
+        assert_eq!(again.redirect.as_deref(), Some(redirect.as_str()));
+
+        assert_eq!(world.approve_and_follow(&redirect).await, 200);
+        let issued = wait_kind(&engine, requested.id, StateKind::Issued).await;
+        let token = engine.access_token(requested.id).await.unwrap();
+        assert!(!token.value.expose().is_empty());
+        assert!(issued.next_wake_at.is_some(), "auto-rotation is scheduled");
+        assert_replays(&engine, requested.id).await;
+        let kinds: Vec<EventKind> = engine
+            .history(requested.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.event.kind())
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                EventKind::Request,
+                EventKind::AnsweredPending,
+                EventKind::FinishApproved,
+                EventKind::AnsweredIssued
+            ]
+        );
+        engine.shutdown().await;
+    }
+
+    pub async fn forged_and_replayed_callbacks_change_nothing<S: GrantStore>(store: S) {
+        let world = World::quick().await;
+        let engine = world.engine(store, |_| {}).await;
+        let g = engine
+            .request(world.outgoing("order-forged", Interaction::Redirect))
+            .await
+            .unwrap();
+        let redirect = g.redirect.clone().unwrap();
+        let outcome = world.sandbox.approve_interaction(&redirect).unwrap();
+        let finish = outcome.redirect.unwrap();
+        let finish = url::Url::parse(finish.expose()).unwrap();
+        let token = finish
+            .path_segments()
+            .unwrap()
+            .next_back()
+            .unwrap()
+            .to_owned();
+        let before = engine.get(g.id).await.unwrap();
+        let events_before = engine.history(g.id).await.unwrap().len();
+
+        // A forged hash.
+        let interact_ref = outcome.interact_ref.unwrap();
+        let forged = format!(
+            "hash=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%3D%3D&interact_ref={}",
+            interact_ref.expose()
+        );
+        assert!(matches!(
+            engine.finish_callback(g.id, &token, &forged).await,
+            Err(CallbackRefusal::Forged)
+        ));
+        // The right query on another token.
+        let query = finish.query().unwrap().to_owned();
+        assert!(matches!(
+            engine.finish_callback(g.id, "not-the-token", &query).await,
+            Err(CallbackRefusal::Forged)
+        ));
+        // Over HTTP, a forged one gets a 400 page.
+        let mut forged_url = finish.clone();
+        forged_url.set_query(Some(&forged));
+        assert_eq!(follow(forged_url.as_str()).await, 400);
+        let after = engine.get(g.id).await.unwrap();
+        assert_eq!(after.version, before.version);
+        assert_eq!(
+            after.updated_at, before.updated_at,
+            "a forged callback wrote nothing"
+        );
+        assert_eq!(engine.history(g.id).await.unwrap().len(), events_before);
+
+        // The real one is taken once.
+        assert_eq!(
+            engine.finish_callback(g.id, &token, &query).await.unwrap(),
+            CallbackOutcome::Approved
+        );
+        wait_kind(&engine, g.id, StateKind::Issued).await;
+        let settled = engine.get(g.id).await.unwrap();
+        // Replayed: refused, nothing written.
+        assert!(matches!(
+            engine.finish_callback(g.id, &token, &query).await,
+            Err(CallbackRefusal::NotWaiting(StateKind::Issued))
+        ));
+        assert_eq!(
+            follow(finish.as_str()).await,
+            200,
+            "a used link gets the 'already used' page"
+        );
+        assert_eq!(engine.get(g.id).await.unwrap().version, settled.version);
+        engine.shutdown().await;
+    }
+
+    pub async fn polling_without_finish<S: GrantStore>(store: S) {
+        let world = World::start(SandboxConfig {
+            wait_seconds: 1,
+            ..SandboxConfig::default()
+        })
+        .await;
+        let engine = world.engine(store, |_| {}).await;
+        engine.start_worker();
+        let g = engine
+            .request(world.outgoing("order-poll", Interaction::Poll))
+            .await
+            .unwrap();
+        let redirect = g
+            .redirect
+            .clone()
+            .expect("the redirect is known while polling");
+        let outcome = world.sandbox.approve_interaction(&redirect).unwrap();
+        assert!(
+            outcome.redirect.is_none(),
+            "no finish redirect without a finish URI"
+        );
+        wait_kind(&engine, g.id, StateKind::Issued).await;
+        engine.access_token(g.id).await.unwrap();
+        assert_replays(&engine, g.id).await;
+        engine.shutdown().await;
+    }
+
+    pub async fn non_interactive<S: GrantStore>(store: S) {
+        let world = World::quick().await;
+        let engine = world.engine(store, |_| {}).await;
+        let g = engine.request(world.incoming("order-in")).await.unwrap();
+        assert_eq!(g.kind, StateKind::Issued);
+        assert!(g.redirect.is_none());
+        let token = engine.access_token(g.id).await.unwrap();
+        assert_eq!(token.access.len(), 1);
+        // Cancel an issued grant: DELETE on the continuation, then Canceled.
+        let canceled = engine.cancel(g.id).await.unwrap();
+        assert_eq!(canceled.kind(), StateKind::Canceled);
+        assert!(canceled.next_wake_at.is_none());
+        assert!(engine.access_token(g.id).await.is_err());
+        assert_replays(&engine, g.id).await;
+        engine.shutdown().await;
+    }
+
+    pub async fn rejection<S: GrantStore>(store: S) {
+        let world = World::quick().await;
+        let engine = world.engine(store, |_| {}).await;
+        let g = engine
+            .request(world.outgoing("order-deny", Interaction::Redirect))
+            .await
+            .unwrap();
+        assert_eq!(world.deny_and_follow(&g.redirect.unwrap()).await, 200);
+        let v = wait_kind(&engine, g.id, StateKind::Rejected).await;
+        assert!(v.is_final());
+        assert_replays(&engine, g.id).await;
+        engine.shutdown().await;
+    }
+
+    pub async fn client_side_expiry_cancels<S: GrantStore>(store: S) {
+        let world = World::quick().await;
+        let engine = world
+            .engine(store, |c| {
+                c.machine.interaction_deadline = chrono::TimeDelta::seconds(1);
+            })
+            .await;
+        engine.start_worker();
+        let g = engine
+            .request(world.outgoing("order-expire", Interaction::Redirect))
+            .await
+            .unwrap();
+        let v = wait_kind(&engine, g.id, StateKind::Expired).await;
+        assert!(v.is_final());
+        let kinds: Vec<EventKind> = engine
+            .history(g.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.event.kind())
+            .collect();
+        assert!(kinds.contains(&EventKind::Wake));
+        assert_eq!(
+            kinds.last(),
+            Some(&EventKind::AnsweredNoContent),
+            "canceled at the AS: {kinds:?}"
+        );
+        // The user comes back too late: the callback changes nothing.
+        let outcome = world.sandbox.approve_interaction(&g.redirect.unwrap());
+        if let Ok(outcome) = outcome
+            && let Some(finish) = outcome.redirect
+        {
+            follow(finish.expose()).await;
+        }
+        assert_eq!(engine.get(g.id).await.unwrap().kind(), StateKind::Expired);
+        engine.shutdown().await;
+    }
+
+    pub async fn rotation_on_expiry_once_for_many_callers<S: GrantStore>(store: S) {
+        let world = World::start(SandboxConfig {
+            wait_seconds: 0,
+            access_token_lifetime_seconds: 6,
+            ..SandboxConfig::default()
+        })
+        .await;
+        let engine = world
+            .engine(store, |c| {
+                c.machine.auto_rotate = false;
+            })
+            .await;
+        let g = engine
+            .request(world.incoming("order-rotate"))
+            .await
+            .unwrap();
+        let first = engine.access_token(g.id).await.unwrap();
+        // Past expiry (minus the 5 s margin) the token is rotated before it is handed out.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let callers = (0..8).map(|_| {
+            let engine = engine.clone();
+            async move { engine.access_token(g.id).await }
+        });
+        let tokens = futures_join_all(callers).await;
+        let values: Vec<String> = tokens
+            .iter()
+            .map(|t| t.as_ref().unwrap().value.expose().to_owned())
+            .collect();
+        assert!(
+            values.iter().all(|v| v == &values[0]),
+            "all callers get the same new token"
+        );
+        assert_ne!(values[0], first.value.expose());
+        assert_ne!(
+            tokens[0].as_ref().unwrap().manage,
+            first.manage,
+            "new manage URL"
+        );
+        let rotations = engine
+            .history(g.id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|h| h.event.kind() == EventKind::RotateNow)
+            .count();
+        assert_eq!(rotations, 1, "one rotation for eight callers");
+        assert_replays(&engine, g.id).await;
+        // Revoke: the token is gone.
+        let revoked = engine.revoke(g.id).await.unwrap();
+        assert_eq!(revoked.kind(), StateKind::Revoked);
+        assert!(engine.access_token(g.id).await.is_err());
+        engine.shutdown().await;
+    }
+}
+
+/// `join_all` without the futures crate.
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut out = Vec::new();
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}
+
+macro_rules! lifecycle {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            use grantflow_store::PgStore;
+            $(
+                #[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
+                async fn $name(pool: sqlx::PgPool) {
+                    super::scenarios::$name(PgStore::from_pool(pool)).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::scenarios::$name(super::support::sqlite().await).await;
+                }
+            )*
+        }
+    };
+}
+
+lifecycle!(
+    interactive_with_finish_callback,
+    forged_and_replayed_callbacks_change_nothing,
+    polling_without_finish,
+    non_interactive,
+    rejection,
+    client_side_expiry_cancels,
+    rotation_on_expiry_once_for_many_callers,
+);

@@ -1,0 +1,361 @@
+//! Restarts, crashes and faults: every grant resumes from where it was; a lost response to a
+//! non-idempotent call ends `Lost` with a clear reason; a connection dropped before the AS acted
+//! is re-sent and succeeds; two workers on one database never run the same call twice.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the test failing
+
+mod support;
+
+use std::time::Duration;
+
+use grantflow_driver::Interaction;
+use grantflow_machine::{CallKind, EventKind, GrantState, LostReason, Outcome, StateKind};
+use grantflow_sandbox::{Fault, Route, SandboxConfig};
+use grantflow_store::GrantStore;
+use support::*;
+
+fn lost(state: &GrantState) -> &grantflow_machine::Lost {
+    match state {
+        GrantState::Finalized(Outcome::Lost(l)) => l,
+        other => panic!("not lost: {other:?}"),
+    }
+}
+
+mod scenarios {
+    use super::*;
+
+    /// Requests grants, stops the worker and drops the engine, then starts a new engine (a new
+    /// store connection to the same database): every grant resumes.
+    pub async fn restart_resumes_every_grant<S: GrantStore, F, Fut>(connect: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = S>,
+    {
+        let world = World::start(SandboxConfig {
+            wait_seconds: 1,
+            ..SandboxConfig::default()
+        })
+        .await;
+        let first = world.engine(connect().await, |_| {}).await;
+        first.start_worker();
+        let mut polled = Vec::new();
+        let mut redirected = Vec::new();
+        for i in 0..4 {
+            polled.push(
+                first
+                    .request(world.outgoing(&format!("poll-{i}"), Interaction::Poll))
+                    .await
+                    .unwrap(),
+            );
+            redirected.push(
+                first
+                    .request(world.outgoing(&format!("redirect-{i}"), Interaction::Redirect))
+                    .await
+                    .unwrap(),
+            );
+        }
+        // Let the first worker poll once or twice, then stop it and drop the engine.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        first.shutdown().await;
+        drop(first);
+
+        // The users decide while no engine runs.
+        let mut finishes = Vec::new();
+        for g in &polled {
+            world
+                .sandbox
+                .approve_interaction(g.redirect.as_ref().unwrap())
+                .unwrap();
+        }
+        for g in &redirected {
+            let outcome = world
+                .sandbox
+                .approve_interaction(g.redirect.as_ref().unwrap())
+                .unwrap();
+            finishes.push((
+                g.id,
+                url::Url::parse(outcome.redirect.unwrap().expose()).unwrap(),
+            ));
+        }
+
+        let second = world.engine(connect().await, |_| {}).await;
+        second.start_worker();
+        // The application hands the callbacks it received over to the new engine.
+        for (id, finish) in &finishes {
+            let token = finish.path_segments().unwrap().next_back().unwrap();
+            second
+                .finish_callback(*id, token, finish.query().unwrap())
+                .await
+                .unwrap();
+        }
+        for g in polled.iter().chain(&redirected) {
+            wait_kind(&second, g.id, StateKind::Issued).await;
+            assert_replays(&second, g.id).await;
+        }
+        second.shutdown().await;
+    }
+
+    pub async fn lost_continue_response_ends_lost<S: GrantStore>(store: S) {
+        let world = World::quick().await;
+        let engine = world.engine(store, |_| {}).await;
+        engine.start_worker();
+        let g = engine
+            .request(world.outgoing("lost-continue", Interaction::Redirect))
+            .await
+            .unwrap();
+        world
+            .sandbox
+            .set_fault(Route::Continue, Fault::LoseResponse, Some(1));
+        world.approve_and_follow(g.redirect.as_ref().unwrap()).await;
+        let v = wait_kind(&engine, g.id, StateKind::Lost).await;
+        let l = lost(&v.state);
+        assert_eq!(l.call, CallKind::Continue);
+        assert!(
+            matches!(l.reason, LostReason::RefusedAfterResend { .. }),
+            "{}",
+            l
+        );
+        assert!(l.to_string().contains("request a new grant"));
+        let kinds: Vec<EventKind> = engine
+            .history(g.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.event.kind())
+            .collect();
+        assert_eq!(
+            kinds.iter().filter(|k| **k == EventKind::Ambiguous).count(),
+            1,
+            "one ambiguous outcome, one re-send: {kinds:?}"
+        );
+        assert_eq!(
+            kinds.last(),
+            Some(&EventKind::AnsweredNoContent),
+            "canceled at the AS: {kinds:?}"
+        );
+        assert_replays(&engine, g.id).await;
+        engine.shutdown().await;
+    }
+
+    pub async fn lost_rotate_response_ends_lost<S: GrantStore>(store: S) {
+        let world = World::quick().await;
+        let engine = world.engine(store, |_| {}).await;
+        engine.start_worker();
+        let g = engine.request(world.incoming("lost-rotate")).await.unwrap();
+        world
+            .sandbox
+            .set_fault(Route::TokenRotate, Fault::LoseResponse, Some(1));
+        // The command returns once its calls are done: rotate (lost), re-send (refused), cancel.
+        let _ = engine.rotate(g.id).await;
+        let v = wait_kind(&engine, g.id, StateKind::Lost).await;
+        let l = lost(&v.state);
+        assert_eq!(l.call, CallKind::Rotate);
+        assert!(engine.access_token(g.id).await.is_err());
+        assert_replays(&engine, g.id).await;
+        engine.shutdown().await;
+    }
+
+    pub async fn dropped_connection_is_resent<S: GrantStore>(store: S) {
+        let world = World::quick().await;
+        let engine = world.engine(store, |_| {}).await;
+        engine.start_worker();
+        let g = engine
+            .request(world.outgoing("dropped", Interaction::Redirect))
+            .await
+            .unwrap();
+        world
+            .sandbox
+            .set_fault(Route::Continue, Fault::DropConnection, Some(1));
+        world.approve_and_follow(g.redirect.as_ref().unwrap()).await;
+        wait_kind(&engine, g.id, StateKind::Issued).await;
+        let kinds: Vec<EventKind> = engine
+            .history(g.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.event.kind())
+            .collect();
+        assert!(
+            kinds.contains(&EventKind::Ambiguous) || kinds.contains(&EventKind::NotSent),
+            "the dropped connection is recorded: {kinds:?}"
+        );
+        assert_replays(&engine, g.id).await;
+        engine.shutdown().await;
+    }
+
+    pub async fn grant_request_retried_after_5xx<S: GrantStore>(store: S) {
+        let world = World::quick().await;
+        let engine = world
+            .engine(store, |c| {
+                c.machine.retry_base_delay = chrono::TimeDelta::milliseconds(200);
+            })
+            .await;
+        engine.start_worker();
+        world
+            .sandbox
+            .set_fault(Route::GrantRequest, Fault::Status { status: 503 }, Some(2));
+        let g = engine.request(world.incoming("retry-5xx")).await.unwrap();
+        assert_ne!(g.kind, StateKind::Issued, "the first attempt failed");
+        wait_kind(&engine, g.id, StateKind::Issued).await;
+        assert_replays(&engine, g.id).await;
+        engine.shutdown().await;
+    }
+}
+
+/// Two engines (two workers) on one PostgreSQL database, many grants: each call is made once.
+#[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
+async fn two_workers_never_run_the_same_call_twice(pool: sqlx::PgPool) {
+    let world = World::start(SandboxConfig {
+        wait_seconds: 1,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let a = world
+        .engine(grantflow_store::PgStore::from_pool(pool.clone()), |_| {})
+        .await;
+    let b = world
+        .engine(grantflow_store::PgStore::from_pool(pool), |_| {})
+        .await;
+    let mut grants = Vec::new();
+    for i in 0..20 {
+        let engine = if i % 2 == 0 { &a } else { &b };
+        let g = engine
+            .request(world.outgoing(&format!("two-{i}"), Interaction::Poll))
+            .await
+            .unwrap();
+        world
+            .sandbox
+            .approve_interaction(g.redirect.as_ref().unwrap())
+            .unwrap();
+        grants.push(g.id);
+    }
+    a.start_worker();
+    b.start_worker();
+    for id in &grants {
+        wait_kind(&a, *id, StateKind::Issued).await;
+        let kinds: Vec<EventKind> = a
+            .history(*id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.event.kind())
+            .collect();
+        // A second poll after the token was issued would be refused (request_denied) or lose
+        // the grant: neither appears.
+        assert!(
+            !kinds
+                .iter()
+                .any(|k| matches!(k, EventKind::Refused | EventKind::Ambiguous)),
+            "{kinds:?}"
+        );
+        assert_eq!(
+            kinds
+                .iter()
+                .filter(|k| **k == EventKind::AnsweredIssued)
+                .count(),
+            1,
+            "{kinds:?}"
+        );
+    }
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// A worker killed mid-call (as by `kill -9`): its grants' leases lapse and another engine
+/// finishes them; a call left in flight is resolved by the machine (re-sent once).
+#[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
+async fn killed_worker_grants_are_taken_over(pool: sqlx::PgPool) {
+    let world = World::start(SandboxConfig {
+        wait_seconds: 0,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let tune = |c: &mut grantflow_driver::EngineConfig| {
+        c.lease = Duration::from_secs(2);
+        c.machine.retry_base_delay = chrono::TimeDelta::milliseconds(100);
+    };
+    let a = world
+        .engine(grantflow_store::PgStore::from_pool(pool.clone()), tune)
+        .await;
+    // Grant requests that fail at first (503), so the worker of `a` retries them...
+    world
+        .sandbox
+        .set_fault(Route::GrantRequest, Fault::Status { status: 503 }, Some(10));
+    let mut grants = Vec::new();
+    for i in 0..10 {
+        grants.push(
+            a.request(world.incoming(&format!("killed-{i}")))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    // ...slowly: each retry now hangs for 3 s at the AS, longer than the lease.
+    world.sandbox.set_fault(
+        Route::GrantRequest,
+        Fault::latency(Duration::from_secs(3)),
+        Some(10),
+    );
+    let worker = a.start_worker();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    worker.abort();
+    world.sandbox.clear_faults();
+    let b = world
+        .engine(grantflow_store::PgStore::from_pool(pool), tune)
+        .await;
+    b.start_worker();
+    for id in &grants {
+        wait_kind(&b, *id, StateKind::Issued).await;
+        assert_replays(&b, *id).await;
+    }
+    b.shutdown().await;
+}
+
+macro_rules! recovery {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            use grantflow_store::PgStore;
+            $(
+                #[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
+                async fn $name(pool: sqlx::PgPool) {
+                    super::scenarios::$name(PgStore::from_pool(pool)).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::scenarios::$name(super::support::sqlite().await).await;
+                }
+            )*
+        }
+    };
+}
+
+recovery!(
+    lost_continue_response_ends_lost,
+    lost_rotate_response_ends_lost,
+    dropped_connection_is_resent,
+    grant_request_retried_after_5xx,
+);
+
+#[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
+async fn restart_resumes_every_grant_postgres(pool: sqlx::PgPool) {
+    scenarios::restart_resumes_every_grant(|| {
+        let pool = pool.clone();
+        async move { grantflow_store::PgStore::from_pool(pool) }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_resumes_every_grant_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("grants.db").display());
+    scenarios::restart_resumes_every_grant(|| {
+        let url = url.clone();
+        async move { grantflow_store::SqliteStore::connect(&url).await.unwrap() }
+    })
+    .await;
+}

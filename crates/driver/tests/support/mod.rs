@@ -1,0 +1,211 @@
+//! Shared set-up of the driver's end-to-end tests: a real sandbox on loopback, a real client
+//! signing with a key the sandbox publishes, the finish router served over real TCP, and an
+//! engine over the store under test.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // test helpers: a panic is the test failing
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use grantflow_client::Client;
+use grantflow_driver::{
+    ClientCalls, Engine, EngineConfig, GrantOrder, GrantView, Interaction, finish_router,
+};
+use grantflow_machine::StateKind;
+use grantflow_protocol::grant::AccessItem;
+use grantflow_protocol::keys::PrivateKey;
+use grantflow_sandbox::{Sandbox, SandboxConfig, SandboxHandle, WalletAddressSpec};
+use grantflow_store::{GrantStore, SqliteStore};
+use serde_json::json;
+
+pub const KID: &str = "driver-test-key";
+
+/// The sandbox, the client identity, and how to build engines against them.
+pub struct World {
+    pub sandbox: SandboxHandle,
+    pub client_wallet: String,
+    pub client: Client,
+}
+
+impl World {
+    pub async fn start(config: SandboxConfig) -> Self {
+        let sandbox = Sandbox::start(config).await.unwrap();
+        let key = PrivateKey::from_seed(&[7; 32]);
+        let client_wallet = sandbox
+            .put_wallet_address(WalletAddressSpec::client(
+                "driver-client",
+                "Driver Test Client",
+                key.public_jwks(KID),
+            ))
+            .unwrap();
+        let client = Client::builder(client_wallet.parse().unwrap(), KID, key)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        Self {
+            sandbox,
+            client_wallet,
+            client,
+        }
+    }
+
+    /// A sandbox answering at once (`wait` 0), on the system clock.
+    pub async fn quick() -> Self {
+        Self::start(SandboxConfig {
+            wait_seconds: 0,
+            ..SandboxConfig::default()
+        })
+        .await
+    }
+
+    /// An engine over `store` with its finish router served on a loopback port.
+    pub async fn engine<S: GrantStore>(
+        &self,
+        store: S,
+        tune: impl FnOnce(&mut EngineConfig),
+    ) -> Engine<S> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}/gf", listener.local_addr().unwrap());
+        let mut config = EngineConfig::new(
+            EngineConfig::unique_worker_id("test"),
+            self.client_wallet.clone(),
+        )
+        .with_finish_base_url(base.parse().unwrap());
+        config.poll_interval = Duration::from_millis(200);
+        config.lease = Duration::from_secs(5);
+        config.command_wait = Duration::from_secs(10);
+        config.shutdown_grace = Duration::from_secs(10);
+        tune(&mut config);
+        let engine = Engine::new(
+            store,
+            Arc::new(ClientCalls::new(self.client.clone())),
+            config,
+        );
+        let app = axum::Router::new().nest("/gf", finish_router(engine.clone()));
+        let stopping = engine.stopping();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(stopping)
+                .await;
+        });
+        engine
+    }
+
+    pub fn alice(&self) -> String {
+        self.sandbox.wallet_address_url("alice")
+    }
+
+    /// The seed's outgoing-payment order (debit limit, daily interval).
+    pub fn outgoing(&self, key: &str, interaction: Interaction) -> GrantOrder {
+        let item: AccessItem = serde_json::from_value(json!({
+            "type": "outgoing-payment",
+            "actions": ["create", "read", "list"],
+            "identifier": self.alice(),
+            "limits": {
+                "debitAmount": {"value": "5000", "assetCode": "USD", "assetScale": 2},
+                "interval": "R/2016-08-24T08:00:00Z/P1D"
+            }
+        }))
+        .unwrap();
+        GrantOrder {
+            idempotency_key: key.to_owned(),
+            grant_endpoint: self.sandbox.auth_server_url().to_owned(),
+            access: vec![item],
+            interaction,
+        }
+    }
+
+    /// A non-interactive incoming-payment order.
+    pub fn incoming(&self, key: &str) -> GrantOrder {
+        let item: AccessItem = serde_json::from_value(json!({
+            "type": "incoming-payment",
+            "actions": ["create", "read"]
+        }))
+        .unwrap();
+        GrantOrder {
+            idempotency_key: key.to_owned(),
+            grant_endpoint: self.sandbox.auth_server_url().to_owned(),
+            access: vec![item],
+            interaction: Interaction::None,
+        }
+    }
+
+    /// Approves the interaction as the user would, and follows the finish redirect to the
+    /// engine's finish URI as the browser would (real HTTP). Returns the page's status.
+    pub async fn approve_and_follow(&self, redirect: &str) -> u16 {
+        let outcome = self.sandbox.approve_interaction(redirect).unwrap();
+        let finish = outcome.redirect.expect("a finish redirect");
+        follow(finish.expose()).await
+    }
+
+    pub async fn deny_and_follow(&self, redirect: &str) -> u16 {
+        let outcome = self.sandbox.deny_interaction(redirect).unwrap();
+        let finish = outcome.redirect.expect("a finish redirect");
+        follow(finish.expose()).await
+    }
+}
+
+/// A browser GET of `url` (no redirects followed); the status.
+pub async fn follow(url: &str) -> u16 {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+pub async fn sqlite() -> SqliteStore {
+    SqliteStore::connect("sqlite::memory:").await.unwrap()
+}
+
+/// Waits (up to 20 s) for the grant to reach `kind`.
+pub async fn wait_kind<S: GrantStore>(
+    engine: &Engine<S>,
+    id: grantflow_store::GrantId,
+    kind: StateKind,
+) -> GrantView {
+    match engine
+        .wait_for(id, Duration::from_secs(20), |g| g.kind() == kind)
+        .await
+    {
+        Ok(v) => v,
+        Err(e) => {
+            let now = engine.get(id).await.unwrap();
+            let history: Vec<_> = engine
+                .history(id)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|h| h.event.kind())
+                .collect();
+            panic!(
+                "grant never reached {kind:?} ({e}); it is {:?}; events {history:?}; state {:?}",
+                now.kind(),
+                now.state
+            )
+        }
+    }
+}
+
+/// Replays the grant's history through the machine and checks it gives the stored state.
+pub async fn assert_replays<S: GrantStore>(engine: &Engine<S>, id: grantflow_store::GrantId) {
+    let history = engine.history(id).await.unwrap();
+    let stored = engine.get(id).await.unwrap();
+    let mut state = grantflow_machine::GrantState::Initial;
+    let config = &engine.config().machine;
+    for (i, h) in history.iter().enumerate() {
+        assert_eq!(h.version, i as i64 + 1, "gap in the event log");
+        state = grantflow_machine::transition(&state, h.event.clone(), h.at, config)
+            .unwrap_or_else(|e| panic!("replay of event {} failed: {e}", h.version))
+            .state;
+    }
+    assert_eq!(
+        state, stored.state,
+        "replaying the log does not give the stored state"
+    );
+}
