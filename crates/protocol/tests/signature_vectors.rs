@@ -250,3 +250,21 @@ fn pretty_printed_body_quirk() {
         verify(&v, method, url, &headers, Some(body)).expect("our signature verifies");
     }
 }
+
+#[test]
+fn fixture_is_the_shared_vectors_file() {
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/vectors/http-signatures.json");
+    let Ok(original) = std::fs::read(&shared) else {
+        eprintln!(
+            "SKIPPED: fixture_is_the_shared_vectors_file: {} is not there to compare with",
+            shared.display()
+        );
+        return;
+    };
+    assert!(
+        original == include_bytes!("fixtures/http-signatures.json"),
+        "tests/fixtures/http-signatures.json differs from {}: copy it again",
+        shared.display()
+    );
+}
