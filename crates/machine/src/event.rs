@@ -1,6 +1,7 @@
 //! Events: what happened to a grant (a command, an HTTP outcome, a finish callback, time passing).
 
 use std::fmt;
+use std::sync::Arc;
 
 use grantflow_protocol::grant::{GrantResponse, RotatedToken};
 use grantflow_protocol::{GnapError, Secret};
@@ -18,7 +19,7 @@ pub enum Event {
     /// Command: request this grant. The first event of every grant.
     Request {
         /// What to request, and where.
-        intent: Box<GrantIntent>,
+        intent: Arc<GrantIntent>,
     },
     /// Command: cancel the grant (at the AS too, once it has a continuation).
     Cancel,

@@ -157,7 +157,7 @@ pub enum MachineError {
 /// let cfg = Config::default();
 ///
 /// let intent = GrantIntent::new("https://auth.example/tenant", request);
-/// let t = transition(&GrantState::Initial, Event::Request { intent: Box::new(intent) }, now, &cfg)?;
+/// let t = transition(&GrantState::Initial, Event::Request { intent: std::sync::Arc::new(intent) }, now, &cfg)?;
 /// assert!(matches!(t.effects.call_effect(), Some(Effect::SendGrantRequest { .. })));
 /// assert_eq!(t.next_wake_at(), Some(now + cfg.call_timeout));
 ///
@@ -213,7 +213,6 @@ pub fn transition(
     match state {
         GrantState::Initial => match event {
             Event::Request { intent } => {
-                let intent: Arc<crate::GrantIntent> = Arc::from(intent);
                 let call = Call::start(CallKind::GrantRequest, cx.now, 1, cx.config);
                 Ok(Transition {
                     effects: Effects::call(Effect::SendGrantRequest {

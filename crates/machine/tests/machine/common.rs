@@ -74,7 +74,7 @@ pub fn intent(flow: Flow) -> GrantIntent {
 
 pub fn request(flow: Flow) -> Event {
     Event::Request {
-        intent: Box::new(intent(flow)),
+        intent: std::sync::Arc::new(intent(flow)),
     }
 }
 

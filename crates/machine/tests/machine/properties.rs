@@ -48,6 +48,28 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// The default configuration, or one with short deadlines and timeouts and/or rotation off.
+fn config() -> impl Strategy<Value = Config> {
+    (any::<bool>(), any::<bool>()).prop_map(|(short, auto_rotate)| {
+        let base = Config::default();
+        if short {
+            Config {
+                interaction_deadline: TimeDelta::seconds(30),
+                call_timeout: TimeDelta::seconds(5),
+                too_fast_backoff: TimeDelta::seconds(1),
+                max_retry_delay: TimeDelta::seconds(20),
+                auto_rotate,
+                ..base
+            }
+        } else {
+            Config {
+                auto_rotate,
+                ..base
+            }
+        }
+    })
+}
+
 fn flow() -> impl Strategy<Value = Flow> {
     prop_oneof![
         Just(Flow::Interactive),
@@ -108,10 +130,10 @@ struct Checker {
 }
 
 impl Checker {
-    fn new(flow: Flow) -> Self {
+    fn new(flow: Flow, config: Config) -> Self {
         Self {
             flow,
-            config: Config::default(),
+            config,
             state: GrantState::Initial,
             now: t0(),
             log: Vec::new(),
@@ -469,9 +491,10 @@ impl Checker {
 
 fn run_case(
     flow: Flow,
+    config: Config,
     steps: &[Step],
 ) -> Result<BTreeSet<(StateKind, EventKind, StateKind)>, TestCaseError> {
-    let mut checker = Checker::new(flow);
+    let mut checker = Checker::new(flow, config);
     checker.apply(&Step::Command(7))?; // the Request
     for step in steps {
         checker.apply(step)?;
@@ -500,9 +523,10 @@ proptest! {
     #[test]
     fn random_event_sequences_hold_every_invariant(
         flow in flow(),
+        config in config(),
         steps in prop::collection::vec(step(), 1..80),
     ) {
-        run_case(flow, &steps)?;
+        run_case(flow, config, &steps)?;
     }
 }
 
@@ -521,9 +545,9 @@ fn every_edge_of_the_table_is_exercised() {
     let covered = Mutex::new(BTreeSet::new());
     runner
         .run(
-            &(flow(), prop::collection::vec(step(), 1..80)),
-            |(flow, steps)| {
-                let edges = run_case(flow, &steps)?;
+            &(flow(), config(), prop::collection::vec(step(), 1..80)),
+            |(flow, config, steps)| {
+                let edges = run_case(flow, config, &steps)?;
                 covered.lock().unwrap().extend(edges);
                 Ok(())
             },
