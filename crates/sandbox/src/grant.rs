@@ -231,7 +231,7 @@ pub(crate) async fn request(
             },
         );
         store.grants_by_continue.insert(continue_id, grant_id);
-        store.interactions.insert(
+        store.insert_interaction(
             interaction_id,
             Interaction {
                 grant_id,

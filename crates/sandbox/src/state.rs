@@ -276,6 +276,11 @@ pub(crate) struct Store {
     pub interactions: HashMap<Uuid, Interaction>,
     /// management id -> token.
     pub tokens: HashMap<Uuid, AccessToken>,
+    /// Fingerprint of a token value -> management ids (lookup by the `Authorization` value
+    /// without scanning, and without keeping secret values as map keys).
+    token_index: HashMap<u64, Vec<Uuid>>,
+    /// Fingerprint of an `interact_ref` -> interaction ids.
+    interaction_index: HashMap<u64, Vec<Uuid>>,
     pub incoming_payments: HashMap<Uuid, IncomingPayment>,
     pub incoming_order: Vec<Uuid>,
     pub quotes: HashMap<Uuid, Quote>,
@@ -292,20 +297,31 @@ impl Store {
         (grant.continue_token == *token && !grant.is_revoked()).then_some(grant_id)
     }
 
+    /// Adds an interaction.
+    pub fn insert_interaction(&mut self, id: Uuid, interaction: Interaction) {
+        self.interaction_index
+            .entry(fingerprint(&interaction.interact_ref))
+            .or_default()
+            .push(id);
+        self.interactions.insert(id, interaction);
+    }
+
     /// The interaction whose `interact_ref` is `interact_ref`.
     pub fn interaction_by_ref(&self, interact_ref: &Secret) -> Option<(Uuid, &Interaction)> {
-        self.interactions
+        self.interaction_index
+            .get(&fingerprint(interact_ref))?
             .iter()
+            .filter_map(|id| self.interactions.get(id).map(|i| (*id, i)))
             .find(|(_, i)| i.interact_ref == *interact_ref)
-            .map(|(id, i)| (*id, i))
     }
 
     /// The token whose value is `value`, with its management id.
     pub fn token_by_value(&self, value: &Secret) -> Option<(Uuid, &AccessToken)> {
-        self.tokens
+        self.token_index
+            .get(&fingerprint(value))?
             .iter()
+            .filter_map(|id| self.tokens.get(id).map(|t| (*id, t)))
             .find(|(_, t)| t.value == *value)
-            .map(|(id, t)| (*id, t))
     }
 
     /// Revokes every token of a grant.
@@ -326,10 +342,15 @@ impl Store {
         expires_in: u64,
     ) -> Uuid {
         let management_id = Uuid::new_v4();
+        let value = Secret::new(random_hex(10));
+        self.token_index
+            .entry(fingerprint(&value))
+            .or_default()
+            .push(management_id);
         self.tokens.insert(
             management_id,
             AccessToken {
-                value: Secret::new(random_hex(10)),
+                value,
                 grant_id,
                 access,
                 created_at: now,
@@ -339,6 +360,15 @@ impl Store {
         );
         management_id
     }
+}
+
+/// A non-reversible 64-bit fingerprint of a secret, for indexing (equality is still checked on
+/// the secret itself, in constant time).
+fn fingerprint(secret: &Secret) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    secret.expose().hash(&mut h);
+    h.finish()
 }
 
 /// `n` random bytes as uppercase hex: the reference's `generateToken` (10 bytes) and
