@@ -70,6 +70,29 @@ fn lifecycle(c: &mut Criterion) {
         )
     });
     group.finish();
+
+    // For scale: the finish-hash verification alone (one of the seven transitions runs it).
+    let mut group = c.benchmark_group("protocol");
+    let hash = grantflow_protocol::finish_hash::finish_hash(
+        CLIENT_NONCE,
+        AS_NONCE,
+        &interact_ref(1),
+        ENDPOINT,
+        FinishHashEncoding::PaddedBase64,
+    );
+    let reference = interact_ref(1);
+    group.bench_function("verify_finish_hash_padded_base64", |b| {
+        b.iter(|| {
+            grantflow_protocol::finish_hash::verify_finish_hash(
+                std::hint::black_box(&hash),
+                CLIENT_NONCE,
+                AS_NONCE,
+                &reference,
+                ENDPOINT,
+            )
+        })
+    });
+    group.finish();
 }
 
 // `criterion_group!` generates an undocumented public function.
