@@ -122,7 +122,7 @@ fn seed_state(continuing: bool, deadline: TimeDelta) -> serde_json::Value {
     let mut state = transition(
         &GrantState::Initial,
         Event::Request {
-            intent: Box::new(intent),
+            intent: intent.into(),
         },
         t0,
         &config,

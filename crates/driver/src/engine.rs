@@ -292,7 +292,7 @@ impl<S: GrantStore> Engine<S> {
             subject: None,
         };
         let event = Event::Request {
-            intent: Box::new(GrantIntent::new(order.grant_endpoint, request)),
+            intent: GrantIntent::new(order.grant_endpoint, request).into(),
         };
         let now = clock_now();
         let t = transition(

@@ -74,7 +74,7 @@ async fn a_full_lifecycle_logs_no_secret() {
     for h in engine.history(g.id).await.unwrap() {
         match h.event {
             Event::Request { intent } => {
-                let f = intent.request.interact.unwrap().finish.unwrap();
+                let f = intent.request.interact.clone().unwrap().finish.unwrap();
                 secrets.push(f.nonce.expose().to_owned());
             }
             Event::Answered {
