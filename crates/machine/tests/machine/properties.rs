@@ -471,6 +471,13 @@ impl Checker {
         let back = GrantState::from_json(&json).map_err(|e| TestCaseError::fail(e.to_string()))?;
         prop_assert_eq!(&back, new);
 
+        // The event log round-trips too (the store keeps events as JSON for replay).
+        let event_json =
+            serde_json::to_string(&event).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let event_back: Event =
+            serde_json::from_str(&event_json).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(&event_back, &event);
+
         self.log.push((event, now));
         self.state = t.state;
         Ok(())

@@ -764,3 +764,63 @@ fn auto_rotate_off_means_nothing_scheduled() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn every_gnap_error_of_the_reference_on_cancel_and_revoke() {
+    // Cancel: 204; 401 invalid_client | invalid_continuation | invalid_request; 404
+    // invalid_request. A refusal means the AS no longer knows the continuation: the goal is
+    // reached anyway. 5xx and 429: retried.
+    for (status, code) in [
+        (401, Some("invalid_continuation")),
+        (401, Some("invalid_client")),
+        (401, Some("invalid_request")),
+        (404, Some("invalid_request")),
+        (400, None),
+    ] {
+        let mut run = awaiting();
+        run.ok(0, Event::Cancel);
+        run.ok(0, refused(status, code, "unknown grant"));
+        assert_eq!(run.state.kind(), StateKind::Canceled, "{status} {code:?}");
+    }
+    for (status, code) in [(500, Some("request_denied")), (503, None), (429, None)] {
+        let mut run = awaiting();
+        run.ok(0, Event::Cancel);
+        let t = run.ok(0, refused(status, code, "later"));
+        assert_eq!(run.state.kind(), StateKind::Canceling, "{status} {code:?}");
+        assert!(t.effects.is_empty());
+        assert_eq!(t.next_wake_at(), Some(run.now + TimeDelta::seconds(1)));
+        let t = run.wake();
+        assert!(matches!(
+            t.effects.call_effect(),
+            Some(Effect::Cancel { .. })
+        ));
+    }
+    // Revoke: 204; 401 invalid_client (unknown or already revoked): Revoked; 500 request_denied:
+    // retried.
+    let mut run = issued_run(Some(600));
+    run.ok(0, Event::Revoke);
+    run.ok(0, refused(500, Some("request_denied"), "internal"));
+    assert_eq!(run.state.kind(), StateKind::Revoking);
+    let t = run.wake();
+    assert!(matches!(
+        t.effects.call_effect(),
+        Some(Effect::RevokeToken { .. })
+    ));
+    run.ok(0, no_content());
+    assert_eq!(run.state.kind(), StateKind::Revoked);
+}
+
+#[test]
+fn events_and_states_round_trip_through_json() {
+    let mut run = issued_run(Some(600));
+    run.ok(0, Event::RotateNow);
+    run.ok(0, refused(500, Some("request_denied"), "internal"));
+    for (event, _) in &run.log {
+        let json = serde_json::to_string(event).unwrap();
+        assert!(json.starts_with(r#"{"event":""#), "{json}");
+        assert_eq!(&serde_json::from_str::<Event>(&json).unwrap(), event);
+    }
+    let json = run.state.to_json().unwrap();
+    assert_eq!(GrantState::from_json(&json).unwrap(), run.state);
+    assert_eq!(run.replay(), run.state);
+}
