@@ -20,6 +20,22 @@
 //! manage URL), or → revoking → `Revoked`. The full edge list is [`TRANSITIONS`]; the diagram is
 //! in `docs/machine.md` (generated from it, kept in sync by a test).
 //!
+//! # Glossary
+//!
+//! - **grant**: the authorization server's (AS) permission for this client to act on a wallet
+//!   (create outgoing payments, read incoming payments, ...); one grant is one machine.
+//! - **interaction**: the user's visit to the AS (the `redirect` URL) to approve or deny.
+//! - **finish**: the AS's redirect back to the client's finish URI after the interaction, with
+//!   `hash` + `interact_ref` (approved) or `result=...` (the reference server's failures).
+//! - **finish hash**: SHA-256 over the client nonce, the AS nonce, the `interact_ref` and the grant
+//!   endpoint; proves the finish redirect came from the AS for this grant.
+//! - **continuation**: the URI and token (and `wait`) with which the client continues, polls or
+//!   cancels (`DELETE`) a grant.
+//! - **manage URL**: the access token's URL to rotate (`POST`) or revoke (`DELETE`) it; rotation
+//!   returns a new one.
+//! - **ambiguous outcome**: a call that may or may not have reached the AS (timeout after send,
+//!   5xx, crash mid-call).
+//!
 //! # Decisions (where the issue was silent)
 //!
 //! - **Calls in flight are state.** Every effect that makes a call also marks it in flight in the
