@@ -28,8 +28,10 @@
 //!
 //! The one kind without a closed formula is the Rafiki-compatible reading of a duration that mixes
 //! months with weeks, days or a time (`P1M1D`): the clamped day and the exact part then interact
-//! step by step, so the chain is walked. The walk stops at the instant's window, and within the
-//! years 0001-9999 it is at most 12 · 9999 steps (`docs/intervals.md`).
+//! step by step, so the chain is walked, on integer calendar parts (no division per step). The
+//! walk stops at the instant's window, and within the years 0001-9999 it is at most 12 · 9999
+//! steps (`docs/intervals.md`). Iterating such a series backwards keeps a checkpoint every 256
+//! boundaries, since a clamped chain cannot be undone.
 
 use chrono::{DateTime, Utc};
 
@@ -567,9 +569,46 @@ pub struct Windows {
     series: Series,
     /// Index of the next window to yield, if any.
     next: Option<u128>,
-    /// For chained mixed steps: the next window's first boundary (forwards), or all boundaries
-    /// from the anchor down to the next window (backwards, where a chain cannot be undone).
-    chained: Vec<i128>,
+    /// Chained mixed steps, forwards: the chain at the next window's first boundary.
+    cursor: Option<Chained>,
+    /// Chained mixed steps, backwards: the chain at every [`CHECKPOINT`]-th boundary from the
+    /// anchor (a chain cannot be undone, so each window is re-walked from the checkpoint below).
+    checkpoints: Vec<Chained>,
+}
+
+/// Spacing of the backward checkpoints: memory and per-window work both stay small.
+const CHECKPOINT: u128 = 256;
+
+impl Windows {
+    fn chained_window(&mut self, i: u128) -> Option<Window> {
+        let s = self.series;
+        match s.direction {
+            Direction::Forward => {
+                let c = self.cursor?;
+                let mut next = c;
+                self.cursor = None;
+                if i >= s.count || !s.chain_step(&mut next) {
+                    return None;
+                }
+                self.cursor = Some(next);
+                s.make(i, c.nanos(), next.nanos())
+            }
+            Direction::Backward => {
+                let k = usize::try_from(i / CHECKPOINT).ok()?;
+                let mut c = *self.checkpoints.get(k)?;
+                for _ in 0..i % CHECKPOINT {
+                    if !s.chain_step(&mut c) {
+                        return None;
+                    }
+                }
+                let mut next = c;
+                if !s.chain_step(&mut next) {
+                    return None;
+                }
+                s.make(i, c.nanos(), next.nanos())
+            }
+        }
+    }
 }
 
 impl Iterator for Windows {
@@ -577,25 +616,9 @@ impl Iterator for Windows {
 
     fn next(&mut self) -> Option<Window> {
         let i = self.next?;
-        let s = &self.series;
+        let s = self.series;
         let window = if s.step == Step::ChainedMixed {
-            match s.direction {
-                Direction::Forward => {
-                    let b = *self.chained.last()?;
-                    let b_next = s.chain(b);
-                    self.chained = vec![b_next];
-                    if i < s.count {
-                        s.make(i, b, b_next)
-                    } else {
-                        None
-                    }
-                }
-                Direction::Backward => {
-                    let b_next = self.chained.pop()?;
-                    let b = *self.chained.last()?;
-                    s.make(i, b, b_next)
-                }
-            }
+            self.chained_window(i)
         } else {
             s.window(i)
         };
@@ -695,26 +718,31 @@ impl RepeatingInterval {
     pub fn windows_from(&self, reading: Reading, at: DateTime<Utc>) -> Windows {
         let series = Series::new(self, reading);
         let next = series.first_index_from(at);
-        let mut chained = Vec::new();
+        let (mut cursor, mut checkpoints) = (None, Vec::new());
         if let (Step::ChainedMixed, Some(i)) = (series.step, next) {
             // Walk once to the first window, keeping what the iterator will need.
-            let mut b = series.anchor;
-            chained.push(b);
-            for _ in 0..i {
-                b = series.chain(b);
-                match series.direction {
-                    Direction::Forward => chained = vec![b],
-                    Direction::Backward => chained.push(b),
+            let mut c = series.chain_start();
+            let mut ok = true;
+            let backward = series.direction == Direction::Backward;
+            for j in 0..i {
+                if backward && j % CHECKPOINT == 0 {
+                    checkpoints.push(c);
+                }
+                if !series.chain_step(&mut c) {
+                    ok = false;
+                    break;
                 }
             }
-            if series.direction == Direction::Backward {
-                chained.push(series.chain(b));
+            if backward && i % CHECKPOINT == 0 {
+                checkpoints.push(c);
             }
+            cursor = ok.then_some(c);
         }
         Windows {
             series,
             next,
-            chained,
+            cursor,
+            checkpoints,
         }
     }
 }
@@ -1057,6 +1085,29 @@ mod tests {
                     break;
                 }
                 slow = series.chain(slow);
+            }
+        }
+    }
+
+    #[test]
+    fn chained_mixed_iteration_across_checkpoints() {
+        for s in [
+            "R/P1M1D/2024-03-31T00:00:00Z",
+            "R/2024-01-31T00:00:00Z/P1M1D",
+        ] {
+            let r = interval(s);
+            let from = if s.starts_with("R/P") {
+                t("1960-01-01T00:00:00Z")
+            } else {
+                t("2030-01-01T00:00:00Z")
+            };
+            let windows: Vec<Window> = r.windows_from(Rafiki, from).take(700).collect();
+            assert!(windows.len() > 600, "{s}: {}", windows.len());
+            for pair in windows.windows(2) {
+                assert_eq!(pair[0].end, pair[1].start, "{s}");
+            }
+            for w in windows.iter().step_by(37) {
+                assert_eq!(r.window(Rafiki, w.index), Some(*w), "{s}");
             }
         }
     }
