@@ -8,8 +8,8 @@
 // grant and quote; the outgoing-payment grant request with a debitAmount limit and the seed's
 // interval; approval through the sandbox's interaction API; the finish hash checked here; continue
 // with the interact_ref (too_fast first, as the reference answers within `wait`); outgoing payment
-// create; spent amounts; token rotate; revoke; cancel. Then the negative run: a badly signed
-// request must be refused with the reference's status and code.
+// create; spent amounts; token rotate; revoke; cancel; a grant in polling mode. Then the negative
+// run: a badly signed request must be refused with the reference's status and code.
 //
 // Prints one line per step; exits 1 with the reason on the first failure.
 import { createRequire } from 'node:module'
@@ -277,6 +277,42 @@ async function main() {
   await client.grant.cancel(continueArgs)
   step('grant.cancel')
   await expectRefusal('grant.cancel again', client.grant.cancel(continueArgs), 401, 'invalid_continuation')
+
+  // Polling mode (no finish URI): a bodiless continue answers {continue} until the grant is
+  // approved, then the token.
+  const polled = await client.grant.request(
+    { url: sender.authServer },
+    {
+      access_token: {
+        access: [
+          {
+            identifier: sender.id,
+            type: 'outgoing-payment',
+            actions: ['create', 'read'],
+            limits: { debitAmount: { value: '100', assetCode: sender.assetCode, assetScale: sender.assetScale } }
+          }
+        ]
+      },
+      interact: { start: ['redirect'] }
+    }
+  )
+  expect(op.isPendingGrant(polled), 'polling-mode grant is not pending')
+  const pollArgs = { url: polled.continue.uri, accessToken: polled.continue.access_token.value }
+  const waitMs = (polled.continue.wait ?? 5) * 1000 + 100
+  await expectRefusal('grant.continue poll within wait', client.grant.continue(pollArgs), 400, 'too_fast')
+  await sleep(waitMs)
+  const stillPending = await client.grant.continue(pollArgs)
+  expect(!op.isFinalizedGrantWithAccessToken(stillPending) && stillPending.continue, 'poll before approval')
+  step('grant.continue poll (pending)', `wait ${stillPending.continue.wait}`)
+  const pollId = new URL(polled.interact.redirect).pathname.split('/interact/')[1].split('/')[0]
+  const pollOutcome = await admin('POST', `/_sandbox/interactions/${pollId}/approve`)
+  expect(pollOutcome.redirect === null, 'a grant without finish URI got a finish redirect')
+  await sleep(waitMs)
+  const polledGrant = await client.grant.continue(pollArgs)
+  expect(op.isFinalizedGrantWithAccessToken(polledGrant), 'poll after approval did not issue a token')
+  step('grant.continue poll (approved)')
+  await client.grant.cancel(pollArgs)
+  step('grant.cancel (polled grant)')
 
   // Negative run: a badly signed request (a key the client's wallet address does not publish,
   // under the published key id) is refused as the reference refuses it.

@@ -236,7 +236,7 @@ pub(crate) async fn request(
             Interaction {
                 grant_id,
                 interact_ref: Secret::new(Uuid::new_v4().to_string()),
-                nonce: nonce.clone(),
+                nonce: Secret::new(nonce.clone()),
                 state: InteractionState::Pending,
                 created_at: now,
                 expires_in: Duration::seconds(

@@ -75,7 +75,7 @@ fn lookup(store: &Store, id: &str, nonce: Option<&str>) -> Option<Uuid> {
     let id = Uuid::parse_str(id).ok()?;
     let interaction = store.interactions.get(&id)?;
     match nonce {
-        Some(n) if n != interaction.nonce => None,
+        Some(n) if Secret::new(n) != interaction.nonce => None,
         _ => Some(id),
     }
 }
@@ -211,7 +211,7 @@ fn finish_step(
         (Some(f), InteractionState::Approved) => {
             let hash = finish_hash(
                 f.client_nonce.expose(),
-                &interaction.nonce,
+                interaction.nonce.expose(),
                 interaction.interact_ref.expose(),
                 &shared.urls.grant_endpoint,
                 shared.config.finish_hash_encoding,

@@ -193,7 +193,7 @@ pub(crate) struct Interaction {
     /// The `interact_ref` handed to the client after approval.
     pub interact_ref: Secret,
     /// The AS nonce: in the interaction URLs and the finish hash.
-    pub nonce: String,
+    pub nonce: Secret,
     pub state: InteractionState,
     pub created_at: DateTime<Utc>,
     pub expires_in: chrono::Duration,
