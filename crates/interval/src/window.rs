@@ -1112,6 +1112,36 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn sticky_clamp_closed_form_matches_the_chain_everywhere(
+            year in 1i32..9900,
+            month in 1u32..=12,
+            day in 25u32..=31,
+            months in 1u32..=120,
+            backward: bool,
+        ) {
+            let Some(date) = chrono::NaiveDate::from_ymd_opt(year, month, day) else {
+                return Ok(());
+            };
+            let anchor = format!("{}T06:30:00Z", date.format("%Y-%m-%d"));
+            let s = if backward {
+                format!("R/P{months}M/{anchor}")
+            } else {
+                format!("R/{anchor}/P{months}M")
+            };
+            let Ok(r) = s.parse::<RepeatingInterval>() else {
+                return Ok(());
+            };
+            let series = Series::new(&r, Rafiki);
+            let mut chained = series.anchor;
+            for i in 0..400u128 {
+                proptest::prop_assert_eq!(series.boundary(i), chained, "{} boundary {}", s, i);
+                chained = series.chain(chained);
+            }
+        }
+    }
+
     #[test]
     fn next_window_start_and_end_of_series() {
         let r = interval("R2/2022-07-01T13:00:00Z/P1M");
