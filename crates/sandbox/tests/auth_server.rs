@@ -715,3 +715,92 @@ async fn two_content_types_are_refused_with_415() {
     assert_eq!(r.status, 404);
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn keys_are_looked_up_on_every_request() {
+    let (sandbox, client) = start(0).await;
+    let p = pending(&sandbox, &client, true).await;
+    // The client replaces its published key: requests signed with the old one are refused.
+    let new_key = PrivateKey::from_seed(&[99; 32]);
+    sandbox
+        .put_wallet_address(grantflow_sandbox::WalletAddressSpec::client(
+            "client",
+            "Test Client",
+            new_key.public_jwks("new-kid"),
+        ))
+        .unwrap();
+    let curi = p.body["continue"]["uri"].as_str().unwrap();
+    let ctoken = p.body["continue"]["access_token"]["value"].as_str();
+    let r = client.send("DELETE", curi, ctoken, None).await.unwrap();
+    r.assert_error(400, "invalid_client");
+    let r = client
+        .send_signed_with(&new_key, "new-kid", "DELETE", curi, ctoken, None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 204, "{}", r.body);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn after_rejection_and_after_cancel() {
+    let (sandbox, client) = start(0).await;
+    // Rejected, with a finish URI: continuing with an interact_ref finds no grant.
+    let p = pending(&sandbox, &client, true).await;
+    sandbox
+        .deny_interaction(p.body["interact"]["redirect"].as_str().unwrap())
+        .unwrap();
+    let curi = p.body["continue"]["uri"].as_str().unwrap();
+    let ctoken = p.body["continue"]["access_token"]["value"].as_str();
+    let r = client
+        .send(
+            "POST",
+            curi,
+            ctoken,
+            Some(&json!({"interact_ref": "anything"})),
+        )
+        .await
+        .unwrap();
+    r.assert_error(404, "invalid_continuation");
+
+    // Rejected, polling mode: the poll says the grant cannot be continued.
+    let p = pending(&sandbox, &client, false).await;
+    sandbox
+        .deny_interaction(p.body["interact"]["redirect"].as_str().unwrap())
+        .unwrap();
+    let r = client
+        .send(
+            "POST",
+            p.body["continue"]["uri"].as_str().unwrap(),
+            p.body["continue"]["access_token"]["value"].as_str(),
+            None,
+        )
+        .await
+        .unwrap();
+    r.assert_error(401, "request_denied");
+    assert_eq!(r.description(), Some("grant cannot be continued"));
+
+    // Canceled while pending: the user can no longer decide, the page redirects.
+    let p = pending(&sandbox, &client, true).await;
+    let redirect = p.body["interact"]["redirect"].as_str().unwrap();
+    let r = client
+        .send(
+            "DELETE",
+            p.body["continue"]["uri"].as_str().unwrap(),
+            p.body["continue"]["access_token"]["value"].as_str(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 204);
+    let err = sandbox.approve_interaction(redirect).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            grantflow_sandbox::SandboxError::Interaction { status: 401, .. }
+        ),
+        "{err}"
+    );
+    let page = client.http.get(redirect).send().await.unwrap();
+    assert_eq!(page.status(), 302);
+    sandbox.shutdown().await;
+}
