@@ -324,7 +324,16 @@ pub(crate) async fn inject(
         return next.run(request).await;
     };
     let Some(fault) = faults.take(route) else {
-        return next.run(request).await;
+        let started = std::time::Instant::now();
+        let response = next.run(request).await;
+        // The route name, never the path: paths carry nonces and ids.
+        tracing::info!(
+            route = %route,
+            status = response.status().as_u16(),
+            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "sandbox: request"
+        );
+        return response;
     };
     let peer = connection.as_ref().map(|c| c.0.remote);
     tracing::info!(route = %route, ?fault, ?peer, "sandbox: injecting fault");
