@@ -75,7 +75,7 @@ impl Default for SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// The finish-hash encoding for a command-line name: `padded-base64` (the reference's, the
+    /// The finish-hash encoding for a command-line name (those of `grantflow sandbox --hash-encoding`): `padded` (the reference's, the
     /// default) or `rfc9635` (base64url without padding).
     ///
     /// ```
@@ -87,7 +87,7 @@ impl SandboxConfig {
     /// ```
     pub fn finish_hash_encoding_named(name: &str) -> Option<FinishHashEncoding> {
         match name {
-            "padded-base64" => Some(FinishHashEncoding::PaddedBase64),
+            "padded" => Some(FinishHashEncoding::PaddedBase64),
             "rfc9635" => Some(FinishHashEncoding::Rfc9635),
             _ => None,
         }
