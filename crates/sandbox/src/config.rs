@@ -75,8 +75,9 @@ impl Default for SandboxConfig {
 }
 
 impl SandboxConfig {
-    /// The finish-hash encoding for a command-line name (those of `grantflow sandbox --hash-encoding`): `padded` (the reference's, the
-    /// default) or `rfc9635` (base64url without padding).
+    /// The finish-hash encoding for a command-line name, as `grantflow sandbox --hash-encoding`
+    /// spells them: `padded` (the reference's, the default) or `rfc9635` (base64url without
+    /// padding).
     ///
     /// ```
     /// use grantflow_sandbox::SandboxConfig;
