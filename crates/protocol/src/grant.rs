@@ -426,12 +426,43 @@ pub struct PendingGrant {
 }
 
 /// `interact` of a pending grant response.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// `Debug` shows only the origin of `redirect`: at the reference server its path carries the AS
+/// finish nonce (`/interact/<id>/<nonce>`), which is a secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InteractResponse {
     /// The URL to send the resource owner's browser to.
     pub redirect: String,
     /// The AS nonce; the second line of the finish hash base.
     pub finish: Secret,
+}
+
+impl fmt::Debug for InteractResponse {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InteractResponse")
+            .field("redirect", &RedactedUrl(&self.redirect))
+            .field("finish", &self.finish)
+            .finish()
+    }
+}
+
+/// Shows a URL's origin and hides its path and query (`https://as.example/***`).
+struct RedactedUrl<'a>(&'a str);
+
+impl fmt::Debug for RedactedUrl<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let origin_end = self
+            .0
+            .find("://")
+            .map(|scheme_end| {
+                let after = scheme_end + 3;
+                self.0[after..]
+                    .find(['/', '?', '#'])
+                    .map_or(self.0.len(), |i| after + i)
+            })
+            .unwrap_or(0);
+        write!(f, "\"{}/***\"", &self.0[..origin_end])
+    }
 }
 
 /// `continue`: how to continue (or cancel) a grant.
@@ -607,6 +638,23 @@ impl GrantResponse {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn interact_response_debug_hides_the_nonce_in_the_redirect_url() {
+        let interact = InteractResponse {
+            redirect: "https://auth.example/interact/5e2c/4F1B2C3D4E5F6071?clientName=Shop".into(),
+            finish: Secret::from("4F1B2C3D4E5F6071"),
+        };
+        let shown = format!("{interact:?}");
+        assert!(!shown.contains("4F1B2C3D4E5F6071"), "{shown}");
+        assert!(!shown.contains("5e2c"), "{shown}");
+        assert!(shown.contains("https://auth.example/***"), "{shown}");
+        let odd = InteractResponse {
+            redirect: "not a url with secret".into(),
+            finish: Secret::from("x"),
+        };
+        assert!(!format!("{odd:?}").contains("secret"));
+    }
     use super::*;
     use crate::error::{ProtocolError, parse_json};
 
