@@ -358,13 +358,23 @@ pub(crate) struct ChoiceForm {
     choice: String,
 }
 
-/// `POST /auth/interact/{id}/{nonce}/choice`: records Approve or Deny, then sends the browser
-/// to the finish step.
+/// `POST /auth/interact/{id}/{nonce}/choice`: records Approve or Deny (from the browser holding
+/// the interaction's session cookie), then sends the browser to the finish step.
 pub(crate) async fn choice(
     State(shared): State<Shared>,
     Path((id, nonce)): Path<(String, String)>,
+    headers: HeaderMap,
     Form(form): Form<ChoiceForm>,
 ) -> Response {
+    // Only the browser that opened the consent page may decide (its session cookie holds the
+    // nonce), so another page cannot post a decision for it.
+    if session_nonce(&headers, &id) != Some(nonce.as_str()) {
+        return consent::error_page(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request",
+            "invalid session",
+        );
+    }
     let decision = match form.choice.as_str() {
         "accept" => Decision::Approve,
         "reject" => Decision::Deny,

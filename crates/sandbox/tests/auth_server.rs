@@ -586,6 +586,16 @@ async fn consent_page_in_a_browser() {
         .unwrap();
     assert_eq!(r.status(), 401);
 
+    // Deciding without the session cookie is refused.
+    let r = client
+        .http
+        .post(format!("{base}/choice"))
+        .form(&[("choice", "accept")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+
     // Approve through the form, follow to finish with the cookie.
     let r = client
         .http
