@@ -111,7 +111,7 @@ fn intent() -> GrantIntent {
 
 /// A stored state, built through the machine: `Continuing` with the continue call due (the
 /// finish callback verified before `wait` passed), or `AwaitingInteraction`.
-fn seed_state(continuing: bool, deadline: TimeDelta) -> serde_json::Value {
+fn seed_state(continuing: bool, deadline: TimeDelta) -> String {
     let config = Config {
         interaction_deadline: deadline,
         ..Config::default()
@@ -171,17 +171,17 @@ fn seed_state(continuing: bool, deadline: TimeDelta) -> serde_json::Value {
             "the continue is due, not in flight"
         );
     }
-    state.to_json_value().unwrap()
+    state.to_json().unwrap()
 }
 
 /// Inserts `n` grants with `state`, due at `wake`, in batches (no events: the bench only appends).
-async fn seed(store: &PgStore, n: usize, state: &serde_json::Value, wake: DateTime<Utc>) {
+async fn seed(store: &PgStore, n: usize, state: &str, wake: DateTime<Utc>) {
     let mut left = n;
     while left > 0 {
         let batch = left.min(20_000);
         sqlx::query(
             "INSERT INTO grantflow_grants (id, state, version, next_wake_at, created_at, updated_at)
-             SELECT gen_random_uuid(), $1, 3, $2, now(), now() FROM generate_series(1, $3)",
+             SELECT gen_random_uuid(), $1::jsonb, 3, $2, now(), now() FROM generate_series(1, $3)",
         )
         .bind(state)
         .bind(wake)

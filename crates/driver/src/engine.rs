@@ -308,8 +308,8 @@ impl<S: GrantStore> Engine<S> {
                 NewGrant {
                     id,
                     idempotency_key: Some(order.idempotency_key),
-                    state: t.state.to_json_value()?,
-                    event: serde_json::to_value(&event)?,
+                    state: t.state.to_json()?,
+                    event: serde_json::to_string(&event)?,
                     next_wake_at: t.next_wake_at(),
                     lease: Some(NewLease {
                         owner: inner.config.worker_id.clone(),
@@ -613,8 +613,8 @@ impl<S: GrantStore> Inner<S> {
                 token: held.lease.token,
                 then: then.clone(),
             },
-            state: t.state.to_json_value()?,
-            event: serde_json::to_value(&event)?,
+            state: t.state.to_json()?,
+            event: serde_json::to_string(&event)?,
             at: now,
             next_wake_at: wake,
         };

@@ -72,7 +72,7 @@ impl HistoryEntry {
         Ok(Self {
             version: record.version,
             at: record.at,
-            event: serde_json::from_value(record.event).map_err(|e| EngineError::Corrupt {
+            event: serde_json::from_str(&record.event).map_err(|e| EngineError::Corrupt {
                 grant: record.grant,
                 source: StateFormatError::Malformed(e),
             })?,
@@ -106,10 +106,6 @@ pub struct AccessTokenView {
     pub access: Vec<AccessItem>,
 }
 
-pub(crate) fn decode_state(
-    grant: GrantId,
-    json: &serde_json::Value,
-) -> Result<GrantState, EngineError> {
-    GrantState::from_json(&json.to_string())
-        .map_err(|source| EngineError::Corrupt { grant, source })
+pub(crate) fn decode_state(grant: GrantId, json: &str) -> Result<GrantState, EngineError> {
+    GrantState::from_json(json).map_err(|source| EngineError::Corrupt { grant, source })
 }

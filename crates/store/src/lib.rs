@@ -1,7 +1,8 @@
 //! Durable persistence of grants and their event log: PostgreSQL, and SQLite as the embedded
 //! default.
 //!
-//! A grant is one row: its machine state (JSON the store never looks into), a version, the time
+//! A grant is one row: its machine state (JSON text the store never looks into; PostgreSQL keeps
+//! it as `jsonb`, so operators can query it), a version, the time
 //! it next needs attention (`next_wake_at`), a lease (owner, fencing token, until) and the
 //! application's idempotency key. Every transition appends one event row in the same transaction
 //! as the state. Workers claim due grants in batches under a lease; every write is fenced on the
@@ -35,8 +36,8 @@
 //! store.create(NewGrant {
 //!     id,
 //!     idempotency_key: Some("order-42".into()),
-//!     state: serde_json::json!({"state": "requested"}),
-//!     event: serde_json::json!({"event": "request"}),
+//!     state: serde_json::json!({"state": "requested"}).to_string(),
+//!     event: serde_json::json!({"event": "request"}).to_string(),
 //!     next_wake_at: Some(now),
 //!     lease: None,
 //! }, now).await?;
@@ -49,13 +50,14 @@
 //!     id,
 //!     expected_version: claimed[0].grant.version,
 //!     fence: Fence::Lease { token: claimed[0].lease.token, then: AfterWrite::Release },
-//!     state: serde_json::json!({"state": "final"}),
-//!     event: serde_json::json!({"event": "done"}),
+//!     state: serde_json::json!({"state": "final"}).to_string(),
+//!     event: serde_json::json!({"event": "done"}).to_string(),
 //!     at: now,
 //!     next_wake_at: None,
 //! }], now).await?;
 //! assert_eq!(results[0].as_ref().map(|c| c.version), Ok(2));
 //! assert_eq!(store.history(id).await?.len(), 2);
+//! assert_eq!(store.get(id).await?.map(|g| g.state), Some(r#"{"state":"final"}"#.to_owned()));
 //! # Ok(()) }
 //! ```
 

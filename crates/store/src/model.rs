@@ -77,10 +77,10 @@ pub struct NewGrant {
     /// The application's idempotency key: a second create with the same key returns the first
     /// grant and inserts nothing.
     pub idempotency_key: Option<String>,
-    /// The machine state after the creating transition.
-    pub state: serde_json::Value,
-    /// The creating event, appended as the grant's first event row.
-    pub event: serde_json::Value,
+    /// The machine state after the creating transition, as JSON text.
+    pub state: String,
+    /// The creating event, appended as the grant's first event row, as JSON text.
+    pub event: String,
     /// When the grant first needs attention (`None`: never, it is final). Ignored while the
     /// grant is created leased: it wakes at the lease's end.
     pub next_wake_at: Option<DateTime<Utc>>,
@@ -130,8 +130,9 @@ pub struct GrantRecord {
     pub id: GrantId,
     /// The application's idempotency key, if it gave one.
     pub idempotency_key: Option<String>,
-    /// The machine state (JSON, opaque to the store; it holds secrets, so `Debug` hides it).
-    pub state: serde_json::Value,
+    /// The machine state as JSON text (opaque to the store; it holds secrets, so `Debug` hides
+    /// it).
+    pub state: String,
     /// The number of transitions written so far; the creating one is version 1.
     pub version: i64,
     /// When the grant next needs attention; while leased, the end of the lease.
@@ -179,8 +180,8 @@ pub struct EventRecord {
     pub seq: i64,
     /// The grant's version after this event.
     pub version: i64,
-    /// The event (JSON, opaque to the store; `Debug` hides it).
-    pub event: serde_json::Value,
+    /// The event as JSON text (opaque to the store; `Debug` hides it).
+    pub event: String,
     /// When it was recorded.
     pub at: DateTime<Utc>,
 }
@@ -234,10 +235,10 @@ pub struct StateWrite {
     pub expected_version: i64,
     /// The lease fence.
     pub fence: Fence,
-    /// The state after the transition.
-    pub state: serde_json::Value,
-    /// The event that caused it, appended as one event row.
-    pub event: serde_json::Value,
+    /// The state after the transition, as JSON text.
+    pub state: String,
+    /// The event that caused it, appended as one event row, as JSON text.
+    pub event: String,
     /// When the transition was computed (the machine's `now`): the event row's time, so a replay
     /// of the log feeds the machine the same instants.
     pub at: DateTime<Utc>,
@@ -340,8 +341,8 @@ mod tests {
             id: GrantId::new_random(),
             expected_version: 1,
             fence: Fence::Unleased,
-            state: serde_json::json!({"access_token": "SECRET-TOKEN"}),
-            event: serde_json::json!({"nonce": "SECRET-NONCE"}),
+            state: r#"{"access_token": "SECRET-TOKEN"}"#.into(),
+            event: r#"{"nonce": "SECRET-NONCE"}"#.into(),
             at: chrono::DateTime::UNIX_EPOCH,
             next_wake_at: None,
         };

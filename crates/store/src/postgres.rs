@@ -31,7 +31,7 @@ pub static PG_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 /// The notification channel the migration's trigger notifies on.
 pub const DUE_CHANNEL: &str = "grantflow_due";
 
-const GRANT_COLUMNS: &str = "g.id, g.idempotency_key, g.state, g.version, g.next_wake_at, \
+const GRANT_COLUMNS: &str = "g.id, g.idempotency_key, g.state::text AS state, g.version, g.next_wake_at, \
      g.lease_owner, g.lease_token, g.lease_until, g.created_at, g.updated_at";
 
 /// The PostgreSQL implementation of [`GrantStore`]. Cheap to clone (the pool is shared).
@@ -211,12 +211,12 @@ impl GrantStore for PgStore {
                  INSERT INTO grantflow_grants
                      (id, idempotency_key, state, version, next_wake_at,
                       lease_owner, lease_token, lease_until, created_at, updated_at)
-                 VALUES ($1, $2, $3, 1, $4, $7, $8, $9, $5, $5)
+                 VALUES ($1, $2, $3::jsonb, 1, $4, $7, $8, $9, $5, $5)
                  ON CONFLICT (idempotency_key) DO NOTHING
                  RETURNING id
              ), ev AS (
                  INSERT INTO grantflow_grant_events (grant_id, version, event, at)
-                 SELECT id, 1, $6, $5 FROM ins
+                 SELECT id, 1, $6::jsonb, $5 FROM ins
              )
              SELECT count(*) FROM ins",
         )
@@ -274,7 +274,7 @@ impl GrantStore for PgStore {
 
     async fn history(&self, id: GrantId) -> Result<Vec<EventRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT seq, version, event, at FROM grantflow_grant_events
+            "SELECT seq, version, event::text AS event, at FROM grantflow_grant_events
              WHERE grant_id = $1 ORDER BY version",
         )
         .bind(id.0)
@@ -438,13 +438,13 @@ impl GrantStore for PgStore {
         let applied: Vec<(Uuid, i64)> = sqlx::query_as(
             "WITH input AS (
                  SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[],
-                                      $5::jsonb[], $6::jsonb[], $7::timestamptz[],
+                                      $5::text[], $6::text[], $7::timestamptz[],
                                       $9::timestamptz[])
                      AS t(id, expected_version, lease_token, keep_until, state, event,
                           next_wake_at, at)
              ), updated AS (
                  UPDATE grantflow_grants g
-                 SET state = i.state,
+                 SET state = i.state::jsonb,
                      version = g.version + 1,
                      next_wake_at = COALESCE(i.keep_until, i.next_wake_at),
                      lease_owner = CASE WHEN i.keep_until IS NULL THEN NULL ELSE g.lease_owner END,
@@ -459,7 +459,7 @@ impl GrantStore for PgStore {
                  RETURNING g.id, g.version
              ), ev AS (
                  INSERT INTO grantflow_grant_events (grant_id, version, event, at)
-                 SELECT u.id, u.version, i.event, i.at FROM updated u JOIN input i ON i.id = u.id
+                 SELECT u.id, u.version, i.event::jsonb, i.at FROM updated u JOIN input i ON i.id = u.id
              )
              SELECT id, version FROM updated",
         )

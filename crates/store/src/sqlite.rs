@@ -49,10 +49,6 @@ fn time(grant: Option<GrantId>, m: i64) -> Result<DateTime<Utc>, StoreError> {
     })
 }
 
-fn json_text(v: &serde_json::Value) -> String {
-    v.to_string()
-}
-
 impl SqliteStore {
     /// Opens (creating if missing) the database at `url` (`sqlite:path/to/file.db`, or
     /// `sqlite::memory:` for a database that lives as long as the store), applies the migrations,
@@ -106,17 +102,14 @@ fn grant_from_row(row: &SqliteRow) -> Result<GrantRecord, StoreError> {
         grant: id,
         detail: e.to_string(),
     };
-    let state: String = row.try_get("state").map_err(decode)?;
+
     let owner: Option<String> = row.try_get("lease_owner").map_err(decode)?;
     let until: Option<i64> = row.try_get("lease_until").map_err(decode)?;
     let wake: Option<i64> = row.try_get("next_wake_at").map_err(decode)?;
     Ok(GrantRecord {
         id: GrantId(row.try_get("id").map_err(decode)?),
         idempotency_key: row.try_get("idempotency_key").map_err(decode)?,
-        state: serde_json::from_str(&state).map_err(|e| StoreError::Corrupt {
-            grant: id,
-            detail: format!("state is not JSON: {e}"),
-        })?,
+        state: row.try_get("state").map_err(decode)?,
         version: row.try_get("version").map_err(decode)?,
         next_wake_at: wake.map(|m| time(id, m)).transpose()?,
         lease: match (owner, until) {
@@ -187,7 +180,7 @@ impl GrantStore for SqliteStore {
         )
         .bind(grant.id.0)
         .bind(&grant.idempotency_key)
-        .bind(json_text(&grant.state))
+        .bind(&grant.state)
         .bind(next_wake_at.map(micros))
         .bind(micros(now))
         .bind(owner)
@@ -218,7 +211,7 @@ impl GrantStore for SqliteStore {
             "INSERT INTO grantflow_grant_events (grant_id, version, event, at) VALUES (?1, 1, ?2, ?3)",
         )
         .bind(grant.id.0)
-        .bind(json_text(&grant.event))
+        .bind(&grant.event)
         .bind(micros(now))
         .execute(&mut *tx)
         .await
@@ -269,15 +262,11 @@ impl GrantStore for SqliteStore {
                     grant: Some(id),
                     detail: e.to_string(),
                 };
-                let event: String = row.try_get("event").map_err(decode)?;
                 Ok(EventRecord {
                     grant: id,
                     seq: row.try_get("seq").map_err(decode)?,
                     version: row.try_get("version").map_err(decode)?,
-                    event: serde_json::from_str(&event).map_err(|e| StoreError::Corrupt {
-                        grant: Some(id),
-                        detail: format!("event is not JSON: {e}"),
-                    })?,
+                    event: row.try_get("event").map_err(decode)?,
                     at: time(Some(id), row.try_get("at").map_err(decode)?)?,
                 })
             })
@@ -431,7 +420,7 @@ impl GrantStore for SqliteStore {
             .bind(w.id.0)
             .bind(w.expected_version)
             .bind(token)
-            .bind(json_text(&w.state))
+            .bind(&w.state)
             .bind(keep)
             .bind(w.next_wake_at.map(micros))
             .bind(micros(now))
@@ -446,7 +435,7 @@ impl GrantStore for SqliteStore {
                     )
                     .bind(w.id.0)
                     .bind(version)
-                    .bind(json_text(&w.event))
+                    .bind(&w.event)
                     .bind(micros(w.at))
                     .execute(&mut *tx)
                     .await

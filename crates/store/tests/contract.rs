@@ -8,6 +8,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use grantflow_store::*;
 use serde_json::json;
 
+/// Parses stored JSON text.
+fn v(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap()
+}
+
 fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-25T02:00:00Z")
         .unwrap()
@@ -28,8 +33,8 @@ async fn new_grant<S: GrantStore>(
             NewGrant {
                 id: GrantId::new_random(),
                 idempotency_key: key.map(str::to_owned),
-                state: json!({"step": 1}),
-                event: json!({"event": "requested"}),
+                state: json!({"step": 1}).to_string(),
+                event: json!({"event": "requested"}).to_string(),
                 next_wake_at: wake,
                 lease: None,
             },
@@ -63,8 +68,8 @@ fn leased_write(
             token: c.lease.token,
             then,
         },
-        state: json!({"step": step, "by": c.lease.owner}),
-        event: json!({"event": step}),
+        state: json!({"step": step, "by": c.lease.owner}).to_string(),
+        event: json!({"event": step}).to_string(),
         at: t0(),
         next_wake_at: wake,
     }
@@ -83,7 +88,7 @@ mod scenarios {
         let g = new_grant(&store, Some("order-1"), Some(t0())).await;
         let read = store.get(g.id).await.unwrap().unwrap();
         assert_eq!(read.version, 1);
-        assert_eq!(read.state, json!({"step": 1}));
+        assert_eq!(v(&read.state), json!({"step": 1}));
         assert_eq!(read.next_wake_at, Some(t0()));
         assert_eq!(read.created_at, t0());
         assert!(read.lease.is_none());
@@ -96,7 +101,7 @@ mod scenarios {
         let history = store.history(g.id).await.unwrap();
         assert_eq!(history.len(), 1);
         assert_eq!(history[0].version, 1);
-        assert_eq!(history[0].event, json!({"event": "requested"}));
+        assert_eq!(v(&history[0].event), json!({"event": "requested"}));
         assert!(store.get(GrantId::new_random()).await.unwrap().is_none());
         assert!(
             store
@@ -114,8 +119,8 @@ mod scenarios {
                 NewGrant {
                     id: GrantId::new_random(),
                     idempotency_key: Some("order-7".into()),
-                    state: json!({"step": 99}),
-                    event: json!({"event": "requested again"}),
+                    state: json!({"step": 99}).to_string(),
+                    event: json!({"event": "requested again"}).to_string(),
                     next_wake_at: Some(t0()),
                     lease: None,
                 },
@@ -125,15 +130,15 @@ mod scenarios {
             .unwrap();
         assert!(!again.inserted);
         assert_eq!(again.grant.id, first.id);
-        assert_eq!(again.grant.state, json!({"step": 1}));
+        assert_eq!(v(&again.grant.state), json!({"step": 1}));
         assert_eq!(store.history(first.id).await.unwrap().len(), 1);
 
         // Racing creates with one key: exactly one inserts, all see the same grant.
         let make = |n: i64| NewGrant {
             id: GrantId::new_random(),
             idempotency_key: Some("order-race".into()),
-            state: json!({"step": n}),
-            event: json!({"event": n}),
+            state: json!({"step": n}).to_string(),
+            event: json!({"event": n}).to_string(),
             next_wake_at: None,
             lease: None,
         };
@@ -269,7 +274,7 @@ mod scenarios {
         assert_eq!(done.version, 3);
         let read = store.get(g.id).await.unwrap().unwrap();
         assert_eq!(read.version, 3);
-        assert_eq!(read.state, json!({"step": 3, "by": "w1"}));
+        assert_eq!(v(&read.state), json!({"step": 3, "by": "w1"}));
         assert!(read.lease.is_none());
         assert_eq!(read.next_wake_at, None);
         assert_eq!(read.updated_at, t0() + secs(2));
@@ -405,7 +410,7 @@ mod scenarios {
         ));
         let read = store.get(g.id).await.unwrap().unwrap();
         assert_eq!(read.version, 3);
-        assert_eq!(read.state, json!({"step": 3, "by": "B"}));
+        assert_eq!(v(&read.state), json!({"step": 3, "by": "B"}));
         assert_eq!(read.next_wake_at, Some(t0() + secs(600)));
         assert_eq!(store.history(g.id).await.unwrap().len(), 3);
     }
@@ -416,8 +421,8 @@ mod scenarios {
             id: g.id,
             expected_version: 1,
             fence: Fence::Unleased,
-            state: json!({"step": step}),
-            event: json!({"event": step}),
+            state: json!({"step": step}).to_string(),
+            event: json!({"event": step}).to_string(),
             at: t0(),
             next_wake_at: Some(t0()),
         };
@@ -436,7 +441,7 @@ mod scenarios {
             RefusedReason::NotFound
         );
         assert_eq!(
-            store.get(g.id).await.unwrap().unwrap().state,
+            v(&store.get(g.id).await.unwrap().unwrap().state),
             json!({"step": 2})
         );
     }
@@ -452,8 +457,8 @@ mod scenarios {
             id: g.id,
             expected_version: now_version,
             fence: Fence::Unleased,
-            state: json!({"step": "canceled"}),
-            event: json!({"event": "cancel"}),
+            state: json!({"step": "canceled"}).to_string(),
+            event: json!({"event": "cancel"}).to_string(),
             at: t0(),
             next_wake_at: Some(t0() + secs(40)),
         };
@@ -606,8 +611,8 @@ mod scenarios {
         let make = |step: i64| NewGrant {
             id: GrantId::new_random(),
             idempotency_key: Some("order-leased".into()),
-            state: json!({"step": step}),
-            event: json!({"event": "requested"}),
+            state: json!({"step": step}).to_string(),
+            event: json!({"event": "requested"}).to_string(),
             next_wake_at: Some(t0() + secs(60)),
             lease: Some(NewLease {
                 owner: "api".into(),

@@ -5,6 +5,11 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use grantflow_store::*;
 use serde_json::json;
+
+/// Parses stored JSON text.
+fn v(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap()
+}
 use sqlx::PgPool;
 
 #[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
@@ -26,8 +31,8 @@ async fn claims_use_the_partial_index_with_many_final_grants(pool: PgPool) {
                 NewGrant {
                     id: GrantId::new_random(),
                     idempotency_key: None,
-                    state: json!({}),
-                    event: json!({}),
+                    state: json!({}).to_string(),
+                    event: json!({}).to_string(),
                     next_wake_at: Some(now),
                     lease: None,
                 },
@@ -87,8 +92,8 @@ async fn a_stale_write_racing_a_takeover_never_lands(pool: PgPool) {
                 NewGrant {
                     id,
                     idempotency_key: None,
-                    state: json!({"round": round}),
-                    event: json!({}),
+                    state: json!({"round": round}).to_string(),
+                    event: json!({}).to_string(),
                     next_wake_at: Some(t0),
                     lease: None,
                 },
@@ -109,8 +114,8 @@ async fn a_stale_write_racing_a_takeover_never_lands(pool: PgPool) {
                 token: a.lease.token,
                 then: AfterWrite::Release,
             },
-            state: json!({"by": "A"}),
-            event: json!({"by": "A"}),
+            state: json!({"by": "A"}).to_string(),
+            event: json!({"by": "A"}).to_string(),
             at: later,
             next_wake_at: None,
         };
@@ -140,8 +145,8 @@ async fn a_stale_write_racing_a_takeover_never_lands(pool: PgPool) {
                                 token: b.lease.token,
                                 then: AfterWrite::Release,
                             },
-                            state: json!({"by": "B"}),
-                            event: json!({"by": "B"}),
+                            state: json!({"by": "B"}).to_string(),
+                            event: json!({"by": "B"}).to_string(),
                             at: later,
                             next_wake_at: None,
                         }],
@@ -151,7 +156,7 @@ async fn a_stale_write_racing_a_takeover_never_lands(pool: PgPool) {
                     .unwrap();
                 assert!(r[0].is_ok());
                 assert_eq!(
-                    store.get(id).await.unwrap().unwrap().state,
+                    v(&store.get(id).await.unwrap().unwrap().state),
                     json!({"by": "B"})
                 );
             }
