@@ -23,6 +23,15 @@ enum Command {
     /// Run the local Open Payments server (wallet addresses, auth server, resource server,
     /// consent page) on loopback until ctrl-c.
     Sandbox(cli::sandbox::SandboxArgs),
+    /// The seed flows end to end in one process (sandbox, engine on SQLite, a generated key),
+    /// with a worker crash and resume in the middle. Exits 0 when every step worked.
+    Demo(cli::demo::DemoArgs),
+    /// Advance grants and serve the finish callback until ctrl-c (many workers may share one
+    /// PostgreSQL database).
+    Worker(cli::worker::WorkerArgs),
+    /// Grants in the database: request, status, history, continue, cancel, rotate, revoke,
+    /// token.
+    Grant(cli::grant::GrantArgs),
 }
 
 fn main() -> ExitCode {
@@ -30,5 +39,8 @@ fn main() -> ExitCode {
         Command::Interval(args) => cli::interval::run(args),
         Command::Keys(args) => cli::keys::run(args),
         Command::Sandbox(args) => cli::sandbox::run(args),
+        Command::Demo(args) => cli::demo::run(args),
+        Command::Worker(args) => cli::worker::run(args),
+        Command::Grant(args) => cli::grant::run(args),
     }
 }

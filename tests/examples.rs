@@ -23,9 +23,14 @@ fn examples_dir() -> &'static Path {
     DIR.get_or_init(|| {
         let profile_dir = Path::new(env!("CARGO_BIN_EXE_grantflow")).parent().unwrap();
         let dir = profile_dir.join("examples");
-        let built = ["outgoing_payment_grant", "continue_grant"]
-            .iter()
-            .all(|name| dir.join(name).is_file());
+        let built = [
+            "outgoing_payment_grant",
+            "continue_grant",
+            "embed",
+            "recurring",
+        ]
+        .iter()
+        .all(|name| dir.join(name).is_file());
         if !built {
             let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
                 Some("debug") | None => "dev",
@@ -206,4 +211,38 @@ fn a_missing_setting_is_named_with_what_to_set() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("INTERACT_REF is not set"), "{stderr}");
+}
+
+#[test]
+fn embed_runs_the_engine_inside_an_axum_application() {
+    let out = run_example("embed", &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("/welcome?grant="), "{stdout}");
+    assert!(stdout.contains("is \"Issued\""), "{stdout}");
+}
+
+#[test]
+fn recurring_pays_each_window_and_asks_again_when_the_series_ends() {
+    let out = run_example("recurring", &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let paid = stdout
+        .lines()
+        .filter(|l| l.contains(": paid 2.00 USD"))
+        .count();
+    assert_eq!(paid, 5, "{stdout}");
+    assert!(
+        stdout.contains("a second payment the same day is refused (403)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("5 days, 2 grants asked for"), "{stdout}");
 }

@@ -1,0 +1,181 @@
+//! What `grantflow worker` and `grantflow grant ...` share: where the grants are stored, who the
+//! client is, and how to build an [`Engine`] from that. Every flag has a `GRANTFLOW_*`
+//! environment variable, so a deployment sets them once for both.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use grantflow_client::Client;
+use grantflow_driver::{CallFuture, CallOutcome, Calls, ClientCalls, Engine, EngineConfig};
+use grantflow_machine::{Effect, Event};
+use grantflow_store::AnyStore;
+use url::Url;
+
+use crate::cli::keys::load_key;
+
+/// The database.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Where grants are stored: `postgres://user:pass@host/db` (many workers share it) or
+    /// `sqlite:grants.db` (one process).
+    #[arg(long, env = "GRANTFLOW_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+    /// Most database connections this process opens (PostgreSQL).
+    #[arg(
+        long,
+        env = "GRANTFLOW_MAX_CONNECTIONS",
+        default_value_t = 8,
+        value_name = "N"
+    )]
+    pub max_connections: u32,
+}
+
+impl DatabaseArgs {
+    /// Opens the store (applying migrations), with errors that say what to do.
+    pub async fn connect(&self) -> anyhow::Result<AnyStore> {
+        let url = self.database_url.as_deref().with_context(|| {
+            "no database: pass --database-url or set GRANTFLOW_DATABASE_URL \
+             (postgres://user:pass@host/db for many workers, sqlite:grants.db for one process)"
+                .to_owned()
+        })?;
+        AnyStore::connect(url, self.max_connections)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot open the database {} (is it running and reachable? is the URL right?)",
+                    redact(url)
+                )
+            })
+    }
+}
+
+/// Who the client is: its wallet address and the key it signs with.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The client's wallet address (the `client` of grant requests); its `jwks.json` must
+    /// publish the key.
+    #[arg(long, env = "GRANTFLOW_WALLET_ADDRESS", value_name = "URL")]
+    pub wallet_address: Option<Url>,
+    /// The client's Ed25519 private key, PKCS#8 PEM (`grantflow keys generate`).
+    #[arg(long, env = "GRANTFLOW_KEY_FILE", value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+    /// The key's id in the wallet address's `jwks.json`.
+    #[arg(long, env = "GRANTFLOW_KEY_ID", value_name = "KID")]
+    pub key_id: Option<String>,
+    /// The public base URL of the finish callback (where a worker serves `/finish/...`, as the
+    /// user's browser reaches it).
+    #[arg(long, env = "GRANTFLOW_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<Url>,
+}
+
+impl ClientArgs {
+    /// The signed client, or an error naming the missing setting.
+    pub fn client(&self) -> anyhow::Result<Client> {
+        let wallet_address = self.wallet_address.clone().with_context(|| {
+            "no client wallet address: pass --wallet-address or set GRANTFLOW_WALLET_ADDRESS"
+                .to_owned()
+        })?;
+        let key_file = self.key_file.as_deref().with_context(|| {
+            "no client key: pass --key-file or set GRANTFLOW_KEY_FILE (make one with \
+             `grantflow keys generate --out client.pem`)"
+                .to_owned()
+        })?;
+        let key_id = self.key_id.clone().with_context(|| {
+            "no key id: pass --key-id or set GRANTFLOW_KEY_ID (the `kid` of the key in the wallet \
+             address's jwks.json)"
+                .to_owned()
+        })?;
+        let key = load_key(key_file)?;
+        Client::builder(wallet_address, key_id, key)
+            .build()
+            .context("cannot build the Open Payments client")
+    }
+
+    /// The client wallet address as given, or `""` when the command makes no calls.
+    fn wallet_address_str(&self) -> String {
+        self.wallet_address
+            .as_ref()
+            .map(|u| u.as_str().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+/// An engine over the database, its configuration adjusted by `tune`. With `calls` false
+/// (read-only commands), no key is needed and any call the engine would make is refused as not
+/// sent.
+pub async fn build_engine(
+    database: &DatabaseArgs,
+    client: &ClientArgs,
+    worker_id: String,
+    calls: bool,
+    tune: impl FnOnce(&mut EngineConfig),
+) -> anyhow::Result<Engine<AnyStore>> {
+    let calls: Arc<dyn Calls> = if calls {
+        Arc::new(ClientCalls::new(client.client()?))
+    } else {
+        Arc::new(NoCalls)
+    };
+    let store = database.connect().await?;
+    let mut config = EngineConfig::new(worker_id, client.wallet_address_str());
+    config.finish_base_url = client.public_url.clone();
+    tune(&mut config);
+    Ok(Engine::new(store, calls, config))
+}
+
+/// The calls of an engine that only reads: none is ever sent.
+struct NoCalls;
+
+impl Calls for NoCalls {
+    fn call<'a>(&'a self, _effect: &'a Effect) -> CallFuture<'a> {
+        Box::pin(async {
+            CallOutcome::event(Event::NotSent {
+                detail: "this command only reads the database; no call is made".to_owned(),
+            })
+        })
+    }
+}
+
+/// A database URL without its password.
+pub fn redact(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_hidden() {
+        assert_eq!(
+            redact("postgres://u:secret@127.0.0.1:5432/db"),
+            "postgres://u:***@127.0.0.1:5432/db"
+        );
+        assert_eq!(redact("sqlite:/tmp/x.db"), "sqlite:/tmp/x.db");
+    }
+
+    #[tokio::test]
+    async fn missing_settings_say_what_to_set() {
+        let db = DatabaseArgs {
+            database_url: None,
+            max_connections: 1,
+        };
+        let err = db.connect().await.unwrap_err().to_string();
+        assert!(err.contains("GRANTFLOW_DATABASE_URL"), "{err}");
+        let client = ClientArgs {
+            wallet_address: Some("http://127.0.0.1:1/client".parse().unwrap()),
+            key_file: None,
+            key_id: Some("k".into()),
+            public_url: None,
+        };
+        let err = client.client().unwrap_err().to_string();
+        assert!(err.contains("grantflow keys generate"), "{err}");
+    }
+}

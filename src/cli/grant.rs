@@ -1,0 +1,405 @@
+//! `grantflow grant request|status|history|continue|cancel|rotate|revoke|token`: the application
+//! API of the engine from the shell, against the database a worker runs on.
+//!
+//! `request` sends the grant request itself and prints where to send the user; a running
+//! `grantflow worker` (with the same `--public-url`) takes the finish callback and continues the
+//! grant, or `grant continue` hands a finish redirect over by hand. Commands that only read
+//! (`status`, `history`) need no key. Human text by default, `--json` for scripts; only `token`
+//! prints a secret, because that is what it is for.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use grantflow_driver::{CallbackOutcome, Engine, EngineConfig, GrantOrder, GrantView, Interaction};
+use grantflow_machine::{GrantState, Outcome, StateKind};
+use grantflow_protocol::amount::Amount;
+use grantflow_protocol::grant::{
+    AccessAction, AccessItem, IncomingPaymentAccess, OutgoingPaymentAccess, OutgoingPaymentLimits,
+    QuoteAccess,
+};
+use grantflow_store::{AnyStore, GrantId};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::cli::engine::{ClientArgs, DatabaseArgs, build_engine};
+use crate::cli::output::{Report, finish, runtime};
+
+/// `grantflow grant ...`.
+#[derive(Debug, Args)]
+pub struct GrantArgs {
+    #[command(subcommand)]
+    command: GrantCommand,
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum GrantCommand {
+    /// Request a grant from a user's wallet address and print where to send the user.
+    Request(RequestArgs),
+    /// Show a grant: its state, next wake-up, redirect URL, token expiry.
+    Status {
+        /// The grant id.
+        id: uuid::Uuid,
+    },
+    /// Show a grant's recorded events, oldest first.
+    History {
+        /// The grant id.
+        id: uuid::Uuid,
+    },
+    /// Hand over the finish redirect (the URL the user's browser landed on, with `hash` and
+    /// `interact_ref`) when no worker served it; the grant is then continued.
+    Continue {
+        /// The whole finish URL: `<public url>/finish/<grant id>/<token>?hash=...&interact_ref=...`.
+        finish_url: Url,
+    },
+    /// Cancel a grant (at the authorization server too).
+    Cancel {
+        /// The grant id.
+        id: uuid::Uuid,
+    },
+    /// Rotate the access token of an issued grant now.
+    Rotate {
+        /// The grant id.
+        id: uuid::Uuid,
+    },
+    /// Revoke the access token of an issued grant.
+    Revoke {
+        /// The grant id.
+        id: uuid::Uuid,
+    },
+    /// Print a valid access token (rotating first if it has expired). This prints a secret.
+    Token {
+        /// The grant id.
+        id: uuid::Uuid,
+    },
+}
+
+/// `grant request`.
+#[derive(Debug, Args)]
+struct RequestArgs {
+    /// The user's wallet address: its `authServer` is asked for the grant.
+    #[arg(long = "for", value_name = "URL")]
+    wallet_address: Url,
+    /// The access type.
+    #[arg(long, value_enum)]
+    access: AccessType,
+    /// Debit limit in minor units of the wallet's asset (outgoing payments).
+    #[arg(long, value_name = "N", conflicts_with = "receive_amount")]
+    debit_amount: Option<u64>,
+    /// Receive limit in minor units of the wallet's asset (outgoing payments).
+    #[arg(long, value_name = "N")]
+    receive_amount: Option<u64>,
+    /// The repeating interval the limit applies to, e.g. R/2026-01-01T00:00:00Z/P1M.
+    #[arg(long, value_name = "INTERVAL")]
+    interval: Option<String>,
+    /// Only pay this incoming payment (outgoing payments).
+    #[arg(long, value_name = "URL")]
+    receiver: Option<String>,
+    /// Poll the authorization server instead of waiting for a finish redirect.
+    #[arg(long)]
+    poll: bool,
+    /// Your key for this request: asking again with it returns the same grant (default: new).
+    #[arg(long, value_name = "KEY")]
+    idempotency_key: Option<String>,
+}
+
+/// `--access`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum AccessType {
+    /// Create, read, list and complete incoming payments (issued at once).
+    IncomingPayment,
+    /// Create and read quotes (issued at once).
+    Quote,
+    /// Create, read and list outgoing payments, within limits (needs the user's consent).
+    OutgoingPayment,
+}
+
+/// Runs `grantflow grant ...` and returns the process exit code.
+pub fn run(args: GrantArgs) -> ExitCode {
+    let json = args.json;
+    finish(json, runtime().and_then(|rt| rt.block_on(grant(args))))
+}
+
+async fn grant(args: GrantArgs) -> anyhow::Result<Report> {
+    let worker_id = EngineConfig::unique_worker_id("cli");
+    let makes_calls = !matches!(
+        args.command,
+        GrantCommand::Status { .. } | GrantCommand::History { .. }
+    );
+    let engine = build_engine(&args.database, &args.client, worker_id, makes_calls, |_| {}).await?;
+    let report = command(&engine, &args).await;
+    engine.shutdown().await;
+    report
+}
+
+async fn command(engine: &Engine<AnyStore>, args: &GrantArgs) -> anyhow::Result<Report> {
+    match &args.command {
+        GrantCommand::Request(request) => request_grant(engine, &args.client, request).await,
+        GrantCommand::Status { id } => Ok(status(&engine.get(GrantId(*id)).await?)),
+        GrantCommand::History { id } => {
+            let entries = engine.history(GrantId(*id)).await?;
+            let mut human = String::new();
+            let mut rows = Vec::new();
+            for e in &entries {
+                human.push_str(&format!(
+                    "v{:<3} {}  {}\n",
+                    e.version,
+                    e.at.format("%Y-%m-%d %H:%M:%S%.3f"),
+                    e.event.kind()
+                ));
+                rows.push(json!({
+                    "version": e.version,
+                    "at": e.at,
+                    "event": e.event.kind().as_str(),
+                }));
+            }
+            Ok(Report {
+                human,
+                json: Value::Array(rows),
+            })
+        }
+        GrantCommand::Continue { finish_url } => {
+            let (id, token) = finish_path(finish_url)?;
+            let query = finish_url.query().unwrap_or_default();
+            let outcome = engine
+                .finish_callback(id, &token, query)
+                .await
+                .map_err(|e| anyhow::anyhow!("the finish callback was refused: {e}"))?;
+            let word = match outcome {
+                CallbackOutcome::Approved => "approved: the grant is being continued",
+                CallbackOutcome::Rejected => "rejected by the user",
+                CallbackOutcome::Failed => "the interaction failed at the authorization server",
+            };
+            // Let the continue finish before the process exits (a worker may take it over).
+            let view = engine
+                .wait_for(id, Duration::from_secs(30), |v| {
+                    v.kind() == StateKind::Issued || v.is_final()
+                })
+                .await?;
+            let mut report = status(&view);
+            report.human = format!("callback {word}\n{}", report.human);
+            Ok(report)
+        }
+        GrantCommand::Cancel { id } => Ok(status(&engine.cancel(GrantId(*id)).await?)),
+        GrantCommand::Rotate { id } => Ok(status(&engine.rotate(GrantId(*id)).await?)),
+        GrantCommand::Revoke { id } => Ok(status(&engine.revoke(GrantId(*id)).await?)),
+        GrantCommand::Token { id } => {
+            let token = engine.access_token(GrantId(*id)).await?;
+            Ok(Report {
+                human: token.value.expose().to_owned(),
+                json: json!({
+                    "value": token.value.expose(),
+                    "manage": token.manage,
+                    "expires_at": token.expires_at,
+                }),
+            })
+        }
+    }
+}
+
+async fn request_grant(
+    engine: &Engine<AnyStore>,
+    client: &ClientArgs,
+    args: &RequestArgs,
+) -> anyhow::Result<Report> {
+    let http = client.client()?;
+    let wallet = http
+        .get_wallet_address(&args.wallet_address)
+        .await
+        .with_context(|| format!("cannot fetch the wallet address {}", args.wallet_address))?;
+    let amount = |value| Amount::new(value, wallet.asset_code.clone(), wallet.asset_scale);
+    let (access, interaction) = match args.access {
+        AccessType::IncomingPayment => (
+            AccessItem::IncomingPayment(IncomingPaymentAccess {
+                actions: vec![
+                    AccessAction::Create,
+                    AccessAction::Read,
+                    AccessAction::List,
+                    AccessAction::Complete,
+                ],
+                identifier: Some(wallet.id.clone()),
+            }),
+            Interaction::None,
+        ),
+        AccessType::Quote => (
+            AccessItem::Quote(QuoteAccess {
+                actions: vec![AccessAction::Create, AccessAction::Read],
+            }),
+            Interaction::None,
+        ),
+        AccessType::OutgoingPayment => {
+            let interval = args
+                .interval
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--interval: {e}"))?;
+            let limits = OutgoingPaymentLimits {
+                receiver: args.receiver.clone(),
+                debit_amount: args.debit_amount.map(amount),
+                receive_amount: args.receive_amount.map(amount),
+                interval,
+            };
+            let interaction = if args.poll {
+                Interaction::Poll
+            } else {
+                if client.public_url.is_none() {
+                    bail!(
+                        "an outgoing-payment grant needs the user's consent: pass --public-url (or \
+                         set GRANTFLOW_PUBLIC_URL) to where `grantflow worker` serves the finish \
+                         callback, or --poll"
+                    );
+                }
+                Interaction::Redirect
+            };
+            (
+                AccessItem::OutgoingPayment(OutgoingPaymentAccess {
+                    identifier: wallet.id.clone(),
+                    actions: vec![
+                        AccessAction::List,
+                        AccessAction::ListAll,
+                        AccessAction::Read,
+                        AccessAction::ReadAll,
+                        AccessAction::Create,
+                    ],
+                    limits: Some(limits),
+                }),
+                interaction,
+            )
+        }
+    };
+    let requested = engine
+        .request(GrantOrder {
+            idempotency_key: args
+                .idempotency_key
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            grant_endpoint: wallet.auth_server.clone(),
+            access: vec![access],
+            interaction,
+        })
+        .await?;
+    let view = engine.get(requested.id).await?;
+    let mut report = status(&view);
+    if !requested.inserted {
+        report.human = format!(
+            "(this idempotency key was used before: the same grant)\n{}",
+            report.human
+        );
+    }
+    Ok(report)
+}
+
+/// The grant id and token of a finish URL `<base>/finish/<id>/<token>`.
+fn finish_path(url: &Url) -> anyhow::Result<(GrantId, String)> {
+    let segments: Vec<&str> = url
+        .path_segments()
+        .map(Iterator::collect)
+        .unwrap_or_default();
+    match segments.as_slice() {
+        [.., "finish", id, token] if !token.is_empty() => {
+            let id = id
+                .parse::<uuid::Uuid>()
+                .with_context(|| format!("{id:?} in the finish URL is not a grant id"))?;
+            Ok((GrantId(id), (*token).to_owned()))
+        }
+        _ => bail!(
+            "not a finish URL: expected <public url>/finish/<grant id>/<token>?hash=...&interact_ref=..."
+        ),
+    }
+}
+
+/// A grant as text and JSON, without secrets.
+fn status(view: &GrantView) -> Report {
+    let state = &view.state;
+    let mut lines = vec![
+        format!("grant      {}", view.id),
+        format!("state      {}", view.kind()),
+        format!("version    {}", view.version),
+        format!(
+            "created    {}",
+            view.created_at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        format!(
+            "updated    {}",
+            view.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+    ];
+    if let Some(key) = &view.idempotency_key {
+        lines.push(format!("key        {key}"));
+    }
+    if let Some(at) = view.next_wake_at {
+        lines.push(format!("next wake  {}", at.format("%Y-%m-%d %H:%M:%S UTC")));
+    }
+    if let Some(call) = state.call_in_flight() {
+        lines.push(format!("in flight  {call}"));
+    }
+    if let Some(redirect) = view.redirect() {
+        lines.push(format!("redirect   {redirect}"));
+    }
+    let (token, reason) = match state {
+        GrantState::Finalized(Outcome::Issued(issued)) => (
+            Some(json!({
+                "manage": issued.token.manage,
+                "expires_at": issued.expires_at,
+            })),
+            None,
+        ),
+        GrantState::Finalized(Outcome::Failed(f)) => (None, Some(f.to_string())),
+        GrantState::Finalized(Outcome::Lost(l)) => (None, Some(l.to_string())),
+        _ => (None, None),
+    };
+    if let Some(t) = &token {
+        lines.push(format!(
+            "token      expires {}",
+            t["expires_at"]
+                .as_str()
+                .unwrap_or("never (no expiry given)")
+        ));
+    }
+    if let Some(reason) = &reason {
+        lines.push(format!("reason     {reason}"));
+    }
+    Report {
+        human: lines.join("\n"),
+        json: json!({
+            "id": view.id.to_string(),
+            "state": view.kind().as_str(),
+            "version": view.version,
+            "idempotency_key": view.idempotency_key,
+            "created_at": view.created_at,
+            "updated_at": view.updated_at,
+            "next_wake_at": view.next_wake_at,
+            "in_flight": state.call_in_flight().map(|c| c.to_string()),
+            "redirect": view.redirect(),
+            "token": token,
+            "reason": reason,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finish_urls_give_the_grant_and_token() {
+        let id = uuid::Uuid::new_v4();
+        let url: Url = format!("http://127.0.0.1:3344/app/finish/{id}/tok?hash=h&interact_ref=r")
+            .parse()
+            .unwrap();
+        let (grant, token) = finish_path(&url).unwrap();
+        assert_eq!(grant, GrantId(id));
+        assert_eq!(token, "tok");
+        assert!(finish_path(&"http://x/finish/not-a-uuid/t".parse().unwrap()).is_err());
+        assert!(finish_path(&"http://x/other".parse().unwrap()).is_err());
+    }
+}

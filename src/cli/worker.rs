@@ -1,0 +1,152 @@
+//! `grantflow worker`: claims and advances due grants, and serves the finish callback, until
+//! ctrl-c or SIGTERM; then shuts down gracefully (stops claiming, lets calls in flight finish
+//! within the grace period, releases the rest to their leases).
+//!
+//! Run as many as you like on one PostgreSQL database: leases keep them from running the same
+//! grant's calls twice. Logs go to stderr (`RUST_LOG` filters them, `--log-format json` for
+//! machines) and never contain a token, nonce, `interact_ref` or key.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use grantflow_driver::{EngineConfig, finish_router};
+use url::Url;
+
+use crate::cli::engine::{ClientArgs, DatabaseArgs, build_engine, redact};
+use crate::cli::output::{fail, runtime};
+use crate::cli::sandbox::shutdown_signal;
+
+/// `grantflow worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    client: ClientArgs,
+    /// Address the finish callback listens on (the `--public-url` must reach it).
+    #[arg(
+        long,
+        env = "GRANTFLOW_LISTEN",
+        default_value = "127.0.0.1:3344",
+        value_name = "ADDR"
+    )]
+    listen: SocketAddr,
+    /// This worker's id in leases (default: `worker-<pid>-<random>`); unique per process.
+    #[arg(long, env = "GRANTFLOW_WORKER_ID", value_name = "ID")]
+    worker_id: Option<String>,
+    /// Lease length in seconds: how long a grant waits for another worker if this one dies.
+    #[arg(long, env = "GRANTFLOW_LEASE_SECONDS", default_value_t = 30)]
+    lease_seconds: u64,
+    /// Seconds a graceful shutdown lets calls in flight finish.
+    #[arg(long, env = "GRANTFLOW_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    shutdown_grace_seconds: u64,
+    /// Log format on stderr.
+    #[arg(long, env = "GRANTFLOW_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Runs the worker until a shutdown signal and returns the process exit code.
+pub fn run(args: WorkerArgs) -> ExitCode {
+    init_logs(args.log_format);
+    let result = runtime().and_then(|rt| rt.block_on(work(args)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            fail(false, &error);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn work(args: WorkerArgs) -> anyhow::Result<()> {
+    let worker_id = args
+        .worker_id
+        .clone()
+        .unwrap_or_else(|| EngineConfig::unique_worker_id("worker"));
+    let mut client = args.client.clone();
+    let public_url: Url = match &client.public_url {
+        Some(url) => url.clone(),
+        None => format!("http://{}", args.listen)
+            .parse()
+            .context("--listen does not make a URL; pass --public-url")?,
+    };
+    client.public_url = Some(public_url.clone());
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot listen on {} for finish callbacks (in use? pass another --listen)",
+                args.listen
+            )
+        })?;
+    let lease = Duration::from_secs(args.lease_seconds.max(1));
+    let grace = Duration::from_secs(args.shutdown_grace_seconds);
+    let engine = build_engine(&args.database, &client, worker_id.clone(), true, |config| {
+        config.lease = lease;
+        config.shutdown_grace = grace;
+    })
+    .await?;
+    engine.start_worker();
+    let router = finish_router(engine.clone());
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        }
+    });
+    println!(
+        "grantflow worker {worker_id}: database {}, client {}, finish callbacks at {}finish/… \
+         (listening on {}). ctrl-c to stop.",
+        redact(args.database.database_url.as_deref().unwrap_or_default()),
+        client.wallet_address.as_ref().map_or("-", |u| u.as_str()),
+        ensure_slash(&public_url),
+        args.listen
+    );
+    shutdown_signal().await?;
+    println!("grantflow worker {worker_id}: stopping (finishing calls in flight)…");
+    engine.shutdown().await;
+    stop.cancel();
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "the finish callback server failed"),
+        Err(e) => tracing::warn!(error = %e, "the finish callback server task failed"),
+    }
+    println!("grantflow worker {worker_id}: stopped.");
+    Ok(())
+}
+
+fn ensure_slash(url: &Url) -> String {
+    let s = url.as_str();
+    if s.ends_with('/') {
+        s.to_owned()
+    } else {
+        format!("{s}/")
+    }
+}

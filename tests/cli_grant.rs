@@ -1,0 +1,246 @@
+//! `grantflow worker` and `grantflow grant ...` as an operator runs them: a sandbox on loopback,
+//! a worker process on a SQLite file, and grant commands against the same database.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is the test failing
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use grantflow::protocol::keys::PrivateKey;
+use grantflow::sandbox::{Sandbox, SandboxConfig, SandboxHandle, WalletAddressSpec};
+use serde_json::Value;
+
+struct Setup {
+    sandbox: SandboxHandle,
+    dir: tempfile::TempDir,
+    wallet: String,
+    public_url: String,
+    listen: String,
+}
+
+async fn setup() -> Setup {
+    let sandbox = Sandbox::start(SandboxConfig {
+        wait_seconds: 0,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let key = PrivateKey::generate();
+    let wallet = sandbox
+        .put_wallet_address(WalletAddressSpec::client(
+            "ops",
+            "Ops",
+            key.public_jwks("k1"),
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("key.pem"), key.to_pkcs8_pem().as_bytes()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    Setup {
+        sandbox,
+        wallet,
+        public_url: format!("http://127.0.0.1:{port}/"),
+        listen: format!("127.0.0.1:{port}"),
+        dir,
+    }
+}
+
+fn command(s: &Setup) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_grantflow"));
+    let db = format!("sqlite:{}", s.dir.path().join("grants.db").display());
+    c.env("GRANTFLOW_DATABASE_URL", db)
+        .env("GRANTFLOW_WALLET_ADDRESS", &s.wallet)
+        .env("GRANTFLOW_KEY_FILE", s.dir.path().join("key.pem"))
+        .env("GRANTFLOW_KEY_ID", "k1")
+        .env("GRANTFLOW_PUBLIC_URL", &s.public_url)
+        .env("GRANTFLOW_LISTEN", &s.listen)
+        .env("RUST_LOG", "warn");
+    c
+}
+
+async fn grant(s: &Setup, args: &[&str]) -> Value {
+    let mut c = command(s);
+    c.arg("grant").args(args).arg("--json");
+    let out: Output = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "grant {args:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+async fn wait_state(s: &Setup, id: &str, want: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = grant(s, &["status", id]).await;
+        if status["state"] == want {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "never {want}: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn start_worker(s: &Setup) -> Child {
+    let mut child = command(s)
+        .arg("worker")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("finish callbacks at"), "{line}");
+    child
+}
+
+fn stop(mut child: Child) {
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "the worker exited {status} on SIGTERM");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_from_request_to_revoke_with_a_worker_taking_the_callback() {
+    let s = setup().await;
+    let worker = start_worker(&s);
+    let alice = s.sandbox.wallet_address_url("alice");
+
+    let requested = grant(
+        &s,
+        &[
+            "request",
+            "--for",
+            &alice,
+            "--access",
+            "outgoing-payment",
+            "--debit-amount",
+            "1000",
+            "--interval",
+            "R/2026-01-01T00:00:00Z/P1D",
+            "--idempotency-key",
+            "order-1",
+        ],
+    )
+    .await;
+    assert_eq!(requested["state"], "AwaitingInteraction");
+    let id = requested["id"].as_str().unwrap().to_owned();
+    let redirect = requested["redirect"].as_str().unwrap();
+
+    // The same key gives the same grant.
+    let again = grant(
+        &s,
+        &[
+            "request",
+            "--for",
+            &alice,
+            "--access",
+            "outgoing-payment",
+            "--debit-amount",
+            "1000",
+            "--idempotency-key",
+            "order-1",
+        ],
+    )
+    .await;
+    assert_eq!(again["id"], id.as_str());
+
+    // The user approves; the browser lands on the worker's finish callback.
+    let outcome = s.sandbox.approve_interaction(redirect).unwrap();
+    let finish = outcome.redirect.unwrap().expose().to_owned();
+    assert!(finish.starts_with(&s.public_url), "{finish}");
+    let page = reqwest::get(&finish).await.unwrap();
+    assert_eq!(page.status(), 200);
+
+    let issued = wait_state(&s, &id, "Issued").await;
+    assert!(issued["token"]["manage"].as_str().is_some());
+    assert!(
+        issued.to_string().find("value").is_none(),
+        "status prints no token"
+    );
+
+    let token = grant(&s, &["token", &id]).await;
+    assert!(!token["value"].as_str().unwrap().is_empty());
+    let rotated = grant(&s, &["rotate", &id]).await;
+    assert_eq!(rotated["state"], "Issued");
+    assert_ne!(rotated["token"]["manage"], issued["token"]["manage"]);
+    let revoked = grant(&s, &["revoke", &id]).await;
+    assert_eq!(revoked["state"], "Revoked");
+
+    let history = grant(&s, &["history", &id]).await;
+    let events: Vec<&str> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events.first(), Some(&"request"));
+    assert!(events.contains(&"finish(hash, interact_ref)"), "{events:?}");
+    assert!(events.contains(&"answered(rotated)"), "{events:?}");
+
+    stop(worker);
+    s.sandbox.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finish_redirect_handed_over_by_hand_continues_the_grant() {
+    let s = setup().await;
+    let alice = s.sandbox.wallet_address_url("alice");
+    let requested = grant(
+        &s,
+        &[
+            "request",
+            "--for",
+            &alice,
+            "--access",
+            "outgoing-payment",
+            "--debit-amount",
+            "500",
+        ],
+    )
+    .await;
+    let id = requested["id"].as_str().unwrap().to_owned();
+    let outcome = s
+        .sandbox
+        .approve_interaction(requested["redirect"].as_str().unwrap())
+        .unwrap();
+    let finish = outcome.redirect.unwrap().expose().to_owned();
+    let continued = grant(&s, &["continue", &finish]).await;
+    assert_eq!(continued["state"], "Issued");
+    let canceled = grant(&s, &["cancel", &id]).await;
+    assert_eq!(canceled["state"], "Canceled");
+    s.sandbox.shutdown().await;
+}
+
+#[test]
+fn commands_without_a_database_say_what_to_set() {
+    let out = Command::new(env!("CARGO_BIN_EXE_grantflow"))
+        .args(["grant", "status", "00000000-0000-0000-0000-000000000000"])
+        .env_remove("GRANTFLOW_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--database-url") && stderr.contains("GRANTFLOW_DATABASE_URL"),
+        "{stderr}"
+    );
+}
