@@ -1,4 +1,19 @@
 //! The subcommands of the `grantflow` binary, one file each.
+//!
+//! # Layout
+//!
+//! - `demo/`: `grantflow demo` (`mod.rs` the steps, `timeline.rs` the printed timeline,
+//!   `calls.rs` the observed calls and the staged crash).
+//! - `worker.rs`, `grant.rs`: the engine from the shell; `engine.rs` the settings they share
+//!   (database, client identity) and how an engine is built from them.
+//! - `sandbox.rs`: `grantflow sandbox`; `keys.rs`: `grantflow keys`; `interval.rs`: `grantflow
+//!   interval`.
+//! - `browser.rs`: the demo's small browser (cookies, redirects, the consent form) and
+//!   `display_url`, which hides secrets in printed URLs.
+//! - `output.rs`: how one-shot commands print (`--json`), fail and exit.
+//!
+//! Error policy: `anyhow` here only, at the edge; every error says what to do next. The crates
+//! below return typed errors.
 
 pub mod browser;
 pub mod demo;

@@ -66,8 +66,9 @@ const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Run the engine on this database (`postgres://...` or `sqlite:...`) instead of SQLite in
-    /// a temporary folder.
-    #[arg(long, env = "GRANTFLOW_DATABASE_URL", value_name = "URL")]
+    /// a temporary folder. Deliberately not read from `GRANTFLOW_DATABASE_URL`: the demo never
+    /// writes into a deployment's database unless asked on its command line.
+    #[arg(long, value_name = "URL")]
     database_url: Option<String>,
     /// Wait for a person to open the consent page and click Approve, instead of approving over
     /// HTTP as a browser would.
