@@ -482,6 +482,37 @@ impl<S: GrantStore> Engine<S> {
             .await
     }
 
+    /// Takes a finish callback by its whole URL (what the user's browser was redirected to): the
+    /// grant id and token are the last two path segments, the query is the callback. For an
+    /// application that serves the finish URI itself and hands the request over.
+    pub async fn finish_callback_url(
+        &self,
+        url: &str,
+    ) -> Result<(GrantId, CallbackOutcome), CallbackRefusal> {
+        let parsed = url::Url::parse(url).map_err(|_| CallbackRefusal::UnknownGrant)?;
+        let segments: Vec<&str> = parsed
+            .path_segments()
+            .map(|s| s.collect())
+            .unwrap_or_default();
+        let [.., "finish", id, token] = segments.as_slice() else {
+            return Err(CallbackRefusal::UnknownGrant);
+        };
+        let id: GrantId = id.parse().map_err(|_| CallbackRefusal::UnknownGrant)?;
+        let outcome = self
+            .finish_callback(id, token, parsed.query().unwrap_or(""))
+            .await?;
+        Ok((id, outcome))
+    }
+
+    /// Waits for ctrl-c (SIGINT) or SIGTERM, then shuts down gracefully (see
+    /// [`shutdown`](Self::shutdown)). What a worker process runs on its main task.
+    pub async fn shutdown_on_signal(&self) -> std::io::Result<()> {
+        wait_for_signal().await?;
+        tracing::info!("signal received: shutting down");
+        self.shutdown().await;
+        Ok(())
+    }
+
     /// Resolves when [`shutdown`](Self::shutdown) begins: pass it to the server that serves
     /// [`crate::finish_router`] (e.g. axum's `with_graceful_shutdown`) so both stop together.
     pub fn stopping(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
@@ -509,6 +540,21 @@ impl<S: GrantStore> Engine<S> {
             tracing::warn!("shutdown grace elapsed with callback work still running");
         }
         tracing::info!(worker = %inner.config.worker_id, "engine stopped");
+    }
+}
+
+async fn wait_for_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
     }
 }
 

@@ -82,11 +82,9 @@ mod scenarios {
         second.start_worker();
         // The application hands the callbacks it received over to the new engine.
         for (id, finish) in &finishes {
-            let token = finish.path_segments().unwrap().next_back().unwrap();
-            second
-                .finish_callback(*id, token, finish.query().unwrap())
-                .await
-                .unwrap();
+            let (got, outcome) = second.finish_callback_url(finish.as_str()).await.unwrap();
+            assert_eq!(got, *id);
+            assert_eq!(outcome, grantflow_driver::CallbackOutcome::Approved);
         }
         for g in polled.iter().chain(&redirected) {
             wait_kind(&second, g.id, StateKind::Issued).await;
@@ -358,4 +356,39 @@ async fn restart_resumes_every_grant_sqlite() {
         async move { grantflow_store::SqliteStore::connect(&url).await.unwrap() }
     })
     .await;
+}
+
+/// SIGTERM stops a worker process gracefully: the engine finishes and `shutdown_on_signal`
+/// returns.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_shuts_the_engine_down() {
+    let world = World::quick().await;
+    let engine = world.engine(sqlite().await, |_| {}).await;
+    engine.start_worker();
+    let g = engine
+        .request(world.incoming("before-sigterm"))
+        .await
+        .unwrap();
+    let waiter = {
+        let engine = engine.clone();
+        tokio::spawn(async move { engine.shutdown_on_signal().await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Signal this test process, as an orchestrator would.
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &std::process::id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::timeout(Duration::from_secs(20), waiter)
+        .await
+        .expect("shutdown finished")
+        .unwrap()
+        .unwrap();
+    assert!(matches!(
+        engine.request(world.incoming("after-sigterm")).await,
+        Err(grantflow_driver::EngineError::ShuttingDown)
+    ));
+    assert_eq!(engine.get(g.id).await.unwrap().kind(), StateKind::Issued);
 }
