@@ -150,3 +150,43 @@ async fn handle<S: GrantStore>(
         .await;
     state.responder.respond(id, &result)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_pages_send_the_browser_back_with_the_result() {
+        let pages = RedirectPages {
+            approved: "https://shop.example/paid?x=1".parse().unwrap(),
+            other: "https://shop.example/oops".parse().unwrap(),
+        };
+        let id = GrantId::new_random();
+        let location = |r: &Result<CallbackOutcome, CallbackRefusal>| {
+            let resp = pages.respond(id, r);
+            assert!(resp.status().is_redirection());
+            resp.headers()["location"].to_str().unwrap().to_owned()
+        };
+        assert_eq!(
+            location(&Ok(CallbackOutcome::Approved)),
+            format!("https://shop.example/paid?x=1&grant={id}&result=approved")
+        );
+        assert_eq!(
+            location(&Err(CallbackRefusal::Forged)),
+            format!("https://shop.example/oops?grant={id}&result=invalid")
+        );
+        assert_eq!(
+            location(&Ok(CallbackOutcome::Rejected)),
+            format!("https://shop.example/oops?grant={id}&result=rejected")
+        );
+    }
+
+    #[test]
+    fn html_pages_refuse_forgeries_with_400_and_say_nothing_more() {
+        let id = GrantId::new_random();
+        let forged = HtmlPages.respond(id, &Err(CallbackRefusal::Forged));
+        assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+        let ok = HtmlPages.respond(id, &Ok(CallbackOutcome::Approved));
+        assert_eq!(ok.status(), StatusCode::OK);
+    }
+}

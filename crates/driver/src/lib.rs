@@ -8,6 +8,41 @@
 //! anywhere leaves a grant whose lease lapses and whose state says what was in flight; another
 //! worker claims it and the machine decides what to do (re-send once, or `Lost`).
 //!
+//! # Example: embedding the engine
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use grantflow_driver::*;
+//!
+//! # async fn run(client: grantflow_client::Client, access: Vec<grantflow_protocol::grant::AccessItem>)
+//! #     -> Result<(), Box<dyn std::error::Error>> {
+//! let store = grantflow_store::AnyStore::connect("sqlite:grants.db", 8).await?;
+//! let config = EngineConfig::new(EngineConfig::unique_worker_id("shop"), "https://wallet.example/shop")
+//!     .with_finish_base_url("https://shop.example/grantflow".parse()?);
+//! let engine = Engine::new(store, Arc::new(ClientCalls::new(client)), config);
+//! engine.start_worker();
+//!
+//! // The finish URI the AS redirects the user to, served by the application.
+//! let app = axum::Router::new().nest("/grantflow", finish_router(engine.clone()));
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! tokio::spawn(axum::serve(listener, app).with_graceful_shutdown(engine.stopping()).into_future());
+//!
+//! let grant = engine.request(GrantOrder {
+//!     idempotency_key: "order-42".into(),
+//!     grant_endpoint: "https://auth.wallet.example/".into(),
+//!     access,
+//!     interaction: Interaction::Redirect,
+//! }).await?;
+//! println!("send the user to {:?}", grant.redirect);
+//! let issued = engine
+//!     .wait_for(grant.id, std::time::Duration::from_secs(600), |g| g.kind() == grantflow_machine::StateKind::Issued)
+//!     .await?;
+//! let token = engine.access_token(issued.id).await?;
+//! # let _ = token;
+//! engine.shutdown_on_signal().await?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Layout
 //!
 //! - `engine.rs`: [`Engine`], the application API (request, read, history, wait/subscribe,

@@ -37,8 +37,22 @@ mod scenarios {
         assert_eq!(again.id, requested.id);
         assert_eq!(again.redirect.as_deref(), Some(redirect.as_str()));
 
+        let mut changes = engine.subscribe();
         assert_eq!(world.approve_and_follow(&redirect).await, 200);
         let issued = wait_kind(&engine, requested.id, StateKind::Issued).await;
+        let mut seen = Vec::new();
+        while let Ok(c) = changes.try_recv() {
+            assert_eq!(c.grant, requested.id);
+            seen.push(c.change);
+        }
+        assert_eq!(
+            seen.into_iter().flatten().collect::<Vec<_>>(),
+            vec![
+                grantflow_machine::Change::InteractionFinished,
+                grantflow_machine::Change::Issued
+            ],
+            "subscribers see each change"
+        );
         let token = engine.access_token(requested.id).await.unwrap();
         assert!(!token.value.expose().is_empty());
         assert!(issued.next_wake_at.is_some(), "auto-rotation is scheduled");
