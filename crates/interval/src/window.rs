@@ -38,8 +38,10 @@
 //! at most 64 steps; a lookup by index goes straight to checkpoint `i / 64`. Memory: at most
 //! 1 876 checkpoints of 32 bytes per series (60 KB; 120 KB allocated at worst, as a `Vec` grows
 //! by doubling), so at most 3.8 MB for all 32. The first lookup of a series
-//! (or the first after it was evicted) still pays the walk from the anchor to its instant: about
-//! 15 ns per boundary, 2 ms from year 1 to 9999. Instants or indices beyond the table's years walk
+//! (or the first after it was evicted) still pays the walk from the anchor to its instant, though
+//! runs of steps that cannot clamp (the day of month stays under 29) are taken at once: from year
+//! 1 to 9999 about 0.35 ms for `P1M1D`, and about 2 ms for a duration with no such runs
+//! (`P1M14D`: every one of its ~81 000 boundaries is stepped). Instants or indices beyond the table's years walk
 //! on from its last checkpoint. The table changes the cost, never the answer: the tests compare
 //! it with a walk from the anchor on random series, instants and indices.
 
@@ -404,6 +406,68 @@ impl Series {
         true
     }
 
+    /// Up to `steps` chained steps, several at once when none of them can clamp or change month
+    /// by overflow: while the day of month stays within 1..=28 (in every month), a step only moves
+    /// the month by `±months` and the day by the exact part's whole days and time-of-day carry,
+    /// which add up. Otherwise one [`Series::chain_step`]. Returns how many steps were taken; 0
+    /// when the chain left the range.
+    fn chain_steps(&self, c: &mut Chained, steps: u128) -> u128 {
+        if steps == 0 {
+            return 0;
+        }
+        if let Some(taken) = self.clamp_free_run(c, steps) {
+            return taken;
+        }
+        u128::from(self.chain_step(c))
+    }
+
+    /// [`Series::chain_steps`]' shortcut: `k ≥ 2` steps at once, or `None` (nothing changed).
+    fn clamp_free_run(&self, c: &mut Chained, steps: u128) -> Option<u128> {
+        let whole_days = i64::try_from(self.exact / NANOS_PER_DAY).ok()?;
+        let rest = self.exact % NANOS_PER_DAY;
+        // Each step moves the day by `whole_days`, or one more with a time-of-day carry.
+        let per_step = whole_days.checked_add(i64::from(rest > 0))?;
+        let room = match self.direction {
+            Direction::Forward => 28 - c.day,
+            Direction::Backward => c.day - 1,
+        };
+        if c.day > 28 || per_step <= 0 || room < 2 * per_step {
+            return None;
+        }
+        let k = (room / per_step).min(i64::try_from(steps).unwrap_or(i64::MAX));
+        let months = i64::try_from(self.months).ok()?.checked_mul(k)?;
+        let k_wide = i128::from(k);
+        let (month_index, day, nanos_of_day) = match self.direction {
+            Direction::Forward => {
+                let tod = c.nanos_of_day + k_wide * rest;
+                let carries = tod.div_euclid(NANOS_PER_DAY) as i64;
+                (
+                    c.month_index.checked_add(months)?,
+                    c.day + k * whole_days + carries,
+                    tod.rem_euclid(NANOS_PER_DAY),
+                )
+            }
+            Direction::Backward => {
+                let tod = c.nanos_of_day - k_wide * rest;
+                let borrows = -(tod.div_euclid(NANOS_PER_DAY) as i64);
+                (
+                    c.month_index.checked_sub(months)?,
+                    c.day - k * whole_days - borrows,
+                    tod.rem_euclid(NANOS_PER_DAY),
+                )
+            }
+        };
+        if month_index.unsigned_abs() > (YEAR_LIMIT as u64) * 12 {
+            return None;
+        }
+        *c = Chained {
+            month_index,
+            day,
+            nanos_of_day,
+        };
+        Some(k as u128)
+    }
+
     /// The key of this series' chain in [`CHAIN_TABLES`]: everything a chained step depends on.
     fn chain_key(&self) -> ChainKey {
         ChainKey {
@@ -446,11 +510,14 @@ impl Series {
         let Some(mut c) = table.checkpoints.last().copied().filter(|_| !table.closed) else {
             return false;
         };
-        for _ in 0..CHECKPOINT {
-            if !self.chain_step(&mut c) {
+        let mut left = CHECKPOINT;
+        while left > 0 {
+            let taken = self.chain_steps(&mut c, left);
+            if taken == 0 {
                 table.closed = true;
                 return false;
             }
+            left -= taken;
         }
         if !TABLE_MONTHS.contains(&c.month_index) {
             table.closed = true;
@@ -473,10 +540,10 @@ impl Series {
             (k * CHECKPOINT, *table.checkpoints.get(k as usize)?)
         };
         while done < i {
-            if !self.chain_step(&mut c) {
-                return None;
+            match self.chain_steps(&mut c, i - done) {
+                0 => return None,
+                taken => done += taken,
             }
-            done += 1;
         }
         Some(c)
     }
