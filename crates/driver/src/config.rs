@@ -36,6 +36,9 @@ pub struct EngineConfig {
     pub shutdown_grace: Duration,
     /// Cap on an honoured `Retry-After`.
     pub max_retry_after: Duration,
+    /// [`Engine::access_token`](crate::Engine::access_token) hands a token out only if it stays
+    /// valid at least this long; otherwise it rotates it first.
+    pub token_margin: Duration,
     /// Commit tasks: writes of concurrent grants are grouped into one batch per commit.
     pub committers: usize,
     /// Most writes in one commit batch.
@@ -44,7 +47,8 @@ pub struct EngineConfig {
 
 impl EngineConfig {
     /// A configuration with the defaults: 30 s leases, claims of 64, 512 grants at once, 1 s
-    /// poll, 15 s command wait, 30 s shutdown grace, two committers of up to 256 writes.
+    /// poll, 15 s command wait, 30 s shutdown grace, two committers of up to 256 writes, tokens
+    /// handed out with at least 5 s left.
     pub fn new(worker_id: impl Into<String>, client_wallet_address: impl Into<String>) -> Self {
         Self {
             worker_id: worker_id.into(),
@@ -58,6 +62,7 @@ impl EngineConfig {
             command_wait: Duration::from_secs(15),
             shutdown_grace: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(3600),
+            token_margin: Duration::from_secs(5),
             committers: 2,
             commit_batch: 256,
         }

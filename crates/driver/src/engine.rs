@@ -196,9 +196,6 @@ pub(crate) fn clock_now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// A token is handed out only if it stays valid at least this long.
-const TOKEN_MARGIN: TimeDelta = TimeDelta::seconds(5);
-
 /// How long a grant the machine cannot wake sleeps before it is tried again.
 const STUCK_RETRY: TimeDelta = TimeDelta::seconds(60);
 
@@ -440,7 +437,7 @@ impl<S: GrantStore> Engine<S> {
         let mut changes = inner.changes.subscribe();
         loop {
             let view = inner.get(id).await?;
-            match usable_token(&view.state, clock_now()) {
+            match usable_token(&view.state, clock_now(), delta(inner.config.token_margin)) {
                 TokenCheck::Usable(token) => return Ok(token),
                 TokenCheck::None => {
                     return Err(EngineError::NoAccessToken {
@@ -565,11 +562,11 @@ enum TokenCheck {
     None,
 }
 
-fn usable_token(state: &GrantState, now: DateTime<Utc>) -> TokenCheck {
+fn usable_token(state: &GrantState, now: DateTime<Utc>, margin: TimeDelta) -> TokenCheck {
     match state {
         GrantState::Finalized(Outcome::Issued(i)) => match i.token_state {
             TokenState::Active { .. } => {
-                if i.expires_at.is_none_or(|e| e > now + TOKEN_MARGIN) {
+                if i.expires_at.is_none_or(|e| e > now + margin) {
                     TokenCheck::Usable(AccessTokenView {
                         value: i.token.value.clone(),
                         manage: i.token.manage.clone(),
@@ -872,7 +869,11 @@ impl<S: GrantStore> Inner<S> {
         async {
             let mut held = self.claim_for_command(id).await?;
             self.settle(&mut held).await?;
-            if !matches!(usable_token(&held.state, clock_now()), TokenCheck::Expired) {
+            let margin = delta(self.config.token_margin);
+            if !matches!(
+                usable_token(&held.state, clock_now(), margin),
+                TokenCheck::Expired
+            ) {
                 self.release(&held.lease, held.due_at.or(held.state.next_wake_at()))
                     .await;
                 return Ok(());

@@ -244,13 +244,14 @@ mod scenarios {
     pub async fn rotation_on_expiry_once_for_many_callers<S: GrantStore>(store: S) {
         let world = World::start(SandboxConfig {
             wait_seconds: 0,
-            access_token_lifetime_seconds: 6,
+            access_token_lifetime_seconds: 40,
             ..SandboxConfig::default()
         })
         .await;
         let engine = world
             .engine(store, |c| {
                 c.machine.auto_rotate = false;
+                c.token_margin = Duration::from_secs(35);
             })
             .await;
         let g = engine
@@ -258,8 +259,9 @@ mod scenarios {
             .await
             .unwrap();
         let first = engine.access_token(g.id).await.unwrap();
-        // Past expiry (minus the 5 s margin) the token is rotated before it is handed out.
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Within the margin of its expiry (40 s lifetime, 35 s margin: after 5 s) the token is
+        // rotated before it is handed out; the new one is then good for 5 s more.
+        tokio::time::sleep(Duration::from_millis(5500)).await;
         let callers = (0..8).map(|_| {
             let engine = engine.clone();
             async move { engine.access_token(g.id).await }
