@@ -41,9 +41,10 @@ use crate::wake::WakeSignal;
 ///    writes nothing and returns the grant created first.
 /// 6. **The log replays.** The event rows of a grant have versions `1..=version` with no gap, in
 ///    order; the state is what the machine gives when the events are applied in that order.
-/// 7. **Wake-ups.** After a write that leaves an unleased grant with a wake-up time, every
-///    [`WakeSignal`] of the store (in any process for a shared database) is eventually woken;
-///    workers must still poll, since a wake-up may be lost.
+/// 7. **Wake-ups.** After a write that leaves an unleased grant due within the next 5 seconds,
+///    every [`WakeSignal`] of the store (in any process for a shared database) is eventually
+///    woken; workers must still poll (at least every 5 s), since a wake-up may be lost and
+///    later wake-ups are not signalled.
 ///
 /// Times passed in (`now`, lease ends, wake-ups) come from the caller's clock; the store reads
 /// no clock of its own for the grant data.

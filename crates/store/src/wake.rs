@@ -1,9 +1,9 @@
 //! Waking sleeping workers when a grant becomes due.
 //!
 //! Every store keeps one [`tokio::sync::watch`] counter. PostgreSQL bumps it from a background
-//! `LISTEN grantflow_due` task (the trigger in the migration notifies after any statement that
-//! leaves an unleased grant with a wake-up time, whichever process wrote it); SQLite bumps it
-//! in-process after such a write. A worker holds a [`WakeSignal`] and waits on it with a timeout:
+//! `LISTEN grantflow_due` task (the trigger in the migrations notifies after any statement that
+//! leaves an unleased grant due within 5 seconds, whichever process wrote it); SQLite bumps it
+//! in-process after a write that leaves an unleased grant with any wake-up time. A worker holds a [`WakeSignal`] and waits on it with a timeout:
 //! a lost notification only costs one poll interval.
 
 use std::time::Duration;
