@@ -18,7 +18,10 @@
 //!   clamped month addition), so lookups far from the anchor cannot panic.
 //! - `window`: [`Reading`], [`Window`], the lookups on [`RepeatingInterval`]
 //!   (`window_at`, `window`, `next_window_start`, `has_ended`, `series_end`, `window_count`,
-//!   `windows_from`) and how each finds its answer by arithmetic instead of walking the series.
+//!   `windows_from`) and how each finds its answer by arithmetic instead of walking the series;
+//!   the one exception is the Rafiki-compatible reading of durations that mix months with days or
+//!   time (`P1M1D`), whose chained boundaries have no closed form: they are walked once per series
+//!   into a bounded checkpoint table (see the `window` module docs).
 //! - `allowance`: [`Allowance`] (a limit [`Amount`] per window), [`Debit`]s, [`Remaining`] and
 //!   [`Fit`]; sums are checked ([`AllowanceError::Overflow`]).
 //!
