@@ -3,9 +3,8 @@
 //! (protocol notes §1.5, §1.7, §1.8).
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use grantflow_protocol::error::GnapErrorCode;
 use grantflow_protocol::grant::{
@@ -15,7 +14,7 @@ use grantflow_protocol::secret::Secret;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::httpsig::{self, Incoming};
+use crate::httpsig::{self, SignedRequest};
 use crate::state::{Finalization, Grant, GrantState, Shared, Store};
 
 fn invalid_grant() -> ApiError {
@@ -32,8 +31,9 @@ fn invalid_grant() -> ApiError {
 fn authenticate(
     shared: &Shared,
     continue_id: &str,
-    incoming: &Incoming<'_>,
+    request: &SignedRequest,
 ) -> Result<Uuid, ApiError> {
+    let incoming = &request.incoming();
     let token =
         httpsig::gnap_token(incoming.headers).ok_or_else(httpsig::invalid_signature_headers)?;
     httpsig::check_signature_headers(incoming)?;
@@ -98,23 +98,14 @@ fn issue(
 pub(crate) async fn continue_grant(
     State(shared): State<Shared>,
     Path(continue_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<Json<GrantResponse>, ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let grant_id = authenticate(&shared, &continue_id, &incoming)?;
+    let grant_id = authenticate(&shared, &continue_id, &request)?;
 
-    let interact_ref = if body.iter().all(u8::is_ascii_whitespace) {
+    let interact_ref = if request.body().iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        let value: serde_json::Value = serde_json::from_slice(&body)
+        let value: serde_json::Value = serde_json::from_slice(request.body())
             .map_err(|e| ApiError::validation(format!("continue body is not JSON: {e}")))?;
         match value.get("interact_ref").and_then(|v| v.as_str()) {
             Some(r) => Some(Secret::new(r)),
@@ -216,18 +207,9 @@ pub(crate) async fn continue_grant(
 pub(crate) async fn cancel(
     State(shared): State<Shared>,
     Path(continue_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<StatusCode, ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let grant_id = authenticate(&shared, &continue_id, &incoming)?;
+    let grant_id = authenticate(&shared, &continue_id, &request)?;
     let now = shared.now();
     let mut store = shared.store();
     let grant = store.grants.get_mut(&grant_id).ok_or_else(invalid_grant)?;

@@ -7,9 +7,8 @@
 //! other grant is `PENDING` with an interaction whose redirect opens the consent page.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use chrono::Duration;
 use grantflow_protocol::error::{GnapErrorCode, parse_json};
 use grantflow_protocol::grant::{
@@ -20,7 +19,7 @@ use grantflow_protocol::secret::Secret;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::httpsig::{self, Incoming};
+use crate::httpsig::{self, SignedRequest};
 use crate::state::{
     ClientIdentity, Finish, Grant, GrantState, Interaction, InteractionState, Shared, random_hex,
 };
@@ -66,10 +65,7 @@ fn item_identifier(item: &AccessItem) -> Option<&str> {
 pub(crate) async fn request(
     State(shared): State<Shared>,
     Path(tenant): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    signed: SignedRequest,
 ) -> Result<Json<GrantResponse>, ApiError> {
     if tenant != shared.config.tenant {
         return Err(ApiError::new(
@@ -79,7 +75,7 @@ pub(crate) async fn request(
         ));
     }
     let request: GrantRequest =
-        parse_json(&body).map_err(|e| ApiError::validation(e.to_string()))?;
+        parse_json(signed.body()).map_err(|e| ApiError::validation(e.to_string()))?;
     if let Some(at) = &request.access_token {
         if at.access.is_empty() || at.access.len() > 3 {
             return Err(ApiError::validation(
@@ -102,13 +98,7 @@ pub(crate) async fn request(
             ClientIdentity::WalletAddress(other.wallet_address().unwrap_or_default().to_owned())
         }
     };
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    httpsig::verify_client_request(&shared, &incoming, &client)?;
+    httpsig::verify_client_request(&shared, &signed.incoming(), &client)?;
 
     // canSkipInteraction.
     let access = request

@@ -13,6 +13,9 @@
 //! | no key with the `keyid` (or the client's wallet address is not known) | 400 `invalid_client` "could not determine client" |
 //! | the signature does not verify | 401 `invalid_client` "invalid signature" |
 
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use grantflow_protocol::error::GnapErrorCode;
 use grantflow_protocol::jwk::Jwks;
@@ -51,6 +54,58 @@ impl Incoming<'_> {
             .iter()
             .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
             .collect()
+    }
+}
+
+/// A whole signed request as a handler receives it: the parts a signature covers, owned.
+///
+/// Extracting it clones the method, URI and headers and reads the body, exactly what the
+/// separate `Method`, `Uri`, `HeaderMap` and `Bytes` extractors do (body errors are `Bytes`'s
+/// rejections). Being a body extractor, it must be a handler's last argument.
+#[derive(Debug)]
+pub(crate) struct SignedRequest {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl SignedRequest {
+    /// The borrowed view the signature checks take.
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming {
+            method: &self.method,
+            uri: &self.uri,
+            headers: &self.headers,
+            body: &self.body,
+        }
+    }
+
+    /// The request's headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The request's body.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for SignedRequest {
+    type Rejection = BytesRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let method = req.method().clone();
+        let uri = req.uri().clone();
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state).await?;
+        Ok(Self {
+            method,
+            uri,
+            headers,
+            body,
+        })
     }
 }
 

@@ -13,9 +13,8 @@
 //! different assets is refused.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use grantflow_protocol::amount::Amount;
 use grantflow_protocol::grant::{AccessAction, AccessItem, OutgoingPaymentLimits};
@@ -30,10 +29,12 @@ use grantflow_protocol::pagination::{Page, PageInfo};
 use grantflow_protocol::quote::{CreateQuote, Quote as WireQuote, QuoteAmount, QuoteMethod};
 use grantflow_protocol::secret::Secret;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::sync::MutexGuard;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::httpsig::{self, Incoming, SignatureFailure};
+use crate::httpsig::{self, Incoming, SignatureFailure, SignedRequest};
 use crate::limits::{self, Span};
 use crate::state::{
     ClientIdentity, IncomingPayment, OutgoingPayment, Quote, Shared, Store, WalletAddress,
@@ -45,6 +46,17 @@ enum Kind {
     IncomingPayment,
     OutgoingPayment,
     Quote,
+}
+
+impl Kind {
+    /// How answers name the resource.
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::IncomingPayment => "incoming payment",
+            Kind::OutgoingPayment => "outgoing payment",
+            Kind::Quote => "quote",
+        }
+    }
 }
 
 /// What a route wants to do.
@@ -115,18 +127,19 @@ fn hosted_wallet(
         .ok_or_else(|| bad_request(format!("unknown wallet address {url}")))
 }
 
-fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid request body: {e}")))
 }
 
 /// Token, introspection, access and signature, in the reference's order.
 fn authorize(
     shared: &Shared,
-    incoming: &Incoming<'_>,
+    request: &SignedRequest,
     kind: Kind,
     want: Want,
     wallet_address: Option<&str>,
 ) -> Result<Authorized, ApiError> {
+    let incoming = &request.incoming();
     let challenge = |e: ApiError| e.with_challenge(&shared.urls.grant_endpoint);
     let token = httpsig::gnap_token(incoming.headers).ok_or_else(|| {
         challenge(rs_error(
@@ -198,6 +211,76 @@ fn authorize(
     };
     verify_signature(shared, incoming, &client).map_err(challenge)?;
     Ok(authorized)
+}
+
+/// A create route's request once past [`authorize_create`]: what is left is the route's own work.
+struct Create<'s, T> {
+    /// The parsed body.
+    req: T,
+    auth: Authorized,
+    now: DateTime<Utc>,
+    /// The store, locked for the rest of the route.
+    store: MutexGuard<'s, Store>,
+    /// The hosted wallet address the body names, read under the lock.
+    wallet: WalletAddress,
+}
+
+/// The preamble of every create route, in the reference's order: parse the body, check that the
+/// wallet address it names is hosted here, [`authorize`] `Create` on it; then read the clock, lock
+/// the store and read that wallet address again under the lock.
+fn authorize_create<'s, T: DeserializeOwned>(
+    shared: &'s Shared,
+    request: &SignedRequest,
+    kind: Kind,
+    wallet_of: fn(&T) -> &str,
+) -> Result<Create<'s, T>, ApiError> {
+    let req: T = parse_body(request.body())?;
+    let wallet = wallet_of(&req);
+    {
+        let store = shared.store();
+        hosted_wallet(shared, &store, wallet)?;
+    }
+    let auth = authorize(shared, request, kind, Want::Create, Some(wallet))?;
+    let now = shared.now();
+    let store = shared.store();
+    let (_, wallet) = hosted_wallet(shared, &store, wallet)?;
+    Ok(Create {
+        req,
+        auth,
+        now,
+        store,
+        wallet,
+    })
+}
+
+/// The id of a resource route and the wallet address of the resource it names (404 when the id
+/// is malformed or unknown).
+fn resource_wallet(shared: &Shared, kind: Kind, id: &str) -> Result<(Uuid, String), ApiError> {
+    let id = parse_id(id, kind.noun())?;
+    let store = shared.store();
+    let wallet = match kind {
+        Kind::IncomingPayment => store.incoming_payments.get(&id).map(|r| &r.wallet_address),
+        Kind::OutgoingPayment => store.outgoing_payments.get(&id).map(|r| &r.wallet_address),
+        Kind::Quote => store.quotes.get(&id).map(|r| &r.wallet_address),
+    };
+    let wallet = wallet.cloned().ok_or_else(|| not_found(kind.noun()))?;
+    Ok((id, wallet))
+}
+
+/// The preamble of every list route: the required `wallet-address` parameter, then
+/// [`authorize`] `List` on it.
+fn authorize_list(
+    shared: &Shared,
+    request: &SignedRequest,
+    kind: Kind,
+    q: &ListQuery,
+) -> Result<(String, Authorized), ApiError> {
+    let wallet = q
+        .wallet_address
+        .clone()
+        .ok_or_else(|| bad_request("the wallet-address query parameter is required"))?;
+    let auth = authorize(shared, request, kind, Want::List, Some(&wallet))?;
+    Ok((wallet, auth))
 }
 
 fn verify_signature(
@@ -273,32 +356,20 @@ fn wallet_asset(store: &Store, shared: &Shared, wallet: &str) -> (String, u8) {
 /// `POST <RS>/incoming-payments`.
 pub(crate) async fn create_incoming_payment(
     State(shared): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<(StatusCode, Json<WireIncomingPayment>), ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let req: CreateIncomingPayment = parse_body(&body)?;
-    {
-        let store = shared.store();
-        hosted_wallet(&shared, &store, &req.wallet_address)?;
-    }
-    let auth = authorize(
+    let Create {
+        req,
+        auth,
+        now,
+        mut store,
+        wallet: wa,
+    } = authorize_create(
         &shared,
-        &incoming,
+        &request,
         Kind::IncomingPayment,
-        Want::Create,
-        Some(&req.wallet_address),
+        |r: &CreateIncomingPayment| r.wallet_address.as_str(),
     )?;
-    let now = shared.now();
-    let mut store = shared.store();
-    let (_, wa) = hosted_wallet(&shared, &store, &req.wallet_address)?;
     if let Some(a) = &req.incoming_amount {
         if a.asset_code != wa.asset_code || a.asset_scale != wa.asset_scale {
             return Err(bad_request(format!(
@@ -339,28 +410,15 @@ fn parse_id(id: &str, what: &str) -> Result<Uuid, ApiError> {
 pub(crate) async fn get_incoming_payment(
     State(shared): State<Shared>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<Json<IncomingPaymentView>, ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let id = parse_id(&id, "incoming payment")?;
-    let wallet = {
-        let store = shared.store();
-        store
-            .incoming_payments
-            .get(&id)
-            .map(|ip| ip.wallet_address.clone())
-            .ok_or_else(|| not_found("incoming payment"))?
-    };
+    let (id, wallet) = resource_wallet(&shared, Kind::IncomingPayment, &id)?;
     let now = shared.now();
-    if headers.get(axum::http::header::AUTHORIZATION).is_none() {
+    if request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .is_none()
+    {
         let store = shared.store();
         let ip = store
             .incoming_payments
@@ -374,7 +432,7 @@ pub(crate) async fn get_incoming_payment(
     }
     let auth = authorize(
         &shared,
-        &incoming,
+        &request,
         Kind::IncomingPayment,
         Want::Read,
         Some(&wallet),
@@ -395,29 +453,12 @@ pub(crate) async fn get_incoming_payment(
 pub(crate) async fn complete_incoming_payment(
     State(shared): State<Shared>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<Json<WireIncomingPayment>, ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let id = parse_id(&id, "incoming payment")?;
-    let wallet = {
-        let store = shared.store();
-        store
-            .incoming_payments
-            .get(&id)
-            .map(|ip| ip.wallet_address.clone())
-            .ok_or_else(|| not_found("incoming payment"))?
-    };
+    let (id, wallet) = resource_wallet(&shared, Kind::IncomingPayment, &id)?;
     authorize(
         &shared,
-        &incoming,
+        &request,
         Kind::IncomingPayment,
         Want::Complete,
         Some(&wallet),
@@ -495,28 +536,9 @@ fn paginate(ids: &[Uuid], q: &ListQuery) -> Result<(Vec<Uuid>, PageInfo), ApiErr
 pub(crate) async fn list_incoming_payments(
     State(shared): State<Shared>,
     Query(q): Query<ListQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<Json<Page<WireIncomingPayment>>, ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let wallet = q
-        .wallet_address
-        .clone()
-        .ok_or_else(|| bad_request("the wallet-address query parameter is required"))?;
-    let auth = authorize(
-        &shared,
-        &incoming,
-        Kind::IncomingPayment,
-        Want::List,
-        Some(&wallet),
-    )?;
+    let (wallet, auth) = authorize_list(&shared, &request, Kind::IncomingPayment, &q)?;
     let now = shared.now();
     let store = shared.store();
     let (code, scale) = wallet_asset(&store, &shared, &wallet);
@@ -596,32 +618,17 @@ fn same_asset(a: &(String, u8), b: &(String, u8)) -> Result<(), ApiError> {
 /// `POST <RS>/quotes`.
 pub(crate) async fn create_quote(
     State(shared): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<(StatusCode, Json<WireQuote>), ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let req: CreateQuote = parse_body(&body)?;
-    {
-        let store = shared.store();
-        hosted_wallet(&shared, &store, &req.wallet_address)?;
-    }
-    let auth = authorize(
-        &shared,
-        &incoming,
-        Kind::Quote,
-        Want::Create,
-        Some(&req.wallet_address),
-    )?;
-    let now = shared.now();
-    let mut store = shared.store();
-    let (_, wa) = hosted_wallet(&shared, &store, &req.wallet_address)?;
+    let Create {
+        req,
+        auth,
+        now,
+        mut store,
+        wallet: wa,
+    } = authorize_create(&shared, &request, Kind::Quote, |r: &CreateQuote| {
+        r.wallet_address.as_str()
+    })?;
     let receiver_id = open_receiver(&shared, &store, &req.receiver, now)?;
     let ip = store
         .incoming_payments
@@ -679,27 +686,10 @@ pub(crate) async fn create_quote(
 pub(crate) async fn get_quote(
     State(shared): State<Shared>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<Json<WireQuote>, ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let id = parse_id(&id, "quote")?;
-    let wallet = {
-        let store = shared.store();
-        store
-            .quotes
-            .get(&id)
-            .map(|q| q.wallet_address.clone())
-            .ok_or_else(|| not_found("quote"))?
-    };
-    let auth = authorize(&shared, &incoming, Kind::Quote, Want::Read, Some(&wallet))?;
+    let (id, wallet) = resource_wallet(&shared, Kind::Quote, &id)?;
+    let auth = authorize(&shared, &request, Kind::Quote, Want::Read, Some(&wallet))?;
     let store = shared.store();
     let q = store
         .quotes
@@ -830,18 +820,23 @@ fn check_limits(
 /// `POST <RS>/outgoing-payments`: from a quote, or from an incoming payment and a debit amount.
 pub(crate) async fn create_outgoing_payment(
     State(shared): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<(StatusCode, Json<WireOutgoingPayment>), ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let req: CreateOutgoingPayment = parse_body(&body)?;
+    let Create {
+        req,
+        auth,
+        now,
+        mut store,
+        wallet: wa,
+    } = authorize_create(
+        &shared,
+        &request,
+        Kind::OutgoingPayment,
+        |r: &CreateOutgoingPayment| match r {
+            CreateOutgoingPayment::FromQuote { wallet_address, .. }
+            | CreateOutgoingPayment::FromIncomingPayment { wallet_address, .. } => wallet_address,
+        },
+    )?;
     let (wallet, metadata) = match &req {
         CreateOutgoingPayment::FromQuote {
             wallet_address,
@@ -854,20 +849,6 @@ pub(crate) async fn create_outgoing_payment(
             ..
         } => (wallet_address.clone(), metadata.clone()),
     };
-    {
-        let store = shared.store();
-        hosted_wallet(&shared, &store, &wallet)?;
-    }
-    let auth = authorize(
-        &shared,
-        &incoming,
-        Kind::OutgoingPayment,
-        Want::Create,
-        Some(&wallet),
-    )?;
-    let now = shared.now();
-    let mut store = shared.store();
-    let (_, wa) = hosted_wallet(&shared, &store, &wallet)?;
     let sender_asset = (wa.asset_code.clone(), wa.asset_scale);
 
     let (quote_id, receiver, debit, receive) = match &req {
@@ -988,29 +969,12 @@ pub(crate) async fn create_outgoing_payment(
 pub(crate) async fn get_outgoing_payment(
     State(shared): State<Shared>,
     Path(id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<Json<WireOutgoingPayment>, ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let id = parse_id(&id, "outgoing payment")?;
-    let wallet = {
-        let store = shared.store();
-        store
-            .outgoing_payments
-            .get(&id)
-            .map(|p| p.wallet_address.clone())
-            .ok_or_else(|| not_found("outgoing payment"))?
-    };
+    let (id, wallet) = resource_wallet(&shared, Kind::OutgoingPayment, &id)?;
     let auth = authorize(
         &shared,
-        &incoming,
+        &request,
         Kind::OutgoingPayment,
         Want::Read,
         Some(&wallet),
@@ -1028,28 +992,9 @@ pub(crate) async fn get_outgoing_payment(
 pub(crate) async fn list_outgoing_payments(
     State(shared): State<Shared>,
     Query(q): Query<ListQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<Json<Page<WireOutgoingPayment>>, ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let wallet = q
-        .wallet_address
-        .clone()
-        .ok_or_else(|| bad_request("the wallet-address query parameter is required"))?;
-    let auth = authorize(
-        &shared,
-        &incoming,
-        Kind::OutgoingPayment,
-        Want::List,
-        Some(&wallet),
-    )?;
+    let (wallet, auth) = authorize_list(&shared, &request, Kind::OutgoingPayment, &q)?;
     let store = shared.store();
     let ids: Vec<Uuid> = store
         .outgoing_order
@@ -1075,29 +1020,14 @@ pub(crate) async fn list_outgoing_payments(
 /// (or in total without an interval); `null`s when it has spent nothing.
 pub(crate) async fn get_grant_spent_amounts(
     State(shared): State<Shared>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<Json<OutgoingPaymentGrantSpentAmounts>, ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
     let auth = [Want::Create, Want::Read, Want::List]
         .into_iter()
-        .map(|w| authorize(&shared, &incoming, Kind::OutgoingPayment, w, None))
+        .map(|w| authorize(&shared, &request, Kind::OutgoingPayment, w, None))
         .find(Result::is_ok)
         .unwrap_or_else(|| {
-            authorize(
-                &shared,
-                &incoming,
-                Kind::OutgoingPayment,
-                Want::Create,
-                None,
-            )
+            authorize(&shared, &request, Kind::OutgoingPayment, Want::Create, None)
         })?;
     let now = shared.now();
     let store = shared.store();

@@ -6,15 +6,14 @@
 //! access token"`. An expired token can be rotated.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use grantflow_protocol::error::GnapErrorCode;
 use grantflow_protocol::grant::{AccessToken, RotatedToken};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::httpsig::{self, Incoming};
+use crate::httpsig::{self, SignedRequest};
 use crate::state::{Shared, Store};
 
 /// The wire form of the token with this management id.
@@ -48,8 +47,9 @@ fn invalid_access_token() -> ApiError {
 fn authenticate(
     shared: &Shared,
     management_id: &str,
-    incoming: &Incoming<'_>,
+    request: &SignedRequest,
 ) -> Result<Uuid, ApiError> {
+    let incoming = &request.incoming();
     httpsig::gnap_token(incoming.headers).ok_or_else(httpsig::invalid_signature_headers)?;
     httpsig::check_signature_headers(incoming)?;
     let management_id = Uuid::parse_str(management_id).map_err(|_| invalid_access_token())?;
@@ -75,18 +75,9 @@ fn authenticate(
 pub(crate) async fn rotate(
     State(shared): State<Shared>,
     Path(management_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<Json<RotatedToken>, ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let old_id = authenticate(&shared, &management_id, &incoming)?;
+    let old_id = authenticate(&shared, &management_id, &request)?;
     let now = shared.now();
     let mut store = shared.store();
     // Re-checked under the lock: of two concurrent rotations of one token, one wins.
@@ -112,18 +103,9 @@ pub(crate) async fn rotate(
 pub(crate) async fn revoke(
     State(shared): State<Shared>,
     Path(management_id): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: SignedRequest,
 ) -> Result<StatusCode, ApiError> {
-    let incoming = Incoming {
-        method: &method,
-        uri: &uri,
-        headers: &headers,
-        body: &body,
-    };
-    let id = authenticate(&shared, &management_id, &incoming)?;
+    let id = authenticate(&shared, &management_id, &request)?;
     let now = shared.now();
     if let Some(t) = shared.store().tokens.get_mut(&id)
         && t.revoked_at.is_none()
