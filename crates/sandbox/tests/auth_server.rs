@@ -60,12 +60,7 @@ async fn incoming_payment_grant_is_issued_at_once() {
     assert_eq!(token["expires_in"], 600);
     assert!(token["manage"].as_str().unwrap().contains("/auth/token/"));
     assert_eq!(token["access"][0]["type"], "incoming-payment");
-    assert!(
-        r.body["continue"]["uri"]
-            .as_str()
-            .unwrap()
-            .contains("/auth/continue/")
-    );
+    assert!(r.continue_uri().contains("/auth/continue/"));
     assert!(r.body["continue"].get("wait").is_none());
     assert!(r.body.get("interact").is_none());
     sandbox.shutdown().await;
@@ -80,10 +75,7 @@ async fn grant_request_validation_errors() {
     // Outgoing payment without interact.
     let mut body = client.outgoing_grant_body(&alice, 500, true);
     body.as_object_mut().unwrap().remove("interact");
-    let r = client
-        .send("POST", as_url, None, Some(&body))
-        .await
-        .unwrap();
+    let r = client.request_grant(&sandbox, &body).await;
     r.assert_error(400, "invalid_request");
     assert_eq!(
         r.description(),
@@ -93,10 +85,7 @@ async fn grant_request_validation_errors() {
     // list-all on incoming payments forces interaction, which needs an identifier.
     let body = json!({"access_token": {"access": [{"type": "incoming-payment", "actions": ["list-all"]}]},
                       "client": client.wallet, "interact": {"start": ["redirect"]}});
-    let r = client
-        .send("POST", as_url, None, Some(&body))
-        .await
-        .unwrap();
+    let r = client.request_grant(&sandbox, &body).await;
     r.assert_error(400, "invalid_request");
     assert_eq!(r.description(), Some("access identifier required"));
 
@@ -104,19 +93,13 @@ async fn grant_request_validation_errors() {
     let mut body = client.outgoing_grant_body(&alice, 500, true);
     body["access_token"]["access"][0]["limits"]["receiveAmount"] =
         json!({"value": "1", "assetCode": "USD", "assetScale": 2});
-    let r = client
-        .send("POST", as_url, None, Some(&body))
-        .await
-        .unwrap();
+    let r = client.request_grant(&sandbox, &body).await;
     assert_eq!(r.status, 400, "{}", r.body);
 
     // A JWK client cannot ask for an interactive grant.
     let mut body = client.outgoing_grant_body(&alice, 500, true);
     body["client"] = json!({"jwk": client.key.public_jwk(common::KID)});
-    let r = client
-        .send("POST", as_url, None, Some(&body))
-        .await
-        .unwrap();
+    let r = client.request_grant(&sandbox, &body).await;
     r.assert_error(400, "invalid_client");
 
     // A client wallet address without publicName cannot either.
@@ -132,10 +115,7 @@ async fn grant_request_validation_errors() {
         .unwrap();
     let mut body = client.outgoing_grant_body(&alice, 500, true);
     body["client"] = json!(sandbox.wallet_address_url("anon"));
-    let r = client
-        .send("POST", as_url, None, Some(&body))
-        .await
-        .unwrap();
+    let r = client.request_grant(&sandbox, &body).await;
     r.assert_error(400, "invalid_client");
     assert_eq!(
         r.description(),
@@ -144,28 +124,26 @@ async fn grant_request_validation_errors() {
 
     // Malformed body: the validator's code-less 400.
     let r = client
-        .send(
+        .call(
             "POST",
             as_url,
             None,
             Some(&json!({"client": client.wallet, "access_token": {"access": [{"type": "nope"}]}})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 400);
     assert!(r.code().is_none());
     assert!(r.description().is_some());
 
     // Unknown tenant.
     let r = client
-        .send(
+        .call(
             "POST",
             &format!("{}/auth/other", sandbox.base_url()),
             None,
             Some(&json!({})),
         )
-        .await
-        .unwrap();
+        .await;
     r.assert_error(404, "invalid_request");
     sandbox.shutdown().await;
 }
@@ -217,10 +195,7 @@ async fn pending(
     finish: bool,
 ) -> Answer {
     let body = client.outgoing_grant_body(&sandbox.wallet_address_url("alice"), 500, finish);
-    let r = client
-        .send("POST", sandbox.auth_server_url(), None, Some(&body))
-        .await
-        .unwrap();
+    let r = client.request_grant(sandbox, &body).await;
     assert_eq!(r.status, 200, "{}", r.body);
     r
 }
@@ -229,7 +204,7 @@ async fn pending(
 async fn interactive_grant_lifecycle_matches_the_reference() {
     let (sandbox, client) = start(5).await;
     let p = pending(&sandbox, &client, true).await;
-    let redirect = p.body["interact"]["redirect"].as_str().unwrap();
+    let redirect = p.redirect();
     let as_nonce = p.body["interact"]["finish"].as_str().unwrap();
     assert_eq!(as_nonce.len(), 16);
     assert!(redirect.contains("/auth/interact/"));
@@ -244,9 +219,9 @@ async fn interactive_grant_lifecycle_matches_the_reference() {
     );
     let cont = &p.body["continue"];
     assert_eq!(cont["wait"], 5);
-    let ctoken = cont["access_token"]["value"].as_str().unwrap().to_owned();
+    let ctoken = p.continue_token().unwrap().to_owned();
     assert_eq!(ctoken.len(), 20);
-    let curi = cont["uri"].as_str().unwrap().to_owned();
+    let curi = p.continue_uri().to_owned();
 
     // Approve at once, then continue at once: too_fast (the wait counts from the grant request).
     let outcome = sandbox.approve_interaction(redirect).unwrap();
@@ -267,10 +242,7 @@ async fn interactive_grant_lifecycle_matches_the_reference() {
     .unwrap();
 
     let body = json!({"interact_ref": interact_ref});
-    let r = client
-        .send("POST", &curi, Some(&ctoken), Some(&body))
-        .await
-        .unwrap();
+    let r = client.call("POST", &curi, Some(&ctoken), Some(&body)).await;
     r.assert_error(400, "too_fast");
     assert_eq!(
         r.description(),
@@ -279,40 +251,31 @@ async fn interactive_grant_lifecycle_matches_the_reference() {
 
     // A bodiless poll on a grant with a finish method.
     sandbox.clock().advance(Duration::from_secs(5));
-    let r = client
-        .send("POST", &curi, Some(&ctoken), None)
-        .await
-        .unwrap();
+    let r = client.call("POST", &curi, Some(&ctoken), None).await;
     r.assert_error(401, "request_denied");
     assert_eq!(r.description(), Some("grant cannot be polled"));
 
     // Wrong continue token; unknown interact_ref; body without interact_ref.
     let r = client
-        .send("POST", &curi, Some("00000000000000000000"), Some(&body))
-        .await
-        .unwrap();
+        .call("POST", &curi, Some("00000000000000000000"), Some(&body))
+        .await;
     r.assert_error(401, "invalid_continuation");
     let r = client
-        .send(
+        .call(
             "POST",
             &curi,
             Some(&ctoken),
             Some(&json!({"interact_ref": "3f3c4e6e-0000-4000-8000-000000000000"})),
         )
-        .await
-        .unwrap();
+        .await;
     r.assert_error(404, "invalid_continuation");
     let r = client
-        .send("POST", &curi, Some(&ctoken), Some(&json!({})))
-        .await
-        .unwrap();
+        .call("POST", &curi, Some(&ctoken), Some(&json!({})))
+        .await;
     r.assert_error(401, "invalid_request");
 
     // The continue: token issued, same continue, no wait.
-    let r = client
-        .send("POST", &curi, Some(&ctoken), Some(&body))
-        .await
-        .unwrap();
+    let r = client.call("POST", &curi, Some(&ctoken), Some(&body)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["access_token"]["expires_in"], 600);
     assert_eq!(
@@ -321,37 +284,20 @@ async fn interactive_grant_lifecycle_matches_the_reference() {
     );
     assert_eq!(r.body["continue"]["uri"], curi.as_str());
     assert!(r.body["continue"].get("wait").is_none());
-    let manage = r.body["access_token"]["manage"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let token = r.body["access_token"]["value"].as_str().unwrap().to_owned();
+    let (token, manage) = r.access_token();
 
     // Single-use interact_ref.
-    let r = client
-        .send("POST", &curi, Some(&ctoken), Some(&body))
-        .await
-        .unwrap();
+    let r = client.call("POST", &curi, Some(&ctoken), Some(&body)).await;
     r.assert_error(401, "request_denied");
     assert_eq!(r.description(), Some("grant interaction not approved"));
 
     // Rotation: new value and manage URL; the old one is gone.
-    let r = client
-        .send("POST", &manage, Some(&token), None)
-        .await
-        .unwrap();
+    let r = client.call("POST", &manage, Some(&token), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let manage2 = r.body["access_token"]["manage"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let token2 = r.body["access_token"]["value"].as_str().unwrap().to_owned();
+    let (token2, manage2) = r.access_token();
     assert_ne!(manage2, manage);
     assert_ne!(token2, token);
-    let r = client
-        .send("POST", &manage, Some(&token), None)
-        .await
-        .unwrap();
+    let r = client.call("POST", &manage, Some(&token), None).await;
     r.assert_error(401, "invalid_client");
     assert_eq!(r.description(), Some("invalid access token"));
     let r = client
@@ -363,44 +309,22 @@ async fn interactive_grant_lifecycle_matches_the_reference() {
 
     // An expired token can be rotated.
     sandbox.clock().advance(Duration::from_secs(601));
-    let r = client
-        .send("POST", &manage2, Some(&token2), None)
-        .await
-        .unwrap();
+    let r = client.call("POST", &manage2, Some(&token2), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let manage3 = r.body["access_token"]["manage"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let token3 = r.body["access_token"]["value"].as_str().unwrap().to_owned();
+    let (token3, manage3) = r.access_token();
 
     // Revoke: 204, then the token is unknown.
-    let r = client
-        .send("DELETE", &manage3, Some(&token3), None)
-        .await
-        .unwrap();
+    let r = client.call("DELETE", &manage3, Some(&token3), None).await;
     assert_eq!(r.status, 204);
-    let r = client
-        .send("DELETE", &manage3, Some(&token3), None)
-        .await
-        .unwrap();
+    let r = client.call("DELETE", &manage3, Some(&token3), None).await;
     r.assert_error(401, "invalid_client");
 
     // Cancel: 204; again, or continue after: invalid_continuation.
-    let r = client
-        .send("DELETE", &curi, Some(&ctoken), None)
-        .await
-        .unwrap();
+    let r = client.call("DELETE", &curi, Some(&ctoken), None).await;
     assert_eq!(r.status, 204);
-    let r = client
-        .send("DELETE", &curi, Some(&ctoken), None)
-        .await
-        .unwrap();
+    let r = client.call("DELETE", &curi, Some(&ctoken), None).await;
     r.assert_error(401, "invalid_continuation");
-    let r = client
-        .send("POST", &curi, Some(&ctoken), Some(&body))
-        .await
-        .unwrap();
+    let r = client.call("POST", &curi, Some(&ctoken), Some(&body)).await;
     r.assert_error(401, "invalid_continuation");
     sandbox.shutdown().await;
 }
@@ -409,16 +333,10 @@ async fn interactive_grant_lifecycle_matches_the_reference() {
 async fn polling_mode_without_finish() {
     let (sandbox, client) = start(5).await;
     let p = pending(&sandbox, &client, false).await;
-    let curi = p.body["continue"]["uri"].as_str().unwrap().to_owned();
-    let ctoken = p.body["continue"]["access_token"]["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let curi = p.continue_uri().to_owned();
+    let ctoken = p.continue_token().unwrap().to_owned();
 
-    let r = client
-        .send("POST", &curi, Some(&ctoken), None)
-        .await
-        .unwrap();
+    let r = client.call("POST", &curi, Some(&ctoken), None).await;
     r.assert_error(400, "too_fast");
     assert_eq!(
         r.description(),
@@ -426,39 +344,25 @@ async fn polling_mode_without_finish() {
     );
 
     sandbox.clock().advance(Duration::from_secs(5));
-    let r = client
-        .send("POST", &curi, Some(&ctoken), None)
-        .await
-        .unwrap();
+    let r = client.call("POST", &curi, Some(&ctoken), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["continue"]["wait"], 5);
     assert!(r.body.get("access_token").is_none());
 
     // Approved through the consent step: no redirect (the reference answers 202).
-    let outcome = sandbox
-        .approve_interaction(p.body["interact"]["redirect"].as_str().unwrap())
-        .unwrap();
+    let outcome = sandbox.approve_interaction(p.redirect()).unwrap();
     assert!(outcome.redirect.is_none());
 
     // The successful poll moved lastContinuedAt: too fast again until the wait passed.
-    let r = client
-        .send("POST", &curi, Some(&ctoken), None)
-        .await
-        .unwrap();
+    let r = client.call("POST", &curi, Some(&ctoken), None).await;
     r.assert_error(400, "too_fast");
     sandbox.clock().advance(Duration::from_secs(5));
-    let r = client
-        .send("POST", &curi, Some(&ctoken), None)
-        .await
-        .unwrap();
+    let r = client.call("POST", &curi, Some(&ctoken), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert!(r.body["access_token"]["value"].is_string());
 
     sandbox.clock().advance(Duration::from_secs(5));
-    let r = client
-        .send("POST", &curi, Some(&ctoken), None)
-        .await
-        .unwrap();
+    let r = client.call("POST", &curi, Some(&ctoken), None).await;
     r.assert_error(401, "request_denied");
     assert_eq!(r.description(), Some("grant cannot be continued"));
     sandbox.shutdown().await;
@@ -468,7 +372,7 @@ async fn polling_mode_without_finish() {
 async fn rejection_and_restart() {
     let (sandbox, client) = start(0).await;
     let p = pending(&sandbox, &client, true).await;
-    let redirect = p.body["interact"]["redirect"].as_str().unwrap();
+    let redirect = p.redirect();
     let outcome = sandbox.deny_interaction(redirect).unwrap();
     assert_eq!(outcome.result.as_deref(), Some("grant_rejected"));
     let finish = outcome.redirect.unwrap().expose().to_owned();
@@ -507,7 +411,7 @@ async fn rejection_and_restart() {
 async fn interactions_expire() {
     let (sandbox, client) = start(0).await;
     let p = pending(&sandbox, &client, true).await;
-    let redirect = p.body["interact"]["redirect"].as_str().unwrap().to_owned();
+    let redirect = p.redirect().to_owned();
     sandbox.clock().advance(Duration::from_secs(601));
     let err = sandbox.approve_interaction(&redirect).unwrap_err();
     assert!(
@@ -521,13 +425,7 @@ async fn interactions_expire() {
     // Through the browser: the finish step redirects with "interaction expired".
     let page = client.http.get(&redirect).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    let cookie = page.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = common::session_cookie(&page);
     let finish_url = redirect.split('?').next().unwrap().to_owned() + "/finish";
     let r = client
         .http
@@ -549,16 +447,10 @@ async fn interactions_expire() {
 async fn consent_page_in_a_browser() {
     let (sandbox, client) = start(0).await;
     let p = pending(&sandbox, &client, true).await;
-    let redirect = p.body["interact"]["redirect"].as_str().unwrap().to_owned();
+    let redirect = p.redirect().to_owned();
     let page = client.http.get(&redirect).send().await.unwrap();
     assert_eq!(page.status(), 200);
-    let cookie = page.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = common::session_cookie(&page);
     let html = page.text().await.unwrap();
     for needle in [
         "Test Client",
@@ -627,14 +519,13 @@ async fn consent_page_in_a_browser() {
     )
     .unwrap();
     let r = client
-        .send(
+        .call(
             "POST",
-            p.body["continue"]["uri"].as_str().unwrap(),
-            p.body["continue"]["access_token"]["value"].as_str(),
+            p.continue_uri(),
+            p.continue_token(),
             Some(&json!({"interact_ref": interact_ref})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     sandbox.shutdown().await;
 }
@@ -649,9 +540,7 @@ async fn rfc9635_hash_encoding_is_configurable() {
     })
     .await;
     let p = pending(&sandbox, &client, true).await;
-    let outcome = sandbox
-        .approve_interaction(p.body["interact"]["redirect"].as_str().unwrap())
-        .unwrap();
+    let outcome = sandbox.approve_interaction(p.redirect()).unwrap();
     let hash = outcome.hash.unwrap();
     assert_eq!(hash.len(), 43);
     assert!(!hash.contains(['=', '+', '/']));
@@ -662,12 +551,10 @@ async fn rfc9635_hash_encoding_is_configurable() {
 async fn concurrent_continues_issue_one_token() {
     let (sandbox, client) = start(0).await;
     let p = pending(&sandbox, &client, true).await;
-    let outcome = sandbox
-        .approve_interaction(p.body["interact"]["redirect"].as_str().unwrap())
-        .unwrap();
+    let outcome = sandbox.approve_interaction(p.redirect()).unwrap();
     let body = json!({"interact_ref": outcome.interact_ref.unwrap().expose()});
-    let curi = p.body["continue"]["uri"].as_str().unwrap();
-    let ctoken = p.body["continue"]["access_token"]["value"].as_str();
+    let curi = p.continue_uri();
+    let ctoken = p.continue_token();
     let attempts = (0..8).map(|_| client.send("POST", curi, ctoken, Some(&body)));
     let results = futures_join_all(attempts).await;
     let ok = results.iter().filter(|r| r.status == 200).count();
@@ -739,9 +626,9 @@ async fn keys_are_looked_up_on_every_request() {
             new_key.public_jwks("new-kid"),
         ))
         .unwrap();
-    let curi = p.body["continue"]["uri"].as_str().unwrap();
-    let ctoken = p.body["continue"]["access_token"]["value"].as_str();
-    let r = client.send("DELETE", curi, ctoken, None).await.unwrap();
+    let curi = p.continue_uri();
+    let ctoken = p.continue_token();
+    let r = client.call("DELETE", curi, ctoken, None).await;
     r.assert_error(400, "invalid_client");
     let r = client
         .send_signed_with(&new_key, "new-kid", "DELETE", curi, ctoken, None)
@@ -756,51 +643,34 @@ async fn after_rejection_and_after_cancel() {
     let (sandbox, client) = start(0).await;
     // Rejected, with a finish URI: continuing with an interact_ref finds no grant.
     let p = pending(&sandbox, &client, true).await;
-    sandbox
-        .deny_interaction(p.body["interact"]["redirect"].as_str().unwrap())
-        .unwrap();
-    let curi = p.body["continue"]["uri"].as_str().unwrap();
-    let ctoken = p.body["continue"]["access_token"]["value"].as_str();
+    sandbox.deny_interaction(p.redirect()).unwrap();
+    let curi = p.continue_uri();
+    let ctoken = p.continue_token();
     let r = client
-        .send(
+        .call(
             "POST",
             curi,
             ctoken,
             Some(&json!({"interact_ref": "anything"})),
         )
-        .await
-        .unwrap();
+        .await;
     r.assert_error(404, "invalid_continuation");
 
     // Rejected, polling mode: the poll says the grant cannot be continued.
     let p = pending(&sandbox, &client, false).await;
-    sandbox
-        .deny_interaction(p.body["interact"]["redirect"].as_str().unwrap())
-        .unwrap();
+    sandbox.deny_interaction(p.redirect()).unwrap();
     let r = client
-        .send(
-            "POST",
-            p.body["continue"]["uri"].as_str().unwrap(),
-            p.body["continue"]["access_token"]["value"].as_str(),
-            None,
-        )
-        .await
-        .unwrap();
+        .call("POST", p.continue_uri(), p.continue_token(), None)
+        .await;
     r.assert_error(401, "request_denied");
     assert_eq!(r.description(), Some("grant cannot be continued"));
 
     // Canceled while pending: the user can no longer decide, the page redirects.
     let p = pending(&sandbox, &client, true).await;
-    let redirect = p.body["interact"]["redirect"].as_str().unwrap();
+    let redirect = p.redirect();
     let r = client
-        .send(
-            "DELETE",
-            p.body["continue"]["uri"].as_str().unwrap(),
-            p.body["continue"]["access_token"]["value"].as_str(),
-            None,
-        )
-        .await
-        .unwrap();
+        .call("DELETE", p.continue_uri(), p.continue_token(), None)
+        .await;
     assert_eq!(r.status, 204);
     let err = sandbox.approve_interaction(redirect).unwrap_err();
     assert!(

@@ -18,19 +18,11 @@ async fn approved(
     client: &common::TestClient,
 ) -> (String, String, serde_json::Value) {
     let body = client.outgoing_grant_body(&sandbox.wallet_address_url("alice"), 500, true);
-    let p = client
-        .send("POST", sandbox.auth_server_url(), None, Some(&body))
-        .await
-        .unwrap();
-    let outcome = sandbox
-        .approve_interaction(p.body["interact"]["redirect"].as_str().unwrap())
-        .unwrap();
+    let p = client.request_grant(sandbox, &body).await;
+    let outcome = sandbox.approve_interaction(p.redirect()).unwrap();
     (
-        p.body["continue"]["uri"].as_str().unwrap().to_owned(),
-        p.body["continue"]["access_token"]["value"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
+        p.continue_uri().to_owned(),
+        p.continue_token().unwrap().to_owned(),
         json!({"interact_ref": outcome.interact_ref.unwrap().expose()}),
     )
 }
@@ -47,10 +39,7 @@ async fn dropped_connection_does_not_act() {
     assert!(!err.is_status(), "{err}");
     assert!(sandbox.faults().is_empty(), "a one-shot fault is used up");
     // Nothing happened: the continue still works.
-    let r = client
-        .send("POST", &curi, Some(&ctoken), Some(&body))
-        .await
-        .unwrap();
+    let r = client.call("POST", &curi, Some(&ctoken), Some(&body)).await;
     assert_eq!(r.status, 200, "{}", r.body);
     sandbox.shutdown().await;
 }
@@ -65,16 +54,10 @@ async fn lost_response_acts_then_drops() {
         .await
         .unwrap_err();
     // The token was issued: the interact_ref is used up, as at the reference.
-    let r = client
-        .send("POST", &curi, Some(&ctoken), Some(&body))
-        .await
-        .unwrap();
+    let r = client.call("POST", &curi, Some(&ctoken), Some(&body)).await;
     r.assert_error(401, "request_denied");
     // Cancel still reaches the issued grant.
-    let r = client
-        .send("DELETE", &curi, Some(&ctoken), None)
-        .await
-        .unwrap();
+    let r = client.call("DELETE", &curi, Some(&ctoken), None).await;
     assert_eq!(r.status, 204);
     sandbox.shutdown().await;
 }
@@ -147,11 +130,8 @@ async fn http_control_api() {
 
     // Approve over HTTP.
     let body = client.outgoing_grant_body(&sandbox.wallet_address_url("alice"), 500, true);
-    let p = client
-        .send("POST", sandbox.auth_server_url(), None, Some(&body))
-        .await
-        .unwrap();
-    let redirect = p.body["interact"]["redirect"].as_str().unwrap();
+    let p = client.request_grant(&sandbox, &body).await;
+    let redirect = p.redirect();
     let id = redirect
         .split("/interact/")
         .nth(1)

@@ -9,23 +9,21 @@ use std::time::Duration;
 
 use common::{Answer, TestClient, start};
 use grantflow_sandbox::SandboxHandle;
-use serde_json::{Value, json};
+use serde_json::json;
 
-/// An issued token for `access` (non-interactive types) with its manage URL.
+/// An issued token for one access item of a non-interactive `kind` with `actions`, with its
+/// manage URL.
 async fn token_for(
     sandbox: &SandboxHandle,
     client: &TestClient,
-    access: Value,
+    kind: &str,
+    actions: &[&str],
 ) -> (String, String) {
-    let r = client.simple_grant(sandbox, access).await;
+    let r = client
+        .simple_grant(sandbox, json!([{"type": kind, "actions": actions}]))
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    (
-        r.body["access_token"]["value"].as_str().unwrap().to_owned(),
-        r.body["access_token"]["manage"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    )
+    r.access_token()
 }
 
 /// An outgoing-payment token for alice with the seed's limit (`limit` cents per day), obtained
@@ -36,30 +34,10 @@ async fn outgoing_token(
     limit: u64,
 ) -> (String, String) {
     let body = client.outgoing_grant_body(&sandbox.wallet_address_url("alice"), limit, true);
-    let p = client
-        .send("POST", sandbox.auth_server_url(), None, Some(&body))
-        .await
-        .unwrap();
-    let outcome = sandbox
-        .approve_interaction(p.body["interact"]["redirect"].as_str().unwrap())
-        .unwrap();
-    let r = client
-        .send(
-            "POST",
-            p.body["continue"]["uri"].as_str().unwrap(),
-            p.body["continue"]["access_token"]["value"].as_str(),
-            Some(&json!({"interact_ref": outcome.interact_ref.unwrap().expose()})),
-        )
-        .await
-        .unwrap();
+    let p = client.request_grant(sandbox, &body).await;
+    let r = client.approve_and_continue(sandbox, &p).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    (
-        r.body["access_token"]["value"].as_str().unwrap().to_owned(),
-        r.body["access_token"]["manage"]
-            .as_str()
-            .unwrap()
-            .to_owned(),
-    )
+    r.access_token()
 }
 
 async fn incoming_payment(
@@ -74,14 +52,13 @@ async fn incoming_payment(
             json!({"value": v.to_string(), "assetCode": "USD", "assetScale": 2});
     }
     client
-        .send(
+        .call(
             "POST",
             &format!("{}/incoming-payments", sandbox.resource_server_url()),
             Some(token),
             Some(&body),
         )
         .await
-        .unwrap()
 }
 
 async fn pay(
@@ -97,14 +74,13 @@ async fn pay(
         "debitAmount": {"value": cents.to_string(), "assetCode": "USD", "assetScale": 2}
     });
     client
-        .send(
+        .call(
             "POST",
             &format!("{}/outgoing-payments", sandbox.resource_server_url()),
             Some(token),
             Some(&body),
         )
         .await
-        .unwrap()
 }
 
 #[tokio::test]
@@ -113,7 +89,8 @@ async fn incoming_payments_create_get_list_complete() {
     let (token, _) = token_for(
         &sandbox,
         &client,
-        json!([{"type": "incoming-payment", "actions": ["create", "read", "list", "complete"]}]),
+        "incoming-payment",
+        &["create", "read", "list", "complete"],
     )
     .await;
     let created = incoming_payment(&sandbox, &client, &token, Some(1234)).await;
@@ -121,9 +98,9 @@ async fn incoming_payments_create_get_list_complete() {
     assert_eq!(created.body["receivedAmount"]["value"], "0");
     assert_eq!(created.body["completed"], false);
     assert_eq!(created.body["methods"][0]["type"], "ilp");
-    let id = created.body["id"].as_str().unwrap().to_owned();
+    let id = created.id();
 
-    let got = client.send("GET", &id, Some(&token), None).await.unwrap();
+    let got = client.call("GET", &id, Some(&token), None).await;
     assert_eq!(got.status, 200);
     assert_eq!(got.body["incomingAmount"]["value"], "1234");
     let public = client.get(&id).await;
@@ -138,45 +115,39 @@ async fn incoming_payments_create_get_list_complete() {
         sandbox.resource_server_url(),
         sandbox.wallet_address_url("bob")
     );
-    let page = client
-        .send("GET", &list_url, Some(&token), None)
-        .await
-        .unwrap();
+    let page = client.call("GET", &list_url, Some(&token), None).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(page.body["result"].as_array().unwrap().len(), 2);
     assert_eq!(page.body["pagination"]["hasNextPage"], true);
     let cursor = page.body["pagination"]["endCursor"].as_str().unwrap();
     let next = client
-        .send(
+        .call(
             "GET",
             &format!("{list_url}&cursor={cursor}"),
             Some(&token),
             None,
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(next.body["result"].as_array().unwrap().len(), 1);
     assert_eq!(next.body["pagination"]["hasNextPage"], false);
     assert_eq!(next.body["pagination"]["hasPreviousPage"], true);
 
     let done = client
-        .send("POST", &format!("{id}/complete"), Some(&token), None)
-        .await
-        .unwrap();
+        .call("POST", &format!("{id}/complete"), Some(&token), None)
+        .await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert_eq!(done.body["completed"], true);
 
     // Wrong asset.
     let bad = client
-        .send(
+        .call(
             "POST",
             &format!("{}/incoming-payments", sandbox.resource_server_url()),
             Some(&token),
             Some(&json!({"walletAddress": sandbox.wallet_address_url("bob"),
                          "incomingAmount": {"value": "1", "assetCode": "EUR", "assetScale": 2}})),
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(bad.status, 400);
     sandbox.shutdown().await;
 }
@@ -184,33 +155,23 @@ async fn incoming_payments_create_get_list_complete() {
 #[tokio::test]
 async fn token_checks_in_the_reference_order() {
     let (sandbox, client) = start(0).await;
-    let (token, manage) = token_for(
-        &sandbox,
-        &client,
-        json!([{"type": "incoming-payment", "actions": ["create", "read"]}]),
-    )
-    .await;
+    let (token, manage) =
+        token_for(&sandbox, &client, "incoming-payment", &["create", "read"]).await;
     let url = format!("{}/incoming-payments", sandbox.resource_server_url());
     let body = json!({"walletAddress": sandbox.wallet_address_url("bob")});
 
     // No token: 401 with the GNAP challenge.
-    let r = client.send("POST", &url, None, Some(&body)).await.unwrap();
+    let r = client.call("POST", &url, None, Some(&body)).await;
     assert_eq!(r.status, 401);
     assert_eq!(
         r.headers["www-authenticate"].to_str().unwrap(),
         format!("GNAP as_uri={}", sandbox.auth_server_url())
     );
     // A token without the access: Insufficient Grant.
-    let (quote_token, _) = token_for(
-        &sandbox,
-        &client,
-        json!([{"type": "quote", "actions": ["create"]}]),
-    )
-    .await;
+    let (quote_token, _) = token_for(&sandbox, &client, "quote", &["create"]).await;
     let r = client
-        .send("POST", &url, Some(&quote_token), Some(&body))
-        .await
-        .unwrap();
+        .call("POST", &url, Some(&quote_token), Some(&body))
+        .await;
     assert_eq!(
         (r.status, r.description()),
         (403, Some("Insufficient Grant"))
@@ -223,36 +184,20 @@ async fn token_checks_in_the_reference_order() {
     assert_eq!(r.status, 401);
     // Expired: Inactive Token.
     sandbox.clock().advance(Duration::from_secs(600));
-    let r = client
-        .send("POST", &url, Some(&token), Some(&body))
-        .await
-        .unwrap();
+    let r = client.call("POST", &url, Some(&token), Some(&body)).await;
     assert_eq!((r.status, r.description()), (403, Some("Inactive Token")));
     // Rotated (expired tokens rotate): the new one works.
-    let rotated = client
-        .send("POST", &manage, Some(&token), None)
-        .await
-        .unwrap();
+    let rotated = client.call("POST", &manage, Some(&token), None).await;
     let new = rotated.body["access_token"]["value"].as_str().unwrap();
-    let r = client
-        .send("POST", &url, Some(new), Some(&body))
-        .await
-        .unwrap();
+    let r = client.call("POST", &url, Some(new), Some(&body)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     // Revoked: Inactive Token.
     let manage = rotated.body["access_token"]["manage"].as_str().unwrap();
     assert_eq!(
-        client
-            .send("DELETE", manage, Some(new), None)
-            .await
-            .unwrap()
-            .status,
+        client.call("DELETE", manage, Some(new), None).await.status,
         204
     );
-    let r = client
-        .send("POST", &url, Some(new), Some(&body))
-        .await
-        .unwrap();
+    let r = client.call("POST", &url, Some(new), Some(&body)).await;
     assert_eq!((r.status, r.description()), (403, Some("Inactive Token")));
     sandbox.shutdown().await;
 }
@@ -260,18 +205,10 @@ async fn token_checks_in_the_reference_order() {
 #[tokio::test]
 async fn outgoing_payments_respect_the_limit_per_window() {
     let (sandbox, client) = start(0).await;
-    let (ip_token, _) = token_for(
-        &sandbox,
-        &client,
-        json!([{"type": "incoming-payment", "actions": ["create", "read"]}]),
-    )
-    .await;
+    let (ip_token, _) = token_for(&sandbox, &client, "incoming-payment", &["create", "read"]).await;
     let receiver = incoming_payment(&sandbox, &client, &ip_token, None)
         .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .id();
     // 5.00 USD per day, windows from 08:00Z (the manual clock starts at 12:00Z).
     let (token, manage) = outgoing_token(&sandbox, &client, 500).await;
 
@@ -286,10 +223,7 @@ async fn outgoing_payments_respect_the_limit_per_window() {
     assert_eq!(r.body["grantSpentDebitAmount"]["value"], "500");
 
     let spent_url = format!("{}/outgoing-payment-grant", sandbox.resource_server_url());
-    let spent = client
-        .send("GET", &spent_url, Some(&token), None)
-        .await
-        .unwrap();
+    let spent = client.call("GET", &spent_url, Some(&token), None).await;
     assert_eq!(
         spent.body["spentDebitAmount"]["value"], "500",
         "{}",
@@ -299,29 +233,12 @@ async fn outgoing_payments_respect_the_limit_per_window() {
     // Next day's window (from 08:00Z tomorrow): the allowance is back.
     // (The token expired meanwhile: rotate it, as a client does; spending is per grant.)
     sandbox.clock().advance(Duration::from_secs(20 * 3600));
-    let r = client
-        .send("GET", &spent_url, Some(&token), None)
-        .await
-        .unwrap();
+    let r = client.call("GET", &spent_url, Some(&token), None).await;
     assert_eq!((r.status, r.description()), (403, Some("Inactive Token")));
-    let rotated = client
-        .send("POST", &manage, Some(&token), None)
-        .await
-        .unwrap();
-    let token = rotated.body["access_token"]["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (ip_token, _) = token_for(
-        &sandbox,
-        &client,
-        json!([{"type": "incoming-payment", "actions": ["create", "read"]}]),
-    )
-    .await;
-    let spent = client
-        .send("GET", &spent_url, Some(&token), None)
-        .await
-        .unwrap();
+    let rotated = client.call("POST", &manage, Some(&token), None).await;
+    let (token, _) = rotated.access_token();
+    let (ip_token, _) = token_for(&sandbox, &client, "incoming-payment", &["create", "read"]).await;
+    let spent = client.call("GET", &spent_url, Some(&token), None).await;
     assert_eq!(
         spent.body["spentDebitAmount"]["value"], "0",
         "{}",
@@ -331,15 +248,12 @@ async fn outgoing_payments_respect_the_limit_per_window() {
     assert_eq!(r.status, 201, "{}", r.body);
 
     // The receiver got everything.
-    let got = client
-        .send("GET", &receiver, Some(&ip_token), None)
-        .await
-        .unwrap();
+    let got = client.call("GET", &receiver, Some(&ip_token), None).await;
     assert_eq!(got.body["receivedAmount"]["value"], "1000");
 
     // Listing and reading with the grant's read/list actions.
     let list = client
-        .send(
+        .call(
             "GET",
             &format!(
                 "{}/outgoing-payments?wallet-address={}",
@@ -349,8 +263,7 @@ async fn outgoing_payments_respect_the_limit_per_window() {
             Some(&token),
             None,
         )
-        .await
-        .unwrap();
+        .await;
     assert_eq!(
         list.body["result"].as_array().unwrap().len(),
         3,
@@ -358,7 +271,7 @@ async fn outgoing_payments_respect_the_limit_per_window() {
         list.body
     );
     let first = list.body["result"][0]["id"].as_str().unwrap();
-    let got = client.send("GET", first, Some(&token), None).await.unwrap();
+    let got = client.call("GET", first, Some(&token), None).await;
     assert_eq!(got.status, 200);
     assert_eq!(got.body["debitAmount"]["value"], "300");
     sandbox.shutdown().await;
@@ -367,41 +280,24 @@ async fn outgoing_payments_respect_the_limit_per_window() {
 #[tokio::test]
 async fn quotes_feed_outgoing_payments_once() {
     let (sandbox, client) = start(0).await;
-    let (ip_token, _) = token_for(
-        &sandbox,
-        &client,
-        json!([{"type": "incoming-payment", "actions": ["create", "read"]}]),
-    )
-    .await;
+    let (ip_token, _) = token_for(&sandbox, &client, "incoming-payment", &["create", "read"]).await;
     let receiver = incoming_payment(&sandbox, &client, &ip_token, Some(250))
         .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (q_token, _) = token_for(
-        &sandbox,
-        &client,
-        json!([{"type": "quote", "actions": ["create", "read"]}]),
-    )
-    .await;
-    let quote = client
-        .send(
+        .id();
+    let (q_token, _) = token_for(&sandbox, &client, "quote", &["create", "read"]).await;
+    let quote = client.call(
             "POST",
             &format!("{}/quotes", sandbox.resource_server_url()),
             Some(&q_token),
             Some(&json!({"walletAddress": sandbox.wallet_address_url("alice"), "receiver": receiver, "method": "ilp"})),
-        )
-        .await
-        .unwrap();
+        ).await;
     assert_eq!(quote.status, 201, "{}", quote.body);
     assert_eq!(quote.body["debitAmount"]["value"], "250");
-    let quote_id = quote.body["id"].as_str().unwrap().to_owned();
+    let quote_id = quote.id();
     assert_eq!(
         client
-            .send("GET", &quote_id, Some(&q_token), None)
+            .call("GET", &quote_id, Some(&q_token), None)
             .await
-            .unwrap()
             .status,
         200
     );
@@ -409,47 +305,29 @@ async fn quotes_feed_outgoing_payments_once() {
     let (token, _) = outgoing_token(&sandbox, &client, 1000).await;
     let body = json!({"walletAddress": sandbox.wallet_address_url("alice"), "quoteId": quote_id});
     let url = format!("{}/outgoing-payments", sandbox.resource_server_url());
-    let r = client
-        .send("POST", &url, Some(&token), Some(&body))
-        .await
-        .unwrap();
+    let r = client.call("POST", &url, Some(&token), Some(&body)).await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["quoteId"], quote_id.as_str());
     // The quote is spent, and the receiver is now complete.
-    let r = client
-        .send("POST", &url, Some(&token), Some(&body))
-        .await
-        .unwrap();
+    let r = client.call("POST", &url, Some(&token), Some(&body)).await;
     assert_eq!(r.status, 400, "{}", r.body);
-    let got = client
-        .send("GET", &receiver, Some(&ip_token), None)
-        .await
-        .unwrap();
+    let got = client.call("GET", &receiver, Some(&ip_token), None).await;
     assert_eq!(got.body["completed"], true);
 
     // An expired quote is refused.
     let receiver2 = incoming_payment(&sandbox, &client, &ip_token, Some(100))
         .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let quote = client
-        .send(
+        .id();
+    let quote = client.call(
             "POST",
             &format!("{}/quotes", sandbox.resource_server_url()),
             Some(&q_token),
             Some(&json!({"walletAddress": sandbox.wallet_address_url("alice"), "receiver": receiver2, "method": "ilp"})),
-        )
-        .await
-        .unwrap();
+        ).await;
     sandbox.clock().advance(Duration::from_secs(301));
     let body =
         json!({"walletAddress": sandbox.wallet_address_url("alice"), "quoteId": quote.body["id"]});
-    let r = client
-        .send("POST", &url, Some(&token), Some(&body))
-        .await
-        .unwrap();
+    let r = client.call("POST", &url, Some(&token), Some(&body)).await;
     assert_eq!(r.status, 400, "{}", r.body);
     sandbox.shutdown().await;
 }
@@ -457,38 +335,16 @@ async fn quotes_feed_outgoing_payments_once() {
 #[tokio::test]
 async fn payments_outside_every_window_are_refused() {
     let (sandbox, client) = start(0).await;
-    let (ip_token, _) = token_for(
-        &sandbox,
-        &client,
-        json!([{"type": "incoming-payment", "actions": ["create"]}]),
-    )
-    .await;
+    let (ip_token, _) = token_for(&sandbox, &client, "incoming-payment", &["create"]).await;
     let receiver = incoming_payment(&sandbox, &client, &ip_token, None)
         .await
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+        .id();
     // One window (R0) that ended long ago.
     let mut body = client.outgoing_grant_body(&sandbox.wallet_address_url("alice"), 500, true);
     body["access_token"]["access"][0]["limits"]["interval"] = json!("R0/2016-08-24T08:00:00Z/P1D");
-    let p = client
-        .send("POST", sandbox.auth_server_url(), None, Some(&body))
-        .await
-        .unwrap();
-    let outcome = sandbox
-        .approve_interaction(p.body["interact"]["redirect"].as_str().unwrap())
-        .unwrap();
-    let r = client
-        .send(
-            "POST",
-            p.body["continue"]["uri"].as_str().unwrap(),
-            p.body["continue"]["access_token"]["value"].as_str(),
-            Some(&json!({"interact_ref": outcome.interact_ref.unwrap().expose()})),
-        )
-        .await
-        .unwrap();
-    let token = r.body["access_token"]["value"].as_str().unwrap().to_owned();
+    let p = client.request_grant(&sandbox, &body).await;
+    let r = client.approve_and_continue(&sandbox, &p).await;
+    let (token, _) = r.access_token();
     let r = pay(&sandbox, &client, &token, &receiver, 1).await;
     assert_eq!(r.status, 403, "{}", r.body);
     sandbox.shutdown().await;

@@ -7,6 +7,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use grantflow_protocol::keys::PrivateKey;
 use grantflow_protocol::signature::{SignableRequest, sign_request};
 use grantflow_sandbox::{Sandbox, SandboxClock, SandboxConfig, SandboxHandle, WalletAddressSpec};
+use reqwest::header::SET_COOKIE;
 use serde_json::{Value, json};
 
 pub const KID: &str = "test-key-1";
@@ -72,6 +73,30 @@ impl Answer {
     pub fn description(&self) -> Option<&str> {
         self.body["error"]["description"].as_str()
     }
+    /// A grant response's continue URI (`continue.uri`).
+    pub fn continue_uri(&self) -> &str {
+        self.body["continue"]["uri"].as_str().unwrap()
+    }
+    /// A grant response's continuation token (`continue.access_token.value`).
+    pub fn continue_token(&self) -> Option<&str> {
+        self.body["continue"]["access_token"]["value"].as_str()
+    }
+    /// A pending grant's interaction start URL (`interact.redirect`).
+    pub fn redirect(&self) -> &str {
+        self.body["interact"]["redirect"].as_str().unwrap()
+    }
+    /// An issued (or rotated) access token: its value and its management URL.
+    pub fn access_token(&self) -> (String, String) {
+        let token = &self.body["access_token"];
+        (
+            token["value"].as_str().unwrap().to_owned(),
+            token["manage"].as_str().unwrap().to_owned(),
+        )
+    }
+    /// A created resource's `id` (its URL).
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().unwrap().to_owned()
+    }
     /// Asserts an error status and GNAP code.
     #[track_caller]
     pub fn assert_error(&self, status: u16, code: &str) {
@@ -95,6 +120,36 @@ impl TestClient {
     ) -> Result<Answer, reqwest::Error> {
         self.send_signed_with(&self.key, &self.kid, method, url, token, body)
             .await
+    }
+
+    /// [`Self::send`], where a transport error fails the test.
+    pub async fn call(
+        &self,
+        method: &str,
+        url: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
+        self.send(method, url, token, body).await.unwrap()
+    }
+
+    /// Sends `body` as a grant request to the sandbox's authorization server.
+    pub async fn request_grant(&self, sandbox: &SandboxHandle, body: &Value) -> Answer {
+        self.call("POST", sandbox.auth_server_url(), None, Some(body))
+            .await
+    }
+
+    /// Approves the interaction of the pending grant `pending` (through the library API) and
+    /// continues the grant with the `interact_ref`; returns the continue's answer.
+    pub async fn approve_and_continue(&self, sandbox: &SandboxHandle, pending: &Answer) -> Answer {
+        let outcome = sandbox.approve_interaction(pending.redirect()).unwrap();
+        self.call(
+            "POST",
+            pending.continue_uri(),
+            pending.continue_token(),
+            Some(&json!({"interact_ref": outcome.interact_ref.unwrap().expose()})),
+        )
+        .await
     }
 
     pub async fn send_signed_with(
@@ -191,10 +246,19 @@ impl TestClient {
     /// A non-interactive grant for `types` (`incoming-payment`, `quote`), issued at once.
     pub async fn simple_grant(&self, sandbox: &SandboxHandle, access: Value) -> Answer {
         let body = json!({"access_token": {"access": access}, "client": self.wallet});
-        self.send("POST", sandbox.auth_server_url(), None, Some(&body))
-            .await
-            .unwrap()
+        self.request_grant(sandbox, &body).await
     }
+}
+
+/// The session cookie (`name=value`) a consent page sets.
+pub fn session_cookie(page: &reqwest::Response) -> String {
+    page.headers()[SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 async fn answer(r: reqwest::Response) -> Result<Answer, reqwest::Error> {
