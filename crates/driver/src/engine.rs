@@ -20,8 +20,8 @@ use std::time::Duration;
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use grantflow_machine::{
-    Effects, Event, FinishCallback, GrantIntent, GrantState, MachineError, Outcome, TokenState,
-    transition,
+    Change, Effects, Event, FinishCallback, GrantIntent, GrantState, MachineError, Outcome,
+    TokenState, transition,
 };
 use grantflow_protocol::Secret;
 use grantflow_protocol::grant::{
@@ -669,13 +669,22 @@ impl<S: GrantStore> Inner<S> {
                     held.lease.until = until;
                 }
                 held.state = t.state;
-                tracing::info!(
+                tracing::debug!(
                     event = ?event_kind,
                     from = ?from,
                     to = ?held.state.kind(),
                     version = held.version,
                     "transition"
                 );
+                match t.effects.change() {
+                    Some(c @ (Change::Lost | Change::Failed)) => {
+                        tracing::warn!(change = ?c, state = ?held.state.kind(), "grant changed");
+                    }
+                    Some(c) => {
+                        tracing::info!(change = ?c, state = ?held.state.kind(), "grant changed")
+                    }
+                    None => {}
+                }
                 self.publish(held.id, held.version, &held.state, t.effects.change());
                 Ok(t.effects)
             }
@@ -735,7 +744,7 @@ impl<S: GrantStore> Inner<S> {
                 }
             }
         };
-        tracing::info!(
+        tracing::debug!(
             parent: &span,
             outcome = ?outcome.event.kind(),
             millis = started.elapsed().as_millis() as u64,
@@ -938,8 +947,8 @@ impl<S: GrantStore> Inner<S> {
             Err(e) => return Err(e.into()),
         };
         let outcome = match effects.change() {
-            Some(grantflow_machine::Change::InteractionFinished) => CallbackOutcome::Approved,
-            Some(grantflow_machine::Change::Rejected) => CallbackOutcome::Rejected,
+            Some(Change::InteractionFinished) => CallbackOutcome::Approved,
+            Some(Change::Rejected) => CallbackOutcome::Rejected,
             _ => CallbackOutcome::Failed,
         };
         tracing::info!(outcome = ?outcome, "finish callback recorded");

@@ -34,7 +34,12 @@ pub const DUE_CHANNEL: &str = "grantflow_due";
 const GRANT_COLUMNS: &str = "g.id, g.idempotency_key, g.state::text AS state, g.version, g.next_wake_at, \
      g.lease_owner, g.lease_token, g.lease_until, g.created_at, g.updated_at";
 
-/// The PostgreSQL implementation of [`GrantStore`]. Cheap to clone (the pool is shared).
+/// The PostgreSQL implementation of [`GrantStore`]. Cheap to clone (the pool and the `LISTEN`
+/// task are shared by clones).
+///
+/// The first [`GrantStore::wake_signal`] starts a task that holds one connection of the pool for
+/// `LISTEN grantflow_due`: size the pool one larger than the work needs. Build one store per
+/// pool and clone it, rather than calling [`PgStore::from_pool`] again, to share that connection.
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
