@@ -33,7 +33,8 @@
 //! - `state`: the in-memory store behind one mutex, and the domain records (grant, interaction,
 //!   access token, payments); each operation's checks and writes happen in one critical section.
 //! - `wallet`: wallet addresses and their `jwks.json`.
-//! - `httpsig`: signature verification glue (keys looked up per request, reference errors).
+//! - `httpsig`: signature verification glue: the `SignedRequest` extractor every signed handler
+//!   takes, keys looked up per request, reference errors.
 //! - `grant`: the grant request. `continuation`: continue, poll, cancel. `token`: rotate, revoke.
 //! - `interaction`: consent page flow, finish redirect, and the decide-without-a-browser API;
 //!   `consent`: the HTML.

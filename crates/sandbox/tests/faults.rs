@@ -27,6 +27,11 @@ async fn approved(
     )
 }
 
+/// Sends a control-API request and reads its JSON answer.
+async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn dropped_connection_does_not_act() {
     let (sandbox, client) = start(0).await;
@@ -100,14 +105,7 @@ async fn http_control_api() {
         .await
         .unwrap();
     assert_eq!(r.status(), 204);
-    let listed: serde_json::Value = http
-        .get(format!("{base}/_sandbox/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = json_of(http.get(format!("{base}/_sandbox/faults"))).await;
     assert_eq!(listed["token_rotate"]["kind"], "status");
     assert_eq!(listed["token_rotate"]["times"], 2);
     assert_eq!(sandbox.faults()[&Route::TokenRotate].times, Some(2));
@@ -139,14 +137,7 @@ async fn http_control_api() {
         .split('/')
         .next()
         .unwrap();
-    let outcome: serde_json::Value = http
-        .post(format!("{base}/_sandbox/interactions/{id}/approve"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let outcome = json_of(http.post(format!("{base}/_sandbox/interactions/{id}/approve"))).await;
     assert!(
         outcome["redirect"]
             .as_str()
@@ -170,28 +161,20 @@ async fn http_control_api() {
 
     // The clock over HTTP.
     let before = sandbox.clock().now();
-    let r: serde_json::Value = http
-        .post(format!("{base}/_sandbox/clock/advance"))
-        .json(&json!({"seconds": 3600}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = json_of(
+        http.post(format!("{base}/_sandbox/clock/advance"))
+            .json(&json!({"seconds": 3600})),
+    )
+    .await;
     assert!(r["now"].is_string());
     assert_eq!((sandbox.clock().now() - before).num_seconds(), 3600);
 
     // Hosting a wallet address over HTTP.
-    let r: serde_json::Value = http
-        .put(format!("{base}/_sandbox/wallet-addresses/carol"))
-        .json(&json!({"publicName": "Carol", "assetCode": "EUR", "assetScale": 2}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = json_of(
+        http.put(format!("{base}/_sandbox/wallet-addresses/carol"))
+            .json(&json!({"publicName": "Carol", "assetCode": "EUR", "assetScale": 2})),
+    )
+    .await;
     assert_eq!(r["id"], sandbox.wallet_address_url("carol"));
     assert_eq!(
         client.get(&sandbox.wallet_address_url("carol")).await.body["assetCode"],
