@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The engine-overhead figure beside its anchors, measured in one run on one PostgreSQL cluster:
-# pgbench -N -c 4 (the machine's commit-rate ceiling for 4 clients), the raw batched
-# SKIP LOCKED drain of shared/bench-anchors/queue-bench (claim batch 10 and 100), then the
-# engine's overhead part (4 workers, grants whose calls complete at once).
+# pgbench -N -c 4 (the machine's commit-rate ceiling for 4 clients), the sqlxmq and apalis drains
+# and the raw batched SKIP LOCKED drain of shared/bench-anchors/queue-bench (claim batch 10 and
+# 100), then the engine's overhead part (4 workers, grants whose calls complete at once).
+# sqlxmq and apalis run only if already built in /tmp/queue-bench/<name> (their builds are
+# long: `cd /tmp/queue-bench/<name> && cargo build --release` after copying them there).
 #
 #   crates/driver/benches/anchors.sh postgres://postgres@127.0.0.1:PORT/postgres [seconds=20]
 #
@@ -17,13 +19,25 @@ ANCHORS=${GRANTFLOW_ANCHORS:-$ROOT/../shared/bench-anchors/queue-bench}
 base=${URL%/*}
 
 echo "## machine: $(nproc) vCPU; $(psql "$URL" -Atc 'select version()' | cut -d, -f1); fsync=$(psql "$URL" -Atc 'show fsync'), synchronous_commit=$(psql "$URL" -Atc 'show synchronous_commit')"
-for db in pgb raw; do
+for db in pgb raw mq ap; do
   psql "$URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)" && psql "$URL" -qc "CREATE DATABASE $db"
 done
 
 echo "## pgbench -N (simple-update) -c 4 -j 2 -T $SECS, scale 10"
 pgbench -i -s 10 -q "$base/pgb" >/dev/null 2>&1
 pgbench -N -c 4 -j 2 -T "$SECS" "$base/pgb" 2>&1 | grep -E '^(tps|latency average)'
+
+if [ -x /tmp/queue-bench/sqlxmq/target/release/qb-sqlxmq ]; then
+  echo "## sqlxmq 0.6.0 (4 producers, runner max concurrency 32)"
+  for f in $(ls ~/.cargo/registry/src/*/sqlxmq-0.6.0/migrations/*.up.sql | sort); do
+    psql -q -v ON_ERROR_STOP=1 "$base/mq" -f "$f"
+  done
+  /tmp/queue-bench/sqlxmq/target/release/qb-sqlxmq "$base/mq" "$SECS" 4 32
+fi
+if [ -x /tmp/queue-bench/apalis/target/release/qb-apalis ]; then
+  echo "## apalis 1.0.0 + apalis-postgres 1.0.0 (4 producers, concurrency 32, fetch batch 100)"
+  /tmp/queue-bench/apalis/target/release/qb-apalis "$base/ap" "$SECS" 4 32 100
+fi
 
 echo "## raw sqlx SKIP LOCKED loop (queue-bench/raw: 4 producers, 4 workers, claim batch 10 then 100)"
 if [ ! -x /tmp/queue-bench/raw/target/release/qb-raw ]; then

@@ -370,22 +370,32 @@ async fn sigterm_shuts_the_engine_down() {
         .request(world.incoming("before-sigterm"))
         .await
         .unwrap();
+    // Registered first, so the signal can never take the default action (end the process), even
+    // if the engine's own handler were not registered yet.
+    let _guard = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).unwrap();
     let waiter = {
         let engine = engine.clone();
         tokio::spawn(async move { engine.shutdown_on_signal().await })
     };
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    // Signal this test process, as an orchestrator would.
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &std::process::id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    tokio::time::timeout(Duration::from_secs(20), waiter)
-        .await
-        .expect("shutdown finished")
-        .unwrap()
-        .unwrap();
+    // Signal this test process, as an orchestrator would (again until the engine has stopped: a
+    // signal sent before its handler was registered is only seen by the guard).
+    let stopped = tokio::time::timeout(Duration::from_secs(20), async {
+        let mut waiter = waiter;
+        loop {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let status = std::process::Command::new("kill")
+                .args(["-TERM", &std::process::id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            if let Ok(done) = tokio::time::timeout(Duration::from_millis(500), &mut waiter).await {
+                return done;
+            }
+        }
+    })
+    .await
+    .expect("shutdown finished");
+    stopped.unwrap().unwrap();
     assert!(matches!(
         engine.request(world.incoming("after-sigterm")).await,
         Err(grantflow_driver::EngineError::ShuttingDown)
