@@ -44,7 +44,17 @@ pub type CallFuture<'a> = Pin<Box<dyn Future<Output = CallOutcome> + Send + 'a>>
 pub trait Calls: Send + Sync + 'static {
     /// Makes the call of `effect` (never called with [`Effect::Notify`]).
     fn call<'a>(&'a self, effect: &'a Effect) -> CallFuture<'a>;
+
+    /// Looks a wallet address up and returns its `authServer`: the grant endpoint of grants for
+    /// that wallet. The default cannot (it has no network); [`ClientCalls`] fetches it.
+    fn auth_server<'a>(&'a self, wallet_address: &'a str) -> LookupFuture<'a> {
+        let _ = wallet_address;
+        Box::pin(async { Err("this Calls implementation cannot look wallet addresses up".into()) })
+    }
 }
+
+/// The answer of [`Calls::auth_server`]: the `authServer`, or why it could not be had.
+pub type LookupFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
 
 /// [`Calls`] over the real network with [`grantflow_client::Client`].
 #[derive(Clone, Debug)]
@@ -117,6 +127,17 @@ impl Calls for ClientCalls {
                 Ok(Err(error)) => classify(&error),
                 Err(detail) => CallOutcome::event(Event::NotSent { detail }),
             }
+        })
+    }
+
+    fn auth_server<'a>(&'a self, wallet_address: &'a str) -> LookupFuture<'a> {
+        Box::pin(async move {
+            let url = parse_url("wallet address", wallet_address)?;
+            self.client
+                .get_wallet_address(&url)
+                .await
+                .map(|w| w.auth_server)
+                .map_err(|e| e.to_string())
         })
     }
 }

@@ -60,7 +60,8 @@ pub struct GrantOrder {
     /// The application's key for this request: asking again with the same key returns the same
     /// grant and sends nothing.
     pub idempotency_key: String,
-    /// The grant endpoint (the user's wallet address's `authServer`), exactly as it will be used.
+    /// The grant endpoint (the user's wallet address's `authServer`, see
+    /// [`Engine::grant_endpoint_for`]), exactly as it will be used.
     pub grant_endpoint: String,
     /// The access wanted (with limits).
     pub access: Vec<AccessItem>,
@@ -349,6 +350,19 @@ impl<S: GrantStore> Engine<S> {
         }
         .instrument(span)
         .await
+    }
+
+    /// The grant endpoint for grants on the user's wallet address: its `authServer`, fetched
+    /// from the wallet address (put it in [`GrantOrder::grant_endpoint`]).
+    pub async fn grant_endpoint_for(&self, wallet_address: &str) -> Result<String, EngineError> {
+        self.inner
+            .calls
+            .auth_server(wallet_address)
+            .await
+            .map_err(|reason| EngineError::WalletAddress {
+                address: wallet_address.to_owned(),
+                reason,
+            })
     }
 
     /// Reads a grant.

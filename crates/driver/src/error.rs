@@ -62,6 +62,14 @@ pub enum EngineError {
         /// Why it is refused.
         reason: String,
     },
+    /// The user's wallet address could not be looked up (unreachable, not a wallet address).
+    #[error("cannot look up the wallet address {address:?}: {reason}")]
+    WalletAddress {
+        /// The wallet address given.
+        address: String,
+        /// Why.
+        reason: String,
+    },
     /// The grant has no usable access token (it is not issued, or it ended).
     #[error("grant {grant} has no access token: it is {state}")]
     NoAccessToken {

@@ -91,7 +91,7 @@ mod view;
 mod worker;
 
 pub use callback::{FinishResponder, HtmlPages, RedirectPages, finish_router, finish_router_with};
-pub use calls::{CallFuture, CallOutcome, Calls, ClientCalls, classify};
+pub use calls::{CallFuture, CallOutcome, Calls, ClientCalls, LookupFuture, classify};
 pub use config::EngineConfig;
 pub use engine::{
     CallbackOutcome, CallbackRefusal, Engine, GrantOrder, Interaction, RequestedGrant,

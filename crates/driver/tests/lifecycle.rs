@@ -175,6 +175,15 @@ mod scenarios {
     pub async fn non_interactive<S: GrantStore>(store: S) {
         let world = World::quick().await;
         let engine = world.engine(store, |_| {}).await;
+        // The grant endpoint comes from the user's wallet address.
+        assert_eq!(
+            engine.grant_endpoint_for(&world.alice()).await.unwrap(),
+            world.sandbox.auth_server_url()
+        );
+        assert!(matches!(
+            engine.grant_endpoint_for("not a url").await,
+            Err(grantflow_driver::EngineError::WalletAddress { .. })
+        ));
         let g = engine.request(world.incoming("order-in")).await.unwrap();
         assert_eq!(g.kind, StateKind::Issued);
         assert!(g.redirect.is_none());
