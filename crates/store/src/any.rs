@@ -22,8 +22,9 @@ pub enum AnyStore {
 }
 
 impl AnyStore {
-    /// Connects to `postgres://...`/`postgresql://...` (a pool of `max_connections`) or
-    /// `sqlite:...`, and applies that backend's migrations.
+    /// Connects to `postgres://...`/`postgresql://...` (a pool of `max_connections`, one of which
+    /// the `LISTEN` task takes once a worker runs) or `sqlite:...` (always one connection: the
+    /// single writer), and applies that backend's migrations.
     ///
     /// ```no_run
     /// # async fn f() -> Result<(), grantflow_store::StoreError> {
