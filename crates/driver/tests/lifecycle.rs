@@ -35,6 +35,9 @@ mod scenarios {
             .unwrap();
         assert!(!again.inserted);
         assert_eq!(again.id, requested.id);
+        let listed = engine.list(10, 0).await.unwrap();
+        assert_eq!(listed.len(), 1, "one grant for one key");
+        assert_eq!(listed[0].id, requested.id);
         assert_eq!(again.redirect.as_deref(), Some(redirect.as_str()));
 
         let mut changes = engine.subscribe();

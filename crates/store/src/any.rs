@@ -66,6 +66,10 @@ impl GrantStore for AnyStore {
         delegate!(self, s => s.get_by_idempotency_key(key).await)
     }
 
+    async fn list(&self, limit: u32, offset: u64) -> Result<Vec<GrantRecord>, StoreError> {
+        delegate!(self, s => s.list(limit, offset).await)
+    }
+
     async fn history(&self, id: GrantId) -> Result<Vec<EventRecord>, StoreError> {
         delegate!(self, s => s.history(id).await)
     }

@@ -247,6 +247,19 @@ impl GrantStore for SqliteStore {
         row.as_ref().map(grant_from_row).transpose()
     }
 
+    async fn list(&self, limit: u32, offset: u64) -> Result<Vec<GrantRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {GRANT_COLUMNS} FROM grantflow_grants
+             ORDER BY created_at DESC, id DESC LIMIT ?1 OFFSET ?2"
+        ))
+        .bind(i64::from(limit))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(StoreError::db("list grants"))?;
+        rows.iter().map(grant_from_row).collect()
+    }
+
     async fn history(&self, id: GrantId) -> Result<Vec<EventRecord>, StoreError> {
         let rows = sqlx::query(
             "SELECT seq, version, event, at FROM grantflow_grant_events

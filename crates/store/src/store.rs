@@ -69,6 +69,14 @@ pub trait GrantStore: Clone + Send + Sync + 'static {
         key: &str,
     ) -> impl Future<Output = Result<Option<GrantRecord>, StoreError>> + Send;
 
+    /// Lists grants, newest first (by creation time, then id), skipping `offset`: for operators
+    /// and command lines, not for workers.
+    fn list(
+        &self,
+        limit: u32,
+        offset: u64,
+    ) -> impl Future<Output = Result<Vec<GrantRecord>, StoreError>> + Send;
+
     /// Reads a grant's event log, oldest first.
     fn history(
         &self,

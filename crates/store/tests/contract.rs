@@ -103,6 +103,36 @@ mod scenarios {
         assert_eq!(history[0].version, 1);
         assert_eq!(v(&history[0].event), json!({"event": "requested"}));
         assert!(store.get(GrantId::new_random()).await.unwrap().is_none());
+        let later = store
+            .create(
+                NewGrant {
+                    id: GrantId::new_random(),
+                    idempotency_key: None,
+                    state: json!({"step": 1}).to_string(),
+                    event: json!({"event": "requested"}).to_string(),
+                    next_wake_at: None,
+                    lease: None,
+                },
+                t0() + secs(1),
+            )
+            .await
+            .unwrap();
+        let listed: Vec<GrantId> = store
+            .list(10, 0)
+            .await
+            .unwrap()
+            .iter()
+            .map(|g| g.id)
+            .collect();
+        assert_eq!(listed, vec![later.grant.id, g.id], "newest first");
+        let page: Vec<GrantId> = store
+            .list(1, 1)
+            .await
+            .unwrap()
+            .iter()
+            .map(|g| g.id)
+            .collect();
+        assert_eq!(page, vec![g.id]);
         assert!(
             store
                 .get_by_idempotency_key("nope")
