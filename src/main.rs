@@ -29,7 +29,7 @@ enum Command {
     /// Advance grants and serve the finish callback until ctrl-c (many workers may share one
     /// PostgreSQL database).
     Worker(cli::worker::WorkerArgs),
-    /// Grants in the database: request, status, history, continue, cancel, rotate, revoke,
+    /// Grants in the database: request, status, list, history, continue, cancel, rotate, revoke,
     /// token.
     Grant(cli::grant::GrantArgs),
 }

@@ -227,6 +227,23 @@ async fn a_finish_redirect_handed_over_by_hand_continues_the_grant() {
     assert_eq!(continued["state"], "Issued");
     let canceled = grant(&s, &["cancel", &id]).await;
     assert_eq!(canceled["state"], "Canceled");
+
+    // A second grant: `list` shows both, newest first, with their states.
+    let second = grant(
+        &s,
+        &["request", "--for", &alice, "--access", "incoming-payment"],
+    )
+    .await;
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    let listed = grant(&s, &["list"]).await;
+    let rows = listed.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{listed}");
+    assert_eq!(rows[0]["id"], second_id.as_str());
+    assert_eq!(rows[1]["id"], id.as_str());
+    assert_eq!(rows[1]["state"], "Canceled");
+    let page = grant(&s, &["list", "--limit", "1", "--offset", "1"]).await;
+    assert_eq!(page.as_array().unwrap().len(), 1);
+    assert_eq!(page[0]["id"], id.as_str());
     s.sandbox.shutdown().await;
 }
 

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use grantflow_driver::{CallbackOutcome, Engine, EngineConfig, GrantOrder, GrantView, Interaction};
 use grantflow_machine::{GrantState, Outcome, StateKind};
@@ -48,6 +49,15 @@ enum GrantCommand {
     Status {
         /// The grant id.
         id: uuid::Uuid,
+    },
+    /// List grants, newest first: id, state, version, last update, next wake-up, key.
+    List {
+        /// How many grants to show at most.
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: u32,
+        /// How many of the newest grants to skip (for paging).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        offset: u64,
     },
     /// Show a grant's recorded events, oldest first.
     History {
@@ -132,7 +142,7 @@ async fn grant(args: GrantArgs) -> anyhow::Result<Report> {
     let worker_id = EngineConfig::unique_worker_id("cli");
     let makes_calls = !matches!(
         args.command,
-        GrantCommand::Status { .. } | GrantCommand::History { .. }
+        GrantCommand::Status { .. } | GrantCommand::History { .. } | GrantCommand::List { .. }
     );
     let engine = build_engine(&args.database, &args.client, worker_id, makes_calls, |_| {}).await?;
     let report = command(&engine, &args).await;
@@ -144,6 +154,7 @@ async fn command(engine: &Engine<AnyStore>, args: &GrantArgs) -> anyhow::Result<
     match &args.command {
         GrantCommand::Request(request) => request_grant(engine, &args.client, request).await,
         GrantCommand::Status { id } => Ok(status(&engine.get(GrantId(*id)).await?)),
+        GrantCommand::List { limit, offset } => Ok(list(&engine.list(*limit, *offset).await?)),
         GrantCommand::History { id } => {
             let entries = engine.history(GrantId(*id)).await?;
             let mut human = String::new();
@@ -314,6 +325,43 @@ fn finish_path(url: &Url) -> anyhow::Result<(GrantId, String)> {
         _ => bail!(
             "not a finish URL: expected <public url>/finish/<grant id>/<token>?hash=...&interact_ref=..."
         ),
+    }
+}
+
+/// Grants as a table and a JSON array (the same fields as `status`'s summary), without secrets.
+fn list(views: &[GrantView]) -> Report {
+    let time = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
+    let mut human = format!(
+        "{:<36}  {:<20}  {:>4}  {:<19}  {:<19}  key\n",
+        "grant", "state", "v", "updated (UTC)", "next wake (UTC)"
+    );
+    let mut rows = Vec::with_capacity(views.len());
+    for view in views {
+        human.push_str(&format!(
+            "{:<36}  {:<20}  {:>4}  {:<19}  {:<19}  {}\n",
+            view.id,
+            view.kind().as_str(),
+            view.version,
+            time(view.updated_at),
+            view.next_wake_at.map(time).unwrap_or_else(|| "-".into()),
+            view.idempotency_key.as_deref().unwrap_or("-"),
+        ));
+        rows.push(json!({
+            "id": view.id.to_string(),
+            "state": view.kind().as_str(),
+            "version": view.version,
+            "idempotency_key": view.idempotency_key,
+            "created_at": view.created_at,
+            "updated_at": view.updated_at,
+            "next_wake_at": view.next_wake_at,
+        }));
+    }
+    if views.is_empty() {
+        human = "no grants\n".into();
+    }
+    Report {
+        human,
+        json: Value::Array(rows),
     }
 }
 
