@@ -40,11 +40,29 @@ pub fn finish(json_output: bool, result: anyhow::Result<Report>) -> ExitCode {
 
 /// Reports a failure: `error: ...` on stderr, and `{"error": ...}` on stdout with `--json`.
 pub fn fail(json_output: bool, error: &anyhow::Error) {
-    let message = format!("{error:#}");
+    let message = render(error);
     if json_output {
         println!("{}", json!({ "error": message }));
     }
     eprintln!("error: {message}");
+}
+
+/// An error and its causes on one line, `outer: cause: root`, leaving out a cause whose text the
+/// line already holds: many errors (ours and reqwest's) print their source in their own message
+/// too, and `{:#}` alone would then say the same thing two or three times.
+fn render(error: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }
 
 /// A multi-threaded tokio runtime for the async subcommands.
@@ -64,6 +82,31 @@ fn ensure_newline(mut text: String) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn render_says_each_cause_once() {
+        /// Prints its source in its own message and returns it from `source()`, as many do.
+        #[derive(Debug)]
+        struct Read(std::io::Error);
+        impl std::fmt::Display for Read {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "cannot read key file k.pem: {}", self.0)
+            }
+        }
+        impl std::error::Error for Read {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let error = anyhow::Error::new(Read(io)).context("cannot use k.pem as the client key");
+        assert_eq!(
+            render(&error),
+            "cannot use k.pem as the client key: cannot read key file k.pem: No such file or directory"
+        );
+        let plain = anyhow::anyhow!("root cause").context("outer");
+        assert_eq!(render(&plain), "outer: root cause");
+    }
+
     use super::*;
 
     #[test]
