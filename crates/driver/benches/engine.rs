@@ -30,7 +30,7 @@ use grantflow_protocol::finish_hash::{FinishHashEncoding, finish_hash};
 use grantflow_protocol::grant::{GrantRequest, GrantResponse, RotatedToken};
 use grantflow_protocol::keys::PrivateKey;
 use grantflow_sandbox::{Sandbox, SandboxConfig, WalletAddressSpec};
-use grantflow_store::{GrantStore, PgStore};
+use grantflow_store::{GrantId, GrantStore, PgStore};
 use serde_json::json;
 use sqlx::Connection;
 
@@ -338,10 +338,16 @@ fn order(w: &World, key: String) -> GrantOrder {
 /// One interactive lifecycle: request, approve, hand the finish redirect over, wait for issued.
 async fn lifecycle<S: GrantStore>(w: &World, engine: &Engine<S>, key: String) -> Duration {
     let g = engine.request(order(w, key)).await.unwrap();
-    let outcome = w
-        .sandbox
-        .approve_interaction(g.redirect.as_deref().unwrap())
-        .unwrap();
+    let (finish, token) = approve(w, g.redirect.as_deref().unwrap());
+    let t = Instant::now();
+    finish_until_issued(engine, g.id, &finish, &token).await;
+    t.elapsed()
+}
+
+/// Approves the interaction at the sandbox as the user would; the finish redirect and the
+/// callback token (its last path segment).
+fn approve(w: &World, redirect: &str) -> (url::Url, String) {
+    let outcome = w.sandbox.approve_interaction(redirect).unwrap();
     let finish = url::Url::parse(outcome.redirect.unwrap().expose()).unwrap();
     let token = finish
         .path_segments()
@@ -349,18 +355,26 @@ async fn lifecycle<S: GrantStore>(w: &World, engine: &Engine<S>, key: String) ->
         .next_back()
         .unwrap()
         .to_owned();
-    let t = Instant::now();
+    (finish, token)
+}
+
+/// Hands the finish redirect over to the engine and waits for the grant to be issued.
+async fn finish_until_issued<S: GrantStore>(
+    engine: &Engine<S>,
+    id: GrantId,
+    finish: &url::Url,
+    token: &str,
+) {
     engine
-        .finish_callback(g.id, &token, finish.query().unwrap())
+        .finish_callback(id, token, finish.query().unwrap())
         .await
         .unwrap();
     engine
-        .wait_for(g.id, Duration::from_secs(30), |v| {
+        .wait_for(id, Duration::from_secs(30), |v| {
             v.kind() == StateKind::Issued
         })
         .await
         .unwrap();
-    t.elapsed()
 }
 
 async fn e2e<S: GrantStore>(store: S, label: &str, full: bool) {
@@ -414,29 +428,10 @@ async fn latency<S: GrantStore>(store: S, label: &str, full: bool) {
     let mut samples = Vec::with_capacity(n);
     for i in 0..n {
         let g = engine.request(order(&w, format!("lat-{i}"))).await.unwrap();
-        let outcome = w
-            .sandbox
-            .approve_interaction(g.redirect.as_deref().unwrap())
-            .unwrap();
-        let finish = url::Url::parse(outcome.redirect.unwrap().expose()).unwrap();
-        let token = finish
-            .path_segments()
-            .unwrap()
-            .next_back()
-            .unwrap()
-            .to_owned();
+        let (finish, token) = approve(&w, g.redirect.as_deref().unwrap());
         *calls.continue_left.lock().unwrap() = None;
         let t = Instant::now();
-        engine
-            .finish_callback(g.id, &token, finish.query().unwrap())
-            .await
-            .unwrap();
-        engine
-            .wait_for(g.id, Duration::from_secs(30), |v| {
-                v.kind() == StateKind::Issued
-            })
-            .await
-            .unwrap();
+        finish_until_issued(&engine, g.id, &finish, &token).await;
         let left = calls
             .continue_left
             .lock()

@@ -13,17 +13,13 @@ use std::time::{Duration, Instant};
 
 use grantflow_driver::Interaction;
 use grantflow_machine::{EventKind, StateKind};
-use grantflow_sandbox::{Fault, Route, SandboxConfig};
+use grantflow_sandbox::{Fault, Route};
 use grantflow_store::PgStore;
 use support::*;
 
 #[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
 async fn killing_workers_in_a_loop_loses_nothing(pool: sqlx::PgPool) {
-    let world = World::start(SandboxConfig {
-        wait_seconds: 1,
-        ..SandboxConfig::default()
-    })
-    .await;
+    let world = World::with_wait(1).await;
     let tune = |c: &mut grantflow_driver::EngineConfig| {
         c.lease = Duration::from_millis(1500);
         c.poll_interval = Duration::from_millis(100);
@@ -38,14 +34,8 @@ async fn killing_workers_in_a_loop_loses_nothing(pool: sqlx::PgPool) {
             .request(world.outgoing(&format!("chaos-{i}"), Interaction::Redirect))
             .await
             .unwrap();
-        let outcome = world
-            .sandbox
-            .approve_interaction(g.redirect.as_ref().unwrap())
-            .unwrap();
-        front
-            .finish_callback_url(outcome.redirect.unwrap().expose())
-            .await
-            .unwrap();
+        let finish = world.approve(g.redirect.as_ref().unwrap());
+        front.finish_callback_url(finish.as_str()).await.unwrap();
         grants.push(g.id);
     }
     // Every continue takes 600 ms at the AS: workers are often killed mid-call.
@@ -99,13 +89,7 @@ async fn killing_workers_in_a_loop_loses_nothing(pool: sqlx::PgPool) {
     for id in &grants {
         let v = front.get(*id).await.unwrap();
         assert_replays(&front, *id).await;
-        let kinds: Vec<EventKind> = front
-            .history(*id)
-            .await
-            .unwrap()
-            .iter()
-            .map(|h| h.event.kind())
-            .collect();
+        let kinds = event_kinds(&front, *id).await;
         let sends = kinds
             .iter()
             .filter(|k| {

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the test failing
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
@@ -60,13 +61,7 @@ mod scenarios {
         assert!(!token.value.expose().is_empty());
         assert!(issued.next_wake_at.is_some(), "auto-rotation is scheduled");
         assert_replays(&engine, requested.id).await;
-        let kinds: Vec<EventKind> = engine
-            .history(requested.id)
-            .await
-            .unwrap()
-            .iter()
-            .map(|h| h.event.kind())
-            .collect();
+        let kinds = event_kinds(&engine, requested.id).await;
         assert_eq!(
             kinds,
             vec![
@@ -149,11 +144,7 @@ mod scenarios {
     }
 
     pub async fn polling_without_finish<S: GrantStore>(store: S) {
-        let world = World::start(SandboxConfig {
-            wait_seconds: 1,
-            ..SandboxConfig::default()
-        })
-        .await;
+        let world = World::with_wait(1).await;
         let engine = world.engine(store, |_| {}).await;
         engine.start_worker();
         let g = engine
@@ -229,13 +220,7 @@ mod scenarios {
             .unwrap();
         let v = wait_kind(&engine, g.id, StateKind::Expired).await;
         assert!(v.is_final());
-        let kinds: Vec<EventKind> = engine
-            .history(g.id)
-            .await
-            .unwrap()
-            .iter()
-            .map(|h| h.event.kind())
-            .collect();
+        let kinds = event_kinds(&engine, g.id).await;
         assert!(kinds.contains(&EventKind::Wake));
         assert_eq!(
             kinds.last(),
@@ -324,29 +309,7 @@ where
     out
 }
 
-macro_rules! lifecycle {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            use grantflow_store::PgStore;
-            $(
-                #[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
-                async fn $name(pool: sqlx::PgPool) {
-                    super::scenarios::$name(PgStore::from_pool(pool)).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::scenarios::$name(super::support::sqlite().await).await;
-                }
-            )*
-        }
-    };
-}
-
-lifecycle!(
+per_backend!(
     interactive_with_finish_callback,
     forged_and_replayed_callbacks_change_nothing,
     polling_without_finish,

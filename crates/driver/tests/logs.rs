@@ -44,11 +44,7 @@ async fn a_full_lifecycle_logs_no_secret() {
         .request(world.outgoing("logged", Interaction::Redirect))
         .await
         .unwrap();
-    let outcome = world
-        .sandbox
-        .approve_interaction(g.redirect.as_ref().unwrap())
-        .unwrap();
-    let finish = url::Url::parse(outcome.redirect.unwrap().expose()).unwrap();
+    let finish = world.approve(g.redirect.as_ref().unwrap());
     // A forged callback first, then the real one over HTTP.
     let mut forged = finish.clone();
     forged.set_query(Some("hash=Zm9yZ2Vk&interact_ref=forged-ref"));

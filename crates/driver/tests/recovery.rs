@@ -4,13 +4,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the test failing
 
+#[macro_use]
 mod support;
 
 use std::time::Duration;
 
 use grantflow_driver::Interaction;
 use grantflow_machine::{CallKind, EventKind, GrantState, LostReason, Outcome, StateKind};
-use grantflow_sandbox::{Fault, Route, SandboxConfig};
+use grantflow_sandbox::{Fault, Route};
 use grantflow_store::GrantStore;
 use support::*;
 
@@ -31,11 +32,7 @@ mod scenarios {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = S>,
     {
-        let world = World::start(SandboxConfig {
-            wait_seconds: 1,
-            ..SandboxConfig::default()
-        })
-        .await;
+        let world = World::with_wait(1).await;
         let first = world.engine(connect().await, |_| {}).await;
         first.start_worker();
         let mut polled = Vec::new();
@@ -68,14 +65,7 @@ mod scenarios {
                 .unwrap();
         }
         for g in &redirected {
-            let outcome = world
-                .sandbox
-                .approve_interaction(g.redirect.as_ref().unwrap())
-                .unwrap();
-            finishes.push((
-                g.id,
-                url::Url::parse(outcome.redirect.unwrap().expose()).unwrap(),
-            ));
+            finishes.push((g.id, world.approve(g.redirect.as_ref().unwrap())));
         }
 
         let second = world.engine(connect().await, |_| {}).await;
@@ -114,13 +104,7 @@ mod scenarios {
             l
         );
         assert!(l.to_string().contains("request a new grant"));
-        let kinds: Vec<EventKind> = engine
-            .history(g.id)
-            .await
-            .unwrap()
-            .iter()
-            .map(|h| h.event.kind())
-            .collect();
+        let kinds = event_kinds(&engine, g.id).await;
         assert_eq!(
             kinds.iter().filter(|k| **k == EventKind::Ambiguous).count(),
             1,
@@ -166,13 +150,7 @@ mod scenarios {
             .set_fault(Route::Continue, Fault::DropConnection, Some(1));
         world.approve_and_follow(g.redirect.as_ref().unwrap()).await;
         wait_kind(&engine, g.id, StateKind::Issued).await;
-        let kinds: Vec<EventKind> = engine
-            .history(g.id)
-            .await
-            .unwrap()
-            .iter()
-            .map(|h| h.event.kind())
-            .collect();
+        let kinds = event_kinds(&engine, g.id).await;
         assert!(
             kinds.contains(&EventKind::Ambiguous) || kinds.contains(&EventKind::NotSent),
             "the dropped connection is recorded: {kinds:?}"
@@ -203,11 +181,7 @@ mod scenarios {
 /// Two engines (two workers) on one PostgreSQL database, many grants: each call is made once.
 #[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
 async fn two_workers_never_run_the_same_call_twice(pool: sqlx::PgPool) {
-    let world = World::start(SandboxConfig {
-        wait_seconds: 1,
-        ..SandboxConfig::default()
-    })
-    .await;
+    let world = World::with_wait(1).await;
     let a = world
         .engine(grantflow_store::PgStore::from_pool(pool.clone()), |_| {})
         .await;
@@ -231,13 +205,7 @@ async fn two_workers_never_run_the_same_call_twice(pool: sqlx::PgPool) {
     b.start_worker();
     for id in &grants {
         wait_kind(&a, *id, StateKind::Issued).await;
-        let kinds: Vec<EventKind> = a
-            .history(*id)
-            .await
-            .unwrap()
-            .iter()
-            .map(|h| h.event.kind())
-            .collect();
+        let kinds = event_kinds(&a, *id).await;
         // A second poll after the token was issued would be refused (request_denied) or lose
         // the grant: neither appears.
         assert!(
@@ -263,11 +231,7 @@ async fn two_workers_never_run_the_same_call_twice(pool: sqlx::PgPool) {
 /// finishes them; a call left in flight is resolved by the machine (re-sent once).
 #[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
 async fn killed_worker_grants_are_taken_over(pool: sqlx::PgPool) {
-    let world = World::start(SandboxConfig {
-        wait_seconds: 0,
-        ..SandboxConfig::default()
-    })
-    .await;
+    let world = World::quick().await;
     let tune = |c: &mut grantflow_driver::EngineConfig| {
         c.lease = Duration::from_secs(2);
         c.machine.retry_base_delay = chrono::TimeDelta::milliseconds(100);
@@ -309,29 +273,7 @@ async fn killed_worker_grants_are_taken_over(pool: sqlx::PgPool) {
     b.shutdown().await;
 }
 
-macro_rules! recovery {
-    ($($name:ident),* $(,)?) => {
-        mod postgres {
-            use grantflow_store::PgStore;
-            $(
-                #[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
-                async fn $name(pool: sqlx::PgPool) {
-                    super::scenarios::$name(PgStore::from_pool(pool)).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::scenarios::$name(super::support::sqlite().await).await;
-                }
-            )*
-        }
-    };
-}
-
-recovery!(
+per_backend!(
     lost_continue_response_ends_lost,
     lost_rotate_response_ends_lost,
     dropped_connection_is_resent,

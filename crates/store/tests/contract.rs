@@ -75,6 +75,27 @@ fn leased_write(
     }
 }
 
+/// Claims up to `limit` due grants for `owner` at `now` (lease of 30 s).
+async fn claim<S: GrantStore>(
+    store: &S,
+    owner: &str,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> Vec<Claimed> {
+    store.claim_due(claim_req(owner, now, limit)).await.unwrap()
+}
+
+/// The ids of a page of `GrantStore::list`, in its order.
+async fn listed_ids<S: GrantStore>(store: &S, limit: u32, offset: u64) -> Vec<GrantId> {
+    store
+        .list(limit, offset)
+        .await
+        .unwrap()
+        .iter()
+        .map(|g| g.id)
+        .collect()
+}
+
 async fn commit_one<S: GrantStore>(store: &S, w: StateWrite, now: DateTime<Utc>) -> WriteResult {
     let mut r = store.commit(vec![w], now).await.unwrap();
     assert_eq!(r.len(), 1);
@@ -117,21 +138,9 @@ mod scenarios {
             )
             .await
             .unwrap();
-        let listed: Vec<GrantId> = store
-            .list(10, 0)
-            .await
-            .unwrap()
-            .iter()
-            .map(|g| g.id)
-            .collect();
+        let listed = listed_ids(&store, 10, 0).await;
         assert_eq!(listed, vec![later.grant.id, g.id], "newest first");
-        let page: Vec<GrantId> = store
-            .list(1, 1)
-            .await
-            .unwrap()
-            .iter()
-            .map(|g| g.id)
-            .collect();
+        let page = listed_ids(&store, 1, 1).await;
         assert_eq!(page, vec![g.id]);
         assert!(
             store
@@ -192,7 +201,7 @@ mod scenarios {
         let _final = new_grant(&store, None, None).await;
         assert_eq!(store.next_wake_at().await.unwrap(), Some(t0() - secs(1)));
 
-        let claimed = store.claim_due(claim_req("w1", t0(), 10)).await.unwrap();
+        let claimed = claim(&store, "w1", t0(), 10).await;
         assert_eq!(claimed.len(), 1);
         let c = &claimed[0];
         assert_eq!(c.grant.id, due.id);
@@ -208,18 +217,9 @@ mod scenarios {
             })
         );
         // Nothing else is due, and the leased one is not claimable again while the lease lives.
-        assert!(
-            store
-                .claim_due(claim_req("w2", t0() + secs(29), 10))
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(claim(&store, "w2", t0() + secs(29), 10).await.is_empty());
         // The later one becomes due at its time (the leased one's lease lapsed by then too).
-        let at_later = store
-            .claim_due(claim_req("w2", t0() + secs(3600), 10))
-            .await
-            .unwrap();
+        let at_later = claim(&store, "w2", t0() + secs(3600), 10).await;
         let mut ids: Vec<GrantId> = at_later.iter().map(|c| c.grant.id).collect();
         ids.sort();
         let mut want = vec![due.id, later.id];
@@ -248,24 +248,17 @@ mod scenarios {
         ids.dedup();
         assert_eq!(ids.len(), total, "a grant was claimed twice");
         // SKIP LOCKED may leave some for the next round, but nothing is lost.
-        let rest = store.claim_due(claim_req("d", t0(), 100)).await.unwrap();
+        let rest = claim(&store, "d", t0(), 100).await;
         assert_eq!(total + rest.len(), 60);
         assert!(a.iter().all(|c| c.lease.owner == "a"));
         // Earliest due first.
-        let first = store
-            .claim_due(claim_req("e", t0() + secs(31), 1))
-            .await
-            .unwrap();
+        let first = claim(&store, "e", t0() + secs(31), 1).await;
         assert_eq!(first.len(), 1);
     }
 
     pub async fn in_flight_then_outcome_appends_events<S: GrantStore>(store: S) {
         let g = new_grant(&store, None, Some(t0())).await;
-        let c = store
-            .claim_due(claim_req("w1", t0(), 10))
-            .await
-            .unwrap()
-            .remove(0);
+        let c = claim(&store, "w1", t0(), 10).await.remove(0);
         // "In flight" write before the call: keep the lease (extended).
         let in_flight = commit_one(
             &store,
@@ -338,10 +331,8 @@ mod scenarios {
         assert!(seqs.windows(2).all(|w| w[0] < w[1]));
         // Final: never claimed again.
         assert!(
-            store
-                .claim_due(claim_req("w2", t0() + secs(100_000), 10))
+            claim(&store, "w2", t0() + secs(100_000), 10)
                 .await
-                .unwrap()
                 .is_empty()
         );
         // The lease is gone: a late write with the old token is refused.
@@ -357,11 +348,7 @@ mod scenarios {
     pub async fn stale_worker_cannot_overwrite_newer_state<S: GrantStore>(store: S) {
         let g = new_grant(&store, None, Some(t0())).await;
         // Worker A claims, commits "in flight", then stalls past its lease.
-        let a = store
-            .claim_due(claim_req("A", t0(), 10))
-            .await
-            .unwrap()
-            .remove(0);
+        let a = claim(&store, "A", t0(), 10).await.remove(0);
         commit_one(
             &store,
             leased_write(
@@ -377,13 +364,7 @@ mod scenarios {
         .await
         .unwrap();
         // B cannot take it while A's lease lives.
-        assert!(
-            store
-                .claim_due(claim_req("B", t0() + secs(29), 10))
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(claim(&store, "B", t0() + secs(29), 10).await.is_empty());
         assert!(
             store
                 .claim_grant(g.id, "B", t0() + secs(29), t0() + secs(59))
@@ -392,11 +373,7 @@ mod scenarios {
                 .is_none()
         );
         // A's lease lapses; B claims with a newer token and writes.
-        let b = store
-            .claim_due(claim_req("B", t0() + secs(31), 10))
-            .await
-            .unwrap()
-            .remove(0);
+        let b = claim(&store, "B", t0() + secs(31), 10).await.remove(0);
         assert_eq!(b.grant.id, g.id);
         assert!(b.lease.token > a.lease.token);
         assert_eq!(b.grant.version, 2);
@@ -478,11 +455,7 @@ mod scenarios {
 
     pub async fn unleased_writes_wait_for_live_leases<S: GrantStore>(store: S) {
         let g = new_grant(&store, None, Some(t0())).await;
-        let c = store
-            .claim_due(claim_req("w1", t0(), 10))
-            .await
-            .unwrap()
-            .remove(0);
+        let c = claim(&store, "w1", t0(), 10).await.remove(0);
         let command = |now_version: i64| StateWrite {
             id: g.id,
             expected_version: now_version,
@@ -588,7 +561,7 @@ mod scenarios {
         for _ in 0..3 {
             new_grant(&store, None, Some(t0())).await;
         }
-        let claimed = store.claim_due(claim_req("w", t0(), 10)).await.unwrap();
+        let claimed = claim(&store, "w", t0(), 10).await;
         assert_eq!(claimed.len(), 3);
         let mut writes: Vec<StateWrite> = claimed
             .iter()
@@ -658,13 +631,7 @@ mod scenarios {
         assert_eq!(read.next_wake_at, Some(t0() + secs(30)));
         assert_eq!(read.lease.as_ref().map(|l| l.owner.as_str()), Some("api"));
         // Nobody else can take it while the creator holds it.
-        assert!(
-            store
-                .claim_due(claim_req("w", t0() + secs(29), 10))
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(claim(&store, "w", t0() + secs(29), 10).await.is_empty());
         // The same key again: the first grant, no lease for the second caller.
         let again = store.create(make(2), t0()).await.unwrap();
         assert!(!again.inserted);
@@ -684,10 +651,7 @@ mod scenarios {
         .await;
         assert_eq!(r.unwrap().version, 2);
         // A crashed creator's grant is resumed after its lease: here, released with a wake-up.
-        let later = store
-            .claim_due(claim_req("w", t0() + secs(60), 10))
-            .await
-            .unwrap();
+        let later = claim(&store, "w", t0() + secs(60), 10).await;
         assert_eq!(later.len(), 1);
         assert!(later[0].lease.token > c.lease.token);
     }
@@ -702,11 +666,7 @@ mod scenarios {
             "no wake-up after a due grant was created"
         );
         // A final grant schedules nothing.
-        let c = store
-            .claim_due(claim_req("w", t0(), 1))
-            .await
-            .unwrap()
-            .remove(0);
+        let c = claim(&store, "w", t0(), 1).await.remove(0);
         signal.wait(std::time::Duration::from_millis(300)).await;
         commit_one(
             &store,

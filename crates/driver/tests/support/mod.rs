@@ -2,7 +2,7 @@
 //! signing with a key the sandbox publishes, the finish router served over real TCP, and an
 //! engine over the store under test.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)] // test helpers: a panic is the test failing
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unused_macros)] // test helpers: a panic is the test failing
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,12 +11,37 @@ use grantflow_client::Client;
 use grantflow_driver::{
     ClientCalls, Engine, EngineConfig, GrantOrder, GrantView, Interaction, finish_router,
 };
-use grantflow_machine::StateKind;
+use grantflow_machine::{EventKind, StateKind};
 use grantflow_protocol::grant::AccessItem;
 use grantflow_protocol::keys::PrivateKey;
 use grantflow_sandbox::{Sandbox, SandboxConfig, SandboxHandle, WalletAddressSpec};
 use grantflow_store::{GrantStore, SqliteStore};
 use serde_json::json;
+
+/// Runs each named `scenarios::<name>(store)` once per backend: `postgres::<name>` on a fresh
+/// migrated database (`#[sqlx::test]`) and `sqlite::<name>` in memory. Use at the test crate's
+/// root, beside a `mod scenarios` (needs `#[macro_use] mod support;`).
+macro_rules! per_backend {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            use grantflow_store::PgStore;
+            $(
+                #[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
+                async fn $name(pool: sqlx::PgPool) {
+                    super::scenarios::$name(PgStore::from_pool(pool)).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::scenarios::$name(super::support::sqlite().await).await;
+                }
+            )*
+        }
+    };
+}
 
 pub const KID: &str = "driver-test-key";
 
@@ -49,13 +74,18 @@ impl World {
         }
     }
 
-    /// A sandbox answering at once (`wait` 0), on the system clock.
-    pub async fn quick() -> Self {
+    /// A sandbox asking clients to wait `wait_seconds` before continuing, on the system clock.
+    pub async fn with_wait(wait_seconds: u64) -> Self {
         Self::start(SandboxConfig {
-            wait_seconds: 0,
+            wait_seconds,
             ..SandboxConfig::default()
         })
         .await
+    }
+
+    /// A sandbox answering at once (`wait` 0), on the system clock.
+    pub async fn quick() -> Self {
+        Self::with_wait(0).await
     }
 
     /// An engine over `store` with its finish router served on a loopback port.
@@ -130,6 +160,13 @@ impl World {
         }
     }
 
+    /// Approves the interaction as the user would; the finish redirect the browser is sent to.
+    pub fn approve(&self, redirect: &str) -> url::Url {
+        let outcome = self.sandbox.approve_interaction(redirect).unwrap();
+        let finish = outcome.redirect.expect("a finish redirect");
+        url::Url::parse(finish.expose()).unwrap()
+    }
+
     /// Approves the interaction as the user would, and follows the finish redirect to the
     /// engine's finish URI as the browser would (real HTTP). Returns the page's status.
     pub async fn approve_and_follow(&self, redirect: &str) -> u16 {
@@ -176,13 +213,7 @@ pub async fn wait_kind<S: GrantStore>(
         Ok(v) => v,
         Err(e) => {
             let now = engine.get(id).await.unwrap();
-            let history: Vec<_> = engine
-                .history(id)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|h| h.event.kind())
-                .collect();
+            let history = event_kinds(engine, id).await;
             panic!(
                 "grant never reached {kind:?} ({e}); it is {:?}; events {history:?}; state {:?}",
                 now.kind(),
@@ -190,6 +221,20 @@ pub async fn wait_kind<S: GrantStore>(
             )
         }
     }
+}
+
+/// The kinds of the grant's logged events, oldest first.
+pub async fn event_kinds<S: GrantStore>(
+    engine: &Engine<S>,
+    id: grantflow_store::GrantId,
+) -> Vec<EventKind> {
+    engine
+        .history(id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|h| h.event.kind())
+        .collect()
 }
 
 /// Replays the grant's history through the machine and checks it gives the stored state.
