@@ -44,7 +44,17 @@ mod scenarios {
         let mut changes = engine.subscribe();
         assert_eq!(world.approve_and_follow(&redirect).await, 200);
         let issued = wait_kind(&engine, requested.id, StateKind::Issued).await;
+        // A change is published right after its commit, so the store can show `Issued` a moment
+        // before subscribers hear of it: wait (bounded) for that change instead of draining once.
         let mut seen = Vec::new();
+        while !seen.contains(&Some(grantflow_machine::Change::Issued)) {
+            let c = tokio::time::timeout(std::time::Duration::from_secs(10), changes.recv())
+                .await
+                .expect("the Issued change reaches subscribers")
+                .unwrap();
+            assert_eq!(c.grant, requested.id);
+            seen.push(c.change);
+        }
         while let Ok(c) = changes.try_recv() {
             assert_eq!(c.grant, requested.id);
             seen.push(c.change);
