@@ -98,8 +98,9 @@ fn lookup(c: &mut Criterion) {
             });
         }
     }
-    // The Rafiki reading of a mixed duration is chained: a lookup starts from the series' nearest
-    // checkpoint (tables kept for the 32 most recently used series). Warm: the table exists.
+    // The Rafiki reading of a mixed duration is chained. Months and whole days: jumps over the
+    // regular calendar from a table per duration (8 kept), real steps at the 75 fences between
+    // years 1 and 9999 (`crates/interval/src/chain.rs`). Warm: the same series again.
     for (name, s, at) in [
         (
             "far mixed P1M1D year 1 to 9999 rafiki (warm)",
@@ -118,26 +119,64 @@ fn lookup(c: &mut Criterion) {
             b.iter(|| black_box(&r).window_at(Reading::RafikiCompatible, black_box(at)))
         });
     }
-    // Cold: 60 different series in turn, more than the cache keeps, so every lookup builds its
-    // series' table from the anchor to the instant (the cost of the first lookup of a series).
-    // P1M1D mostly advances several steps at once (the day stays under 29 for long runs);
-    // P1M14D never does, so it walks every one of its ~81 000 boundaries.
+    // A new anchor on every lookup (60 series in turn, nothing of them kept): the cost of any
+    // lookup once the duration's jump table exists. P1M14D has no clamp-free runs at all.
     let far = t("9999-12-31T00:00:00Z");
-    for duration in ["P1M1D", "P1M14D"] {
-        let cold: Vec<RepeatingInterval> = (0..60)
-            .map(|m| interval(&format!("R/0001-01-31T00:{m:02}:00.5Z/{duration}")))
+    for duration in ["P1M1D", "P1M14D", "P1Y1D"] {
+        let anchors: Vec<RepeatingInterval> = (0..60)
+            .map(|m| {
+                interval(&format!(
+                    "R/0001-01-{:02}T00:{m:02}:00.5Z/{duration}",
+                    1 + m % 28
+                ))
+            })
             .collect();
         let mut turn = 0;
         group.bench_function(
-            format!("far mixed {duration} year 1 to 9999 rafiki (cold, first lookup)"),
+            format!("far mixed {duration} year 1 to 9999 rafiki (new anchor each lookup)"),
             |b| {
                 b.iter(|| {
-                    turn = (turn + 1) % cold.len();
-                    black_box(&cold[turn]).window_at(Reading::RafikiCompatible, black_box(far))
+                    turn = (turn + 1) % anchors.len();
+                    black_box(&anchors[turn]).window_at(Reading::RafikiCompatible, black_box(far))
                 })
             },
         );
     }
+    // A new duration on every lookup (20 in turn, more than the 8 tables kept): each lookup
+    // builds its duration's table first. The first far lookup of a duration in a process.
+    let durations: Vec<RepeatingInterval> = (1..=20)
+        .map(|d| interval(&format!("R/0001-01-31T00:00:00Z/P1M{d}D")))
+        .collect();
+    let mut turn = 0;
+    group.bench_function(
+        "far mixed P1M<n>D year 1 to 9999 rafiki (new duration each lookup: builds its table)",
+        |b| {
+            b.iter(|| {
+                turn = (turn + 1) % durations.len();
+                black_box(&durations[turn]).window_at(Reading::RafikiCompatible, black_box(far))
+            })
+        },
+    );
+    // Months with a time of day (P1M1DT1H): no jump table; the chain is walked once per series
+    // into a checkpoint table (32 series kept). Cold: 60 series in turn, each walked from its
+    // anchor; warm: the same series again.
+    let cold: Vec<RepeatingInterval> = (0..60)
+        .map(|m| interval(&format!("R/0001-01-31T00:{m:02}:00.5Z/P1M1DT1H")))
+        .collect();
+    let mut turn = 0;
+    group.bench_function(
+        "far mixed P1M1DT1H year 1 to 9999 rafiki (cold, first lookup of the series)",
+        |b| {
+            b.iter(|| {
+                turn = (turn + 1) % cold.len();
+                black_box(&cold[turn]).window_at(Reading::RafikiCompatible, black_box(far))
+            })
+        },
+    );
+    let warm = &cold[0];
+    group.bench_function("far mixed P1M1DT1H year 1 to 9999 rafiki (warm)", |b| {
+        b.iter(|| black_box(warm).window_at(Reading::RafikiCompatible, black_box(far)))
+    });
     group.finish();
 
     let mut group = c.benchmark_group("naive_walk");

@@ -20,8 +20,11 @@
 //!   (`window_at`, `window`, `next_window_start`, `has_ended`, `series_end`, `window_count`,
 //!   `windows_from`) and how each finds its answer by arithmetic instead of walking the series;
 //!   the one exception is the Rafiki-compatible reading of durations that mix months with days or
-//!   time (`P1M1D`), whose chained boundaries have no closed form: they are walked once per series
-//!   into a bounded checkpoint table (see the `window` module docs).
+//!   time (`P1M1D`), whose chained boundaries have no closed form: with whole days they are
+//!   found by jumps (`chain`), with a time of day walked once per series into a bounded
+//!   checkpoint table (see the `window` module docs).
+//! - `chain`: the jump tables for months with whole days: binary lifting over the 4-year-periodic
+//!   calendar, real steps at the Februaries where the Gregorian calendar differs from it.
 //! - `allowance`: [`Allowance`] (a limit [`Amount`] per window), [`Debit`]s, [`Remaining`] and
 //!   [`Fit`]; sums are checked ([`AllowanceError::Overflow`]).
 //!
@@ -53,6 +56,7 @@ pub use chrono;
 
 mod allowance;
 mod calendar;
+mod chain;
 mod parse;
 mod value;
 mod window;
