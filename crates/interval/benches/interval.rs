@@ -157,26 +157,64 @@ fn lookup(c: &mut Criterion) {
             })
         },
     );
-    // Months with a time of day (P1M1DT1H): no jump table; the chain is walked once per series
-    // into a checkpoint table (32 series kept). Cold: 60 series in turn, each walked from its
-    // anchor; warm: the same series again.
-    let cold: Vec<RepeatingInterval> = (0..60)
-        .map(|m| interval(&format!("R/0001-01-31T00:{m:02}:00.5Z/P1M1DT1H")))
+    // The same 20 durations, 8 years from the anchor (58-93 windows): no table is built for a
+    // lookup this near (it steps), so this is the first lookup of a typical recurring limit.
+    let mid = t("2032-03-01T00:00:00Z");
+    let recent: Vec<RepeatingInterval> = (1..=20)
+        .map(|d| interval(&format!("R/2024-01-31T00:00:00Z/P1M{d}D")))
         .collect();
     let mut turn = 0;
     group.bench_function(
-        "far mixed P1M1DT1H year 1 to 9999 rafiki (cold, first lookup of the series)",
+        "mid mixed P1M<n>D +8 years rafiki (new duration each lookup: steps, no table)",
         |b| {
             b.iter(|| {
-                turn = (turn + 1) % cold.len();
-                black_box(&cold[turn]).window_at(Reading::RafikiCompatible, black_box(far))
+                turn = (turn + 1) % recent.len();
+                black_box(&recent[turn]).window_at(Reading::RafikiCompatible, black_box(mid))
             })
         },
     );
-    let warm = &cold[0];
-    group.bench_function("far mixed P1M1DT1H year 1 to 9999 rafiki (warm)", |b| {
-        b.iter(|| black_box(warm).window_at(Reading::RafikiCompatible, black_box(far)))
-    });
+    // Months with a time of day. In multiples of 30 minutes (P1M1DT1H): jumps by blocks of
+    // steps (24 here, one turn of the time of day). Other time parts (P1M1DT1M: 1 440 steps a
+    // turn): no jump table, the chain is walked once per series into a checkpoint table (32
+    // series kept). For each: a new anchor each lookup (60 in turn: for P1M1DT1M each walks
+    // from its anchor), the same series again (warm), and for P1M1DT1H a new duration each
+    // lookup (20 in turn, more than the 8 tables kept: builds its table).
+    for time in ["1H", "1M"] {
+        let anchors: Vec<RepeatingInterval> = (0..60)
+            .map(|m| interval(&format!("R/0001-01-31T00:{m:02}:00.5Z/P1M1DT{time}")))
+            .collect();
+        let mut turn = 0;
+        group.bench_function(
+            format!("far mixed P1M1DT{time} year 1 to 9999 rafiki (new anchor each lookup)"),
+            |b| {
+                b.iter(|| {
+                    turn = (turn + 1) % anchors.len();
+                    black_box(&anchors[turn]).window_at(Reading::RafikiCompatible, black_box(far))
+                })
+            },
+        );
+        if time == "1H" {
+            let durations: Vec<RepeatingInterval> = (1..=20)
+                .map(|d| interval(&format!("R/0001-01-31T00:00:00Z/P1M{d}DT{time}")))
+                .collect();
+            let mut turn = 0;
+            group.bench_function(
+                "far mixed P1M<n>DT1H year 1 to 9999 rafiki (new duration each lookup: builds its table)",
+                |b| {
+                    b.iter(|| {
+                        turn = (turn + 1) % durations.len();
+                        black_box(&durations[turn])
+                            .window_at(Reading::RafikiCompatible, black_box(far))
+                    })
+                },
+            );
+        }
+        let warm = &anchors[0];
+        group.bench_function(
+            format!("far mixed P1M1DT{time} year 1 to 9999 rafiki (warm)"),
+            |b| b.iter(|| black_box(warm).window_at(Reading::RafikiCompatible, black_box(far))),
+        );
+    }
     group.finish();
 
     let mut group = c.benchmark_group("naive_walk");

@@ -13,6 +13,14 @@ pub(crate) const NANOS_PER_MEAN_MONTH: i128 = 2_629_746 * NANOS_PER_SECOND;
 /// Years beyond this (either sign) are treated as "infinitely far" by window arithmetic.
 pub(crate) const YEAR_LIMIT: i128 = 1_000_000;
 
+/// The greatest common divisor of `a` and `b` (non-negative; `gcd(0, 0) = 0`).
+pub(crate) fn gcd(mut a: i128, mut b: i128) -> i128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.abs()
+}
+
 /// Whether `year` is a Gregorian leap year.
 pub(crate) fn is_leap(year: i64) -> bool {
     year.rem_euclid(4) == 0 && (year.rem_euclid(100) != 0 || year.rem_euclid(400) == 0)

@@ -1,4 +1,5 @@
-//! Jump tables for the Rafiki-compatible chain of a duration that mixes months with whole days.
+//! Jump tables for the Rafiki-compatible chain of a duration that mixes months with whole days
+//! (`P1M1D`) or with a time of day in multiples of 30 minutes (`P1M1DT1H`).
 //!
 //! # Why a jump table works here
 //!
@@ -28,14 +29,24 @@
 //!
 //! The table depends on the duration and the direction only (not on the anchor), so every
 //! series of that duration shares it: [`JumpTable::shared`] keeps the [`CACHED_TABLES`] most
-//! recently used, process-wide. Building one costs 1 488 steps and 1 488 compositions per
-//! level (`docs/PERFORMANCE.md` has the measured cost); at most 13 levels of 8-byte entries
+//! recently used, process-wide. Building one costs 1 488 · `q` steps or lookups and 1 488
+//! compositions per level (`docs/PERFORMANCE.md` has the measured cost); at most 13 levels of 8-byte entries
 //! (155 KB) and at most [`MAX_CROSSINGS`] crossings (under 300 KB allocated) per table, so under
 //! 3.7 MB for all of them.
 //!
-//! Durations whose exact part is not a whole number of days (`P1MT1H`) add a time-of-day carry
-//! that follows its own cycle (up to 86 400 · 10⁹ steps), so the chain's state is no longer
-//! small; those are walked from a checkpoint table instead (see the `window` module docs).
+//! # A time of day
+//!
+//! A duration with a time part `r` (`P1MT1H`) also carries a day whenever the time of day wraps
+//! past midnight. With `g = gcd(r, day)` and `q = day / g`, the time of day is its value modulo
+//! `g` (fixed) plus `g` times a *phase* in `0..q` that moves by `r / g` each step, and whether a
+//! step carries depends on the phase alone ([`JumpKey::new`]). So a *block* of `q` steps from
+//! phase 0 carries on the same steps every time and is again a map of the 1 488 states: the
+//! table's level 0 is one block (whole days: `q = 1`, a block is a step), built from the two
+//! one-step maps (carry or not) in 1 488 · `q` lookups. A walk first steps to phase 0, jumps by
+//! blocks, and steps over each fence back to phase 0 (that crossing is remembered). Each of
+//! those step-by-step stretches is under `q` steps, so `q` is kept to [`MAX_PHASES`] (48: a time
+//! part in multiples of 30 minutes). A longer cycle (`P1MT1M`: 1 440; `P1MT1S`: 86 400) is
+//! walked from a checkpoint table instead (see the `window` module docs).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -90,6 +101,12 @@ const MAX_FENCE_GAP: i64 = 2_400;
 /// A duration's whole days may span at most this many (4 regular years); beyond it a step
 /// crosses so many months that few steps reach any instant, and no table is needed.
 const MAX_DAYS: i64 = 1_460;
+
+/// The longest phase cycle of the time of day a table takes: 48 (a time part in multiples of
+/// 30 minutes). A block is this many steps, and a lookup takes up to about three blocks one step
+/// at a time (to reach phase 0 and to cross a fence); the table costs 1 488 · `q` lookups to
+/// build.
+const MAX_PHASES: i64 = 48;
 
 fn regular_days(month_index: i64) -> i64 {
     i64::from(REGULAR_MONTH_DAYS[month_index.rem_euclid(48) as usize])
@@ -162,38 +179,85 @@ impl Fence {
     }
 }
 
-/// What a jump table depends on.
+/// What a jump table depends on: the direction and the step's months, whole days and
+/// time-of-day part, the last as its phase cycle (see [`JumpKey::new`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct JumpKey {
     backward: bool,
     months: i64,
     days: i64,
+    /// How many phases the time of day cycles through (`q`); 1 for whole days.
+    phases: i64,
+    /// By how many phases one step moves the time of day (`r / g`); 0 for whole days.
+    phase_step: i64,
 }
 
 impl JumpKey {
     /// The key for a chained step of `months` calendar months and `exact` nanoseconds, when a
-    /// jump table applies: the exact part is a whole number of days (at most [`MAX_DAYS`]) and
-    /// `months` is at most [`MAX_FENCE_GAP`].
+    /// jump table applies: `months` at most [`MAX_FENCE_GAP`], whole days at most [`MAX_DAYS`],
+    /// and a time-of-day part `r` (`exact` modulo a day) whose phase cycle is short.
+    ///
+    /// The time of day after `k` steps is `(t₀ + k·r) mod day`. With `g = gcd(r, day)` it is
+    /// `t₀ mod g` plus `g` times a *phase* in `0..q`, `q = day / g`, and a step carries one day
+    /// (forwards) exactly when `phase + r/g ≥ q` (backwards, borrows when `phase < r/g`),
+    /// whatever `t₀ mod g` is. So `q` steps from phase 0 are a fixed map of the 1 488 regular
+    /// states, with the same carries every time: the table jumps by such blocks. For `q` up to
+    /// [`MAX_PHASES`] (a time part in multiples of 30 minutes).
     pub(crate) fn new(backward: bool, months: i128, exact: i128) -> Option<JumpKey> {
-        if exact % calendar::NANOS_PER_DAY != 0 {
-            return None;
-        }
-        let days = i64::try_from(exact / calendar::NANOS_PER_DAY).ok()?;
+        let day = calendar::NANOS_PER_DAY;
+        let days = i64::try_from(exact / day).ok()?;
+        let rest = exact % day;
+        let (phases, phase_step) = if rest == 0 {
+            (1, 0)
+        } else {
+            let g = calendar::gcd(rest, day);
+            (i64::try_from(day / g).ok()?, i64::try_from(rest / g).ok()?)
+        };
         let months = i64::try_from(months).ok()?;
-        ((1..=MAX_FENCE_GAP).contains(&months) && (1..=MAX_DAYS).contains(&days)).then_some(
-            JumpKey {
-                backward,
-                months,
-                days,
-            },
-        )
+        let fits = (1..=MAX_FENCE_GAP).contains(&months)
+            && (0..=MAX_DAYS).contains(&days)
+            && exact > 0
+            && phases <= MAX_PHASES;
+        fits.then_some(JumpKey {
+            backward,
+            months,
+            days,
+            phases,
+            phase_step,
+        })
     }
 
-    /// One step on the regular calendar from `(month_index, day)`.
-    fn regular_step(&self, month_index: i64, day: i64) -> (i64, i64) {
+    /// The phase of `c`'s time of day (0 for whole days).
+    fn phase_of(&self, c: &Chained) -> i64 {
+        (c.nanos_of_day / (calendar::NANOS_PER_DAY / i128::from(self.phases))) as i64
+    }
+
+    /// Whether a step from `phase` carries a day (forwards) or borrows one (backwards).
+    fn carries(&self, phase: i64) -> bool {
+        if self.backward {
+            phase < self.phase_step
+        } else {
+            phase + self.phase_step >= self.phases
+        }
+    }
+
+    /// The phase after a step from `phase`.
+    fn next_phase(&self, phase: i64) -> i64 {
+        let moved = if self.backward {
+            phase - self.phase_step
+        } else {
+            phase + self.phase_step
+        };
+        moved.rem_euclid(self.phases)
+    }
+
+    /// One step on the regular calendar from `(month_index, day)`, with a time-of-day carry or
+    /// not: the months, the clamp, the carry, the whole days (as `Series::chain_step`).
+    fn regular_step(&self, month_index: i64, day: i64, carry: bool) -> (i64, i64) {
+        let days = self.days + i64::from(carry);
         if self.backward {
             let mut m = month_index - self.months;
-            let mut d = day.min(regular_days(m)) - self.days;
+            let mut d = day.min(regular_days(m)) - days;
             while d < 1 {
                 m -= 1;
                 d += regular_days(m);
@@ -201,7 +265,7 @@ impl JumpKey {
             (m, d)
         } else {
             let mut m = month_index + self.months;
-            let mut d = day.min(regular_days(m)) + self.days;
+            let mut d = day.min(regular_days(m)) + days;
             while d > regular_days(m) {
                 d -= regular_days(m);
                 m += 1;
@@ -279,32 +343,68 @@ pub(crate) struct JumpTable {
 static JUMP_TABLES: Mutex<Vec<Arc<JumpTable>>> = Mutex::new(Vec::new());
 
 impl JumpTable {
-    /// Builds the table: level 0 by stepping every state once, level `j + 1` by composing
+    /// Builds the table: level 0 is one block (`phases` steps from phase 0) from every state,
+    /// composed from the two one-step maps (with and without a carry); level `j + 1` composes
     /// level `j` with itself. Enough levels that one jump per level crosses a gap between
     /// fences ([`MAX_FENCE_GAP`] months; every step moves at least `months`).
     pub(crate) fn build(key: JumpKey) -> JumpTable {
-        let max_steps = (MAX_FENCE_GAP / key.months) as u64 + 1;
-        let levels = (u64::BITS - max_steps.leading_zeros()) as usize;
-        let mut jumps = Vec::with_capacity(levels * STATES);
-        for s in 0..STATES {
-            let (phase, day) = ((s / 31) as i64, (s % 31) as i64 + 1);
-            // Days a month of this phase does not have are never reached: keep them inert.
-            let jump = if day > regular_days(phase) {
-                Jump {
-                    months: 0,
-                    state: s as u16,
-                    day: day as u8,
-                }
-            } else {
-                let (m, d) = key.regular_step(phase, day);
-                Jump {
-                    months: (m - phase) as i32,
-                    state: state_of(m, d) as u16,
-                    day: d as u8,
-                }
-            };
-            jumps.push(jump);
-        }
+        let one_step = |carry: bool| -> Vec<Jump> {
+            (0..STATES)
+                .map(|s| {
+                    let (phase, day) = ((s / 31) as i64, (s % 31) as i64 + 1);
+                    // Days a month of this phase does not have are never reached: inert.
+                    if day > regular_days(phase) {
+                        return Jump {
+                            months: 0,
+                            state: s as u16,
+                            day: day as u8,
+                        };
+                    }
+                    let (m, d) = key.regular_step(phase, day, carry);
+                    Jump {
+                        months: (m - phase) as i32,
+                        state: state_of(m, d) as u16,
+                        day: d as u8,
+                    }
+                })
+                .collect()
+        };
+        let plain = one_step(false);
+        let mut jumps = if key.phases == 1 {
+            plain
+        } else {
+            let carrying = one_step(true);
+            let pattern: Vec<bool> = (0..key.phases)
+                .scan(0, |phase, _| {
+                    let carry = key.carries(*phase);
+                    *phase = key.next_phase(*phase);
+                    Some(carry)
+                })
+                .collect();
+            (0..STATES)
+                .map(|s| {
+                    let mut block = Jump {
+                        months: 0,
+                        state: s as u16,
+                        day: (s % 31) as u8 + 1,
+                    };
+                    for carry in &pattern {
+                        let map = if *carry { &carrying } else { &plain };
+                        let next = map[usize::from(block.state)];
+                        block = Jump {
+                            months: block.months + next.months,
+                            state: next.state,
+                            day: next.day,
+                        };
+                    }
+                    block
+                })
+                .collect()
+        };
+        let block_months = key.months * key.phases;
+        let max_blocks = (MAX_FENCE_GAP / block_months) as u64 + 1;
+        let levels = (u64::BITS - max_blocks.leading_zeros()) as usize;
+        jumps.reserve((levels - 1) * STATES);
         for level in 1..levels {
             let below = (level - 1) * STATES;
             for s in 0..STATES {
@@ -325,14 +425,18 @@ impl JumpTable {
         }
     }
 
+    /// The table for `key` if the process-wide cache has it (it becomes the most recently used).
+    pub(crate) fn cached(key: JumpKey) -> Option<Arc<JumpTable>> {
+        let mut tables = JUMP_TABLES.lock().unwrap_or_else(PoisonError::into_inner);
+        let found = tables.iter().position(|t| t.key == key)?;
+        tables[..=found].rotate_right(1);
+        tables.first().map(Arc::clone)
+    }
+
     /// The table for `key`, from the process-wide cache or built (outside the lock) and cached.
     pub(crate) fn shared(key: JumpKey) -> Arc<JumpTable> {
-        {
-            let mut tables = JUMP_TABLES.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(found) = tables.iter().position(|t| t.key == key) {
-                tables[..=found].rotate_right(1);
-                return Arc::clone(&tables[0]);
-            }
+        if let Some(table) = JumpTable::cached(key) {
+            return table;
         }
         let table = Arc::new(JumpTable::build(key));
         let mut tables = JUMP_TABLES.lock().unwrap_or_else(PoisonError::into_inner);
@@ -352,9 +456,10 @@ impl JumpTable {
     /// chained step (false once the chain leaves the calendar range). The result is that of
     /// calling `step` one step at a time.
     ///
-    /// Per gap between fences: a known [`Crossing`] if there is one and it stays within `limit`
-    /// and `keep`; otherwise one jump per level, greedily from the highest, then one real step
-    /// (a crossing, remembered when the jumps stopped at the fence).
+    /// Real steps up to phase 0; then per gap between fences: a known [`Crossing`] if there is
+    /// one and it stays within `limit` and `keep`; otherwise one jump of `2^j` blocks per level,
+    /// greedily from the highest, then real steps past the fence and back to phase 0 (a
+    /// crossing, remembered when the jumps stopped at the fence).
     pub(crate) fn advance(
         &self,
         c: &mut Chained,
@@ -364,9 +469,26 @@ impl JumpTable {
     ) -> u128 {
         let backward = self.key.backward;
         let limit = u64::try_from(limit).unwrap_or(u64::MAX);
+        let block = self.key.phases as u64;
         // Crossings are only used and kept well inside the calendar range.
         let month_limit = (YEAR_LIMIT as i64) * 12;
         let crossing_range = month_limit - 2 * MAX_FENCE_GAP - MAX_DAYS;
+        let real_step = |c: &mut Chained, taken: &mut u64| {
+            let mut stepped = *c;
+            let ok = *taken < limit && step(&mut stepped) && keep(&stepped);
+            if ok {
+                *c = stepped;
+                *taken += 1;
+            }
+            ok
+        };
+        let passed = |month_index: i64, fence: i64| {
+            if backward {
+                month_index <= fence
+            } else {
+                month_index >= fence
+            }
+        };
         let mut crossings = self
             .crossings
             .lock()
@@ -374,16 +496,17 @@ impl JumpTable {
         let mut taken = 0u64;
         let mut next = Fence::beyond(c.month_index, backward);
         loop {
-            while if backward {
-                c.month_index <= next.month_index
-            } else {
-                c.month_index >= next.month_index
-            } {
+            while self.key.phase_of(c) != 0 {
+                if !real_step(c, &mut taken) {
+                    return u128::from(taken);
+                }
+            }
+            while passed(c.month_index, next.month_index) {
                 next = next.following(backward);
             }
-            let (fence_key, fence) = (next, next.month_index);
+            let fence = next.month_index;
             let distance = (fence - c.month_index).unsigned_abs();
-            let key = crossing_key(fence_key, distance, c.day);
+            let key = crossing_key(next, distance, c.day);
             if let Some(x) = crossings.get(&key) {
                 let candidate = Chained {
                     month_index: c.month_index + x.months,
@@ -400,25 +523,18 @@ impl JumpTable {
                 }
             }
             let (from, taken_before) = (*c, taken);
-            // Every step moves at least `months`, so no more steps than this fit before it.
-            let room = (distance / self.key.months as u64).max(1);
+            // Every block moves at least `months · phases`, so no more blocks than this fit.
+            let room = (distance / (self.key.months as u64 * block)).max(1);
             let top = ((u64::BITS - room.leading_zeros()) as usize).min(self.levels);
             let mut state = state_of(c.month_index, c.day);
-            let short_of_fence = |month_index: i64| {
-                if backward {
-                    month_index > fence
-                } else {
-                    month_index < fence
-                }
-            };
             for level in (0..top).rev() {
-                let n = 1u64 << level;
+                let n = block << level;
                 if limit - taken < n {
                     continue;
                 }
                 let jump = self.jumps[level * STATES + state];
                 let month_index = c.month_index + i64::from(jump.months);
-                if !short_of_fence(month_index) || month_index.abs() > month_limit {
+                if passed(month_index, fence) || month_index.abs() > month_limit {
                     continue;
                 }
                 let candidate = Chained {
@@ -433,20 +549,24 @@ impl JumpTable {
                 taken += n;
                 state = usize::from(jump.state);
             }
-            // The jumps stopped at the fence (not at `keep` or `limit`) when the next regular
-            // step would reach it: the real step from here is then the crossing.
-            let at_fence = !short_of_fence(c.month_index + i64::from(self.jumps[state].months));
-            // The next step touches a fence (or `keep` or `limit` stops here): one real step.
-            if taken >= limit {
-                return u128::from(taken);
+            // The jumps stopped at the fence (not at `keep` or `limit`) when the next block
+            // would reach it; otherwise real steps go on from here.
+            if !passed(c.month_index + i64::from(self.jumps[state].months), fence) {
+                if !real_step(c, &mut taken) {
+                    return u128::from(taken);
+                }
+                continue;
             }
-            let mut stepped = *c;
-            if !step(&mut stepped) || !keep(&stepped) {
-                return u128::from(taken);
+            // Cross: real steps past the fence and back to phase 0.
+            loop {
+                if !real_step(c, &mut taken) {
+                    return u128::from(taken);
+                }
+                if passed(c.month_index, fence) && self.key.phase_of(c) == 0 {
+                    break;
+                }
             }
-            *c = stepped;
-            taken += 1;
-            if at_fence && c.month_index.abs() < crossing_range && crossings.len() < MAX_CROSSINGS {
+            if c.month_index.abs() < crossing_range && crossings.len() < MAX_CROSSINGS {
                 crossings.insert(
                     key,
                     Crossing {
@@ -508,46 +628,100 @@ mod tests {
         }
     }
 
+    const HOUR: i128 = 3_600 * calendar::NANOS_PER_SECOND;
+
+    fn key(s: &str) -> Option<JumpKey> {
+        let (months, exact) = match s {
+            "P1M1D" => (1, calendar::NANOS_PER_DAY),
+            "P1MT1H" => (1, HOUR),
+            "P1M1DT12H" => (1, 36 * HOUR),
+            "P1MT30M" => (1, HOUR / 2),
+            "P1MT1M" => (1, HOUR / 60),
+            "P1MT1S" => (1, calendar::NANOS_PER_SECOND),
+            _ => return None,
+        };
+        JumpKey::new(false, months, exact)
+    }
+
     #[test]
-    fn jump_key_only_for_whole_days_in_range() {
+    fn jump_key_for_whole_days_and_short_phase_cycles() {
         let day = calendar::NANOS_PER_DAY;
-        assert!(JumpKey::new(false, 1, day).is_some());
         assert!(JumpKey::new(true, 2_400, 1_460 * day).is_some());
-        assert!(JumpKey::new(false, 1, day + 1).is_none());
         assert!(JumpKey::new(false, 1, 1_461 * day).is_none());
         assert!(JumpKey::new(false, 2_401, day).is_none());
         assert!(JumpKey::new(false, 0, day).is_none());
         assert!(JumpKey::new(false, 1, 0).is_none());
+        let phases = |s: &str| key(s).map(|k| (k.phases, k.phase_step));
+        assert_eq!(phases("P1M1D"), Some((1, 0)));
+        assert_eq!(phases("P1MT1H"), Some((24, 1)));
+        assert_eq!(phases("P1M1DT12H"), Some((2, 1)));
+        assert_eq!(phases("P1MT30M"), Some((48, 1)));
+        assert_eq!(phases("P1MT1M"), None);
+        assert_eq!(phases("P1MT1S"), None);
+    }
+
+    #[test]
+    fn phases_carry_as_the_time_of_day_does() {
+        let day = calendar::NANOS_PER_DAY;
+        for (rest, backward) in [(7 * HOUR, false), (7 * HOUR, true), (HOUR / 2, false)] {
+            let Some(key) = JumpKey::new(backward, 1, 2 * day + rest) else {
+                panic!("{rest}");
+            };
+            // 20 minutes past a phase boundary: the carry does not depend on it.
+            let mut tod = HOUR / 3;
+            let mut phase = key.phase_of(&Chained {
+                month_index: 0,
+                day: 1,
+                nanos_of_day: tod,
+            });
+            for _ in 0..200 {
+                let moved = if backward { tod - rest } else { tod + rest };
+                let carry = !(0..day).contains(&moved);
+                assert_eq!(key.carries(phase), carry, "{rest} {backward} {tod}");
+                tod = moved.rem_euclid(day);
+                phase = key.next_phase(phase);
+                let c = Chained {
+                    month_index: 0,
+                    day: 1,
+                    nanos_of_day: tod,
+                };
+                assert_eq!(key.phase_of(&c), phase);
+            }
+        }
     }
 
     #[test]
     fn levels_cover_the_longest_gap_between_fences() {
-        for months in [1, 2, 7, 12, 100, 2_400] {
-            let key = JumpKey {
-                backward: false,
-                months,
-                days: 1,
-            };
-            let table = JumpTable::build(key);
-            assert!((1u64 << table.levels) > (MAX_FENCE_GAP / months) as u64);
-            assert_eq!(table.jumps.len(), table.levels * STATES);
+        for months in [1i64, 2, 7, 12, 100, 2_400] {
+            for exact in [calendar::NANOS_PER_DAY, HOUR] {
+                let Some(key) = JumpKey::new(false, i128::from(months), exact) else {
+                    panic!("{months} {exact}");
+                };
+                let table = JumpTable::build(key);
+                let blocks = MAX_FENCE_GAP / (months * key.phases);
+                assert!((1u64 << table.levels) > blocks as u64);
+                assert_eq!(table.jumps.len(), table.levels * STATES);
+            }
         }
     }
 
     #[test]
-    fn one_level_is_the_regular_step_composed() {
-        let key = JumpKey {
-            backward: false,
-            months: 1,
-            days: 14,
-        };
-        let table = JumpTable::build(key);
-        let (mut m, mut d) = (48 * 40 + 1, 29);
-        for _ in 0..8 {
-            (m, d) = key.regular_step(m, d);
+    fn a_level_is_blocks_of_regular_steps_composed() {
+        for s in ["P1M1D", "P1MT1H", "P1M1DT12H"] {
+            let Some(key) = key(s) else { panic!("{s}") };
+            let table = JumpTable::build(key);
+            let start = (48 * 40 + 1, 29);
+            let (mut m, mut d, mut phase) = (start.0, start.1, 0);
+            // Level 3: 8 blocks.
+            for _ in 0..8 * key.phases {
+                (m, d) = key.regular_step(m, d, key.carries(phase));
+                phase = key.next_phase(phase);
+            }
+            assert_eq!(phase, 0, "{s}");
+            let jump = table.jumps[3 * STATES + state_of(start.0, start.1)];
+            assert_eq!(i64::from(jump.months), m - start.0, "{s}");
+            assert_eq!(usize::from(jump.state), state_of(m, d), "{s}");
+            assert_eq!(i64::from(jump.day), d, "{s}");
         }
-        let jump = table.jumps[3 * STATES + state_of(48 * 40 + 1, 29)];
-        assert_eq!(i64::from(jump.months), m - (48 * 40 + 1));
-        assert_eq!(usize::from(jump.state), state_of(m, d));
     }
 }

@@ -20,10 +20,10 @@
 //!   (`window_at`, `window`, `next_window_start`, `has_ended`, `series_end`, `window_count`,
 //!   `windows_from`) and how each finds its answer by arithmetic instead of walking the series;
 //!   the one exception is the Rafiki-compatible reading of durations that mix months with days or
-//!   time (`P1M1D`), whose chained boundaries have no closed form: with whole days they are
-//!   found by jumps (`chain`), with a time of day walked once per series into a bounded
-//!   checkpoint table (see the `window` module docs).
-//! - `chain`: the jump tables for months with whole days: binary lifting over the 4-year-periodic
+//!   time (`P1M1D`), whose chained boundaries have no closed form: with whole days (or a time in
+//!   multiples of 30 minutes) they are found by jumps (`chain`), with another time of day walked
+//!   once per series into a bounded checkpoint table (see the `window` module docs).
+//! - `chain`: the jump tables for those mixed durations: binary lifting over the 4-year-periodic
 //!   calendar, real steps at the Februaries where the Gregorian calendar differs from it.
 //! - `allowance`: [`Allowance`] (a limit [`Amount`] per window), [`Debit`]s, [`Remaining`] and
 //!   [`Fit`]; sums are checked ([`AllowanceError::Overflow`]).

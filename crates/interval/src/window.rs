@@ -33,28 +33,31 @@
 //! 1 600 years, for `P1M1D`). Two methods, both exact (the tests compare each with a walk from
 //! the anchor, one step at a time, on random series, instants and indices):
 //!
-//! - **Months and whole days or weeks** (`P1M1D`, `P1M14D`, `P1Y1D`; the exact part a whole
-//!   number of days): jumps (`crate::chain`). Away from the Februaries of 1700, 1800, 1900,
-//!   2100, ... (the *fences*) the calendar repeats every 4 years, so the chain there depends on
-//!   `(month index mod 48, day)` only, and a table per duration gives the state after `2^j` steps
-//!   from each of those 1 488 states. A lookup crosses each gap between fences in one jump per
-//!   level (or at once, once that crossing has been seen) and steps over each fence with the real
-//!   calendar. Any lookup in years 0001-9999 costs a few microseconds at most; building a
-//!   duration's table (once per process, 8 kept) costs some tens of microseconds. A lookup at
-//!   most [`NEAR_STEPS`] boundaries from the anchor just steps, without the table.
-//! - **Months with a time of day** (`P1MT1H`, `P1M1DT12H`): the time of day carries into the day
-//!   on its own cycle, so the chain's state is not small, and the chain is walked on integer
-//!   calendar parts (no division on the common path), once per series: a checkpoint table keeps
-//!   the chain state every `CHECKPOINT` (64) boundaries, built lazily as far as lookups have
-//!   asked (at most to year 10 002), and shared by all threads for the `CACHED_CHAINS` (32) most
-//!   recently used series. A lookup by instant binary-searches the table (the chain is strictly
-//!   monotonic) and then walks at most 64 steps; a lookup by index goes straight to checkpoint
-//!   `i / 64`. Memory: at most 1 876 checkpoints of 32 bytes per series (60 KB; 120 KB allocated
-//!   at worst, as a `Vec` grows by doubling), so at most 3.8 MB for all 32. The first lookup of
-//!   such a series (or the first after it was evicted) pays the walk from the anchor to its
-//!   instant, though runs of steps that cannot clamp (the day of month stays under 29) are taken
-//!   at once: from year 1 to 9999 under a millisecond (`docs/PERFORMANCE.md`). Instants or
-//!   indices beyond the table's years walk on from its last checkpoint.
+//! - **Months with whole days or weeks, or with a time of day in multiples of 30 minutes**
+//!   (`P1M1D`, `P1M14D`, `P1Y1D`, `P1M1DT1H`): jumps (`crate::chain`). Away from the
+//!   Februaries of 1700, 1800, 1900, 2100, ... (the *fences*) the calendar repeats every 4
+//!   years, so the chain there depends on `(month index mod 48, day)` and the time of day's
+//!   phase only, and a table per duration gives the state after `2^j` blocks of steps from each
+//!   of those 1 488 states. A lookup crosses each gap between fences in one jump per level (or
+//!   at once, once that crossing has been seen) and steps over each fence with the real
+//!   calendar. Any lookup in years 0001-9999, from any anchor, costs about 2 µs at most; building
+//!   a duration's table (once per process, 8 kept) costs about 30 µs (100 µs with an hour in
+//!   the duration). A lookup at most [`NEAR_STEPS`] boundaries from the anchor steps there
+//!   instead when the table is not built yet.
+//! - **Months with any other time of day** (`P1MT1M`, `P1MT1.5S`): the time of day's cycle is
+//!   too long for a table (1 440 steps for a minute, up to 86 400 · 10⁹), so the chain is walked
+//!   on integer calendar parts (no division on the common path), once per series: a checkpoint
+//!   table keeps the chain state every `CHECKPOINT` (64) boundaries, built lazily as far as
+//!   lookups have asked (at most to year 10 002), and shared by all threads for the
+//!   `CACHED_CHAINS` (32) most recently used series. A lookup by instant binary-searches the
+//!   table (the chain is strictly monotonic) and then walks at most 64 steps; a lookup by index
+//!   goes straight to checkpoint `i / 64`. Memory: at most 1 876 checkpoints of 32 bytes per
+//!   series (60 KB; 120 KB allocated at worst, as a `Vec` grows by doubling), so at most 3.8 MB
+//!   for all 32. The first lookup of such a series (or the first after it was evicted) pays the
+//!   walk from the anchor to its instant, though runs of steps that cannot clamp (the day of
+//!   month stays under 29) are taken at once: from year 1 to 9999 under a millisecond
+//!   (`docs/PERFORMANCE.md`). Instants or indices beyond the table's years walk on from its
+//!   last checkpoint.
 
 use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -62,7 +65,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::{DateTime, Utc};
 
 use crate::calendar::{
-    self, Civil, NANOS_PER_DAY, NANOS_PER_SECOND, YEAR_LIMIT, days_in_month, is_leap,
+    self, Civil, NANOS_PER_DAY, NANOS_PER_SECOND, YEAR_LIMIT, days_in_month, gcd, is_leap,
     split_month_index,
 };
 use crate::chain::{Chained, JumpKey, JumpTable};
@@ -120,9 +123,10 @@ const INDEX_LIMIT: u128 = 1 << 64;
 
 /// Steps between two checkpoints of a chained mixed series: a warm lookup walks fewer than this.
 const CHECKPOINT: u128 = 64;
-/// A chained mixed series with a jump table walks step by step to a boundary at most about
-/// this many steps away, without the table.
-const NEAR_STEPS: u128 = 48;
+/// A chained mixed series with a jump table steps to a boundary at most about this many steps
+/// away when its duration's table is not built yet: cheaper than building it (about 30 ns a
+/// step against about 30 µs for a table, `docs/PERFORMANCE.md`).
+const NEAR_STEPS: u128 = 128;
 /// How many chained mixed series keep a checkpoint table; the least recently used goes first.
 const CACHED_CHAINS: usize = 32;
 /// Checkpoints are kept while the chain is within these month indices (years -1 to 10 001, the
@@ -188,8 +192,9 @@ pub(crate) struct Series {
     exact: i128,
     /// How many windows may be reported (at most [`INDEX_LIMIT`]).
     count: u128,
-    /// For a chained mixed step of months and whole days: its jump table's key (the chain is
-    /// then found by jumps, not from the checkpoint table).
+    /// For a chained mixed step whose jump table applies (months with whole days, or with a
+    /// time of day in multiples of 30 minutes): the table's key. The chain is then found by
+    /// jumps, not from the checkpoint table.
     jumps: Option<JumpKey>,
 }
 
@@ -198,13 +203,6 @@ fn saturate(x: Option<i128>, sign: i128) -> i128 {
         Some(v) if v.abs() < SATURATED => v,
         _ => sign.signum() * SATURATED,
     }
-}
-
-fn gcd(mut a: i128, mut b: i128) -> i128 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a.abs()
 }
 
 /// `min over j in 1..=i of days_in_month(m0 + j·sigma)`, for `i ≥ 1` (see the module docs).
@@ -533,13 +531,20 @@ impl Series {
         true
     }
 
+    /// The jump table to reach a boundary about `steps` steps from the anchor: the duration's
+    /// table if it exists, else built when `steps` is over [`NEAR_STEPS`]; `None` (step there)
+    /// when this series has no jump table or the boundary is near and none is built yet.
+    fn jump_table(&self, steps: u128) -> Option<Arc<JumpTable>> {
+        let key = self.jumps?;
+        JumpTable::cached(key).or_else(|| (steps > NEAR_STEPS).then(|| JumpTable::shared(key)))
+    }
+
     /// The chain after `i` steps from the anchor (boundary `i` as calendar parts), or `None` when
     /// it leaves the calendar range: the nearest checkpoint at or below `i`, then at most
     /// [`CHECKPOINT`] − 1 steps (more only beyond the table's years).
     fn chained_at(&self, i: u128) -> Option<Chained> {
-        if let Some(key) = self.jumps.filter(|_| i > NEAR_STEPS) {
+        if let Some(table) = self.jump_table(i) {
             let mut c = self.chain_start();
-            let table = JumpTable::shared(key);
             let taken = table.advance(&mut c, i, |_| true, |c| self.chain_step(c));
             return (taken == i).then_some(c);
         }
@@ -592,22 +597,24 @@ impl Series {
         if self.count == 0 || !before(&self.chain_start()) {
             return None;
         }
-        if let Some(key) = self.jumps {
+        if self.jumps.is_some() {
             let mut c = self.chain_start();
             let mean_step = self.months * calendar::NANOS_PER_MEAN_MONTH + self.exact;
-            let near = (t - self.anchor).abs() / mean_step.max(1) <= NEAR_STEPS as i128;
-            let i = if near {
-                let mut i = 0;
-                loop {
-                    let mut next = c;
-                    if i + 1 >= self.count || !self.chain_step(&mut next) || !before(&next) {
-                        break i;
-                    }
-                    (i, c) = (i + 1, next);
+            let steps = (t - self.anchor).unsigned_abs() / mean_step.max(1).unsigned_abs();
+            let i = match self.jump_table(steps) {
+                Some(table) => {
+                    table.advance(&mut c, self.count - 1, before, |c| self.chain_step(c))
                 }
-            } else {
-                let table = JumpTable::shared(key);
-                table.advance(&mut c, self.count - 1, before, |c| self.chain_step(c))
+                None => {
+                    let mut i = 0;
+                    loop {
+                        let mut next = c;
+                        if i + 1 >= self.count || !self.chain_step(&mut next) || !before(&next) {
+                            break i;
+                        }
+                        (i, c) = (i + 1, next);
+                    }
+                }
             };
             return Some((i, c.nanos()));
         }
@@ -1393,6 +1400,10 @@ mod tests {
             "R/P1M7D/9999-03-31T00:00:00Z",
             "R/1899-12-30T00:00:00Z/P1M30D",
             "R/0001-01-30T00:00:00Z/P2400M1460D",
+            "R/0001-01-31T00:00:00Z/P1M1DT12H",
+            "R/0001-01-31T10:20:00Z/P1MT30M",
+            "R/P2M3DT5H/9999-12-31T00:00:00Z",
+            "R/P1MT1M/9999-12-31T00:00:00Z",
         ] {
             let Ok(r) = s.parse::<RepeatingInterval>() else {
                 // P1Y1D from year 1 (no 29 February in year 1) does not parse: skip it.
@@ -1497,14 +1508,16 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
-        /// Months and whole days: the chain is found by jumps over the regular calendar and real
-        /// steps at the fences (`chain.rs`), far and near.
+        /// Months with whole days, or with a time part in multiples of 30 minutes: the chain is
+        /// found by jumps over the regular calendar and real steps at the fences (`chain.rs`),
+        /// far and near.
         #[test]
         fn jump_lookups_match_the_walk_from_the_anchor(
             date in (1i32..=9999, 1u32..=12, 1u32..=31),
             time in (0u32..24, 0u32..60, 0u32..60, 0u32..1_000_000_000),
             months in proptest::prop_oneof![1u32..=14, 1u32..=2_400],
-            days in proptest::prop_oneof![1u32..=40, 1u32..=1_460],
+            days in proptest::prop_oneof![0u32..=40, 0u32..=1_460],
+            half_hours in proptest::prop_oneof![proptest::strategy::Just(0u32), 0u32..48],
             backward: bool,
             repetitions in proptest::option::of(0u32..150_000),
             instants in proptest::collection::vec(-62_200_000_000i64..253_500_000_000, 4),
@@ -1513,7 +1526,15 @@ mod tests {
             near in -2_000i128..2_000,
         ) {
             let Some((s, series)) =
-                mixed_series(date, time, months, (days, 0, 0, 0), None, backward, repetitions)
+                mixed_series(
+                    date,
+                    time,
+                    months,
+                    (days, half_hours / 2, half_hours % 2 * 30, 0),
+                    None,
+                    backward,
+                    repetitions,
+                )
             else {
                 return Ok(());
             };
