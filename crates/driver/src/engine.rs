@@ -39,7 +39,7 @@ use tracing::Instrument;
 use crate::calls::{CallOutcome, Calls};
 use crate::committer::Committer;
 use crate::config::EngineConfig;
-use crate::error::EngineError;
+use crate::error::{EngineError, OrderPart};
 use crate::view::{AccessTokenView, GrantChange, GrantView, HistoryEntry, decode_state};
 
 /// How a grant's user interaction finishes.
@@ -54,11 +54,41 @@ pub enum Interaction {
     None,
 }
 
+/// Which part of an order differs from the request first made under its idempotency key, if
+/// any.
+fn differs(
+    first: &GrantIntent,
+    grant_endpoint: &str,
+    access: &[AccessItem],
+    interaction: Interaction,
+) -> Option<OrderPart> {
+    let first_access = first
+        .request
+        .access_token
+        .as_ref()
+        .map_or(&[][..], |t| t.access.as_slice());
+    let first_interaction = match &first.request.interact {
+        None => Interaction::None,
+        Some(i) if i.finish.is_some() => Interaction::Redirect,
+        Some(_) => Interaction::Poll,
+    };
+    if first.grant_endpoint != grant_endpoint {
+        Some(OrderPart::GrantEndpoint)
+    } else if first_access != access {
+        Some(OrderPart::Access)
+    } else if first_interaction != interaction {
+        Some(OrderPart::Interaction)
+    } else {
+        None
+    }
+}
+
 /// What the application asks for.
 #[derive(Debug, Clone)]
 pub struct GrantOrder {
-    /// The application's key for this request: asking again with the same key returns the same
-    /// grant and sends nothing.
+    /// The application's key for this request: asking again with the same key and the same
+    /// request returns the same grant and sends nothing; with another request (grant endpoint,
+    /// access or interaction) it is [`EngineError::IdempotencyKeyReused`].
     pub idempotency_key: String,
     /// The grant endpoint (the user's wallet address's `authServer`, see
     /// [`Engine::grant_endpoint_for`]), exactly as it will be used.
@@ -254,6 +284,12 @@ impl<S: GrantStore> Engine<S> {
             }
         }
         let id = GrantId::new_random();
+        let asked = (
+            order.idempotency_key.clone(),
+            order.grant_endpoint.clone(),
+            order.access.clone(),
+            order.interaction,
+        );
         let interact = match order.interaction {
             Interaction::Redirect => {
                 let base = inner
@@ -319,6 +355,22 @@ impl<S: GrantStore> Engine<S> {
             .await?;
         let Some(lease) = created.lease.clone().filter(|_| created.inserted) else {
             let view = GrantView::from_record(created.grant)?;
+            let (key, grant_endpoint, access, interaction) = asked;
+            let first = self.history(view.id).await?;
+            if let Some(Event::Request { intent }) = first.first().map(|h| &h.event)
+                && let Some(differs) = differs(intent, &grant_endpoint, &access, interaction)
+            {
+                tracing::warn!(
+                    grant = %view.id,
+                    %differs,
+                    "idempotency key reused for another request; refused"
+                );
+                return Err(EngineError::IdempotencyKeyReused {
+                    key,
+                    grant: view.id,
+                    differs,
+                });
+            }
             tracing::info!(grant = %view.id, "grant request repeated with a known idempotency key");
             return Ok(RequestedGrant {
                 id: view.id,

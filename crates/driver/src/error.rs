@@ -49,6 +49,21 @@ pub enum EngineError {
     /// A state or event could not be serialised (a bug).
     #[error("could not serialise a grant's state or event: {0}")]
     Encode(#[from] serde_json::Error),
+    /// The idempotency key was first used for another request: its grant endpoint, access or
+    /// interaction differs. Nothing was sent and the earlier grant is unchanged; use a new key
+    /// for a new request.
+    #[error(
+        "idempotency key {key:?} was first used for another request (grant {grant}): its {differs} \
+         differs; use a new key for a new request"
+    )]
+    IdempotencyKeyReused {
+        /// The key.
+        key: String,
+        /// The grant created under it.
+        grant: GrantId,
+        /// What differs.
+        differs: OrderPart,
+    },
     /// A grant with a redirect finish was requested but the engine has no `finish_base_url`.
     #[error(
         "a redirect finish needs EngineConfig::finish_base_url (where finish_router is mounted)"
@@ -89,5 +104,26 @@ pub enum EngineError {
 impl From<StoreError> for EngineError {
     fn from(e: StoreError) -> Self {
         Self::Store(Arc::new(e))
+    }
+}
+
+/// A part of a [`GrantOrder`](crate::GrantOrder) that an idempotency key pins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderPart {
+    /// `grant_endpoint`.
+    GrantEndpoint,
+    /// `access` (types, actions, identifiers, limits).
+    Access,
+    /// `interaction`.
+    Interaction,
+}
+
+impl std::fmt::Display for OrderPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OrderPart::GrantEndpoint => "grant endpoint",
+            OrderPart::Access => "access",
+            OrderPart::Interaction => "interaction",
+        })
     }
 }

@@ -96,6 +96,6 @@ pub use config::EngineConfig;
 pub use engine::{
     CallbackOutcome, CallbackRefusal, Engine, GrantOrder, Interaction, RequestedGrant,
 };
-pub use error::EngineError;
+pub use error::{EngineError, OrderPart};
 pub use view::{AccessTokenView, GrantChange, GrantView, HistoryEntry};
 pub use worker::WorkerHandle;

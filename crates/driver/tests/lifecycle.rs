@@ -1,7 +1,7 @@
 //! Full grant lifecycles against the real sandbox over loopback, on SQLite and on PostgreSQL:
 //! interactive with finish callback, polling, non-interactive, rejection, client-side expiry,
 //! rotation on expiry (one rotation for many callers), revoke, cancel, forged and replayed
-//! callbacks, idempotent requests.
+//! callbacks, idempotent requests (and a key reused for another request).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the test failing
 
@@ -10,7 +10,7 @@ mod support;
 
 use std::time::Duration;
 
-use grantflow_driver::{CallbackOutcome, CallbackRefusal, Interaction};
+use grantflow_driver::{CallbackOutcome, CallbackRefusal, Interaction, OrderPart};
 use grantflow_machine::{EventKind, StateKind};
 use grantflow_sandbox::SandboxConfig;
 use grantflow_store::GrantStore;
@@ -303,6 +303,54 @@ mod scenarios {
         assert!(engine.access_token(g.id).await.is_err());
         engine.shutdown().await;
     }
+    /// A key names one request: asking again with the same key and a different request (other
+    /// access, interaction or grant endpoint) is an error that names what differs, sends
+    /// nothing and leaves the first grant as it was.
+    pub async fn idempotency_key_reused_for_another_request<S: GrantStore>(store: S) {
+        let world = World::quick().await;
+        let engine = world.engine(store, |_| {}).await;
+        let first = engine
+            .request(world.outgoing("order-7", Interaction::Redirect))
+            .await
+            .unwrap();
+        let mut more_access = world.outgoing("order-7", Interaction::Redirect);
+        more_access.access.extend(world.incoming("order-7").access);
+        let mut elsewhere = world.outgoing("order-7", Interaction::Redirect);
+        elsewhere.grant_endpoint =
+            format!("{}/", elsewhere.grant_endpoint.trim_end_matches('/')) + "other";
+        for (order, differs) in [
+            (more_access, OrderPart::Access),
+            (
+                world.outgoing("order-7", Interaction::Poll),
+                OrderPart::Interaction,
+            ),
+            (elsewhere, OrderPart::GrantEndpoint),
+        ] {
+            match engine.request(order).await {
+                Err(grantflow_driver::EngineError::IdempotencyKeyReused {
+                    key,
+                    grant,
+                    differs: d,
+                }) => {
+                    assert_eq!((key.as_str(), grant, d), ("order-7", first.id, differs));
+                }
+                other => panic!("{differs}: {other:?}"),
+            }
+        }
+        // The same request again is still the same grant; nothing else was created or sent.
+        let again = engine
+            .request(world.outgoing("order-7", Interaction::Redirect))
+            .await
+            .unwrap();
+        assert_eq!((again.id, again.inserted), (first.id, false));
+        assert_eq!(engine.list(10, 0).await.unwrap().len(), 1);
+        assert_eq!(
+            engine.history(first.id).await.unwrap().len(),
+            2,
+            "request, answer"
+        );
+        engine.shutdown().await;
+    }
 }
 
 /// `join_all` without the futures crate.
@@ -327,4 +375,5 @@ per_backend!(
     rejection,
     client_side_expiry_cancels,
     rotation_on_expiry_once_for_many_callers,
+    idempotency_key_reused_for_another_request,
 );
