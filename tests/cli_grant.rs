@@ -124,44 +124,52 @@ async fn a_grant_from_request_to_revoke_with_a_worker_taking_the_callback() {
     let worker = start_worker(&s);
     let alice = s.sandbox.wallet_address_url("alice");
 
-    let requested = grant(
-        &s,
-        &[
-            "request",
-            "--for",
-            &alice,
-            "--access",
-            "outgoing-payment",
-            "--debit-amount",
-            "1000",
-            "--interval",
-            "R/2026-01-01T00:00:00Z/P1D",
-            "--idempotency-key",
-            "order-1",
-        ],
-    )
-    .await;
+    let order = [
+        "request",
+        "--for",
+        &alice,
+        "--access",
+        "outgoing-payment",
+        "--debit-amount",
+        "1000",
+        "--interval",
+        "R/2026-01-01T00:00:00Z/P1D",
+        "--idempotency-key",
+        "order-1",
+    ];
+    let requested = grant(&s, &order).await;
     assert_eq!(requested["state"], "AwaitingInteraction");
     let id = requested["id"].as_str().unwrap().to_owned();
     let redirect = requested["redirect"].as_str().unwrap();
 
-    // The same key gives the same grant.
-    let again = grant(
-        &s,
-        &[
-            "request",
-            "--for",
-            &alice,
-            "--access",
-            "outgoing-payment",
-            "--debit-amount",
-            "1000",
-            "--idempotency-key",
-            "order-1",
-        ],
-    )
-    .await;
+    // The same key and request give the same grant.
+    let again = grant(&s, &order).await;
     assert_eq!(again["id"], id.as_str());
+    // The same key for another request (no interval): refused, saying what differs.
+    let mut c = command(&s);
+    c.arg("grant")
+        .args(
+            order
+                .iter()
+                .filter(|a| !a.starts_with("R/") && **a != "--interval"),
+        )
+        .arg("--json");
+    let out: Output = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("idempotency key \"order-1\" was first used for another request")
+            && stderr.contains(&id)
+            && stderr.contains("its access differs"),
+        "{stderr}"
+    );
+    let error: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("access differs"),
+        "{error}"
+    );
 
     // The user approves; the browser lands on the worker's finish callback.
     let outcome = s.sandbox.approve_interaction(redirect).unwrap();
