@@ -549,17 +549,9 @@ impl Series {
             return (taken == i).then_some(c);
         }
         if self.jumps.is_some() {
-            let mut c = self.chain_start();
-            let mut done = 0;
-            while done < i {
-                match self.chain_steps(&mut c, i - done) {
-                    0 => return None,
-                    taken => done += taken,
-                }
-            }
-            return Some(c);
+            return self.stepped(self.chain_start(), i);
         }
-        let (mut done, mut c) = {
+        let (done, c) = {
             let table = self.chain_table();
             let mut table = table.lock().unwrap_or_else(PoisonError::into_inner);
             let want = i / CHECKPOINT;
@@ -567,13 +559,37 @@ impl Series {
             let k = want.min(table.checkpoints.len().saturating_sub(1) as u128);
             (k * CHECKPOINT, *table.checkpoints.get(k as usize)?)
         };
-        while done < i {
-            match self.chain_steps(&mut c, i - done) {
+        self.stepped(c, i - done)
+    }
+
+    /// The chain `steps` steps on from `c` (several at once where none can clamp), or `None`
+    /// when it leaves the calendar range.
+    fn stepped(&self, mut c: Chained, steps: u128) -> Option<Chained> {
+        let mut done = 0;
+        while done < steps {
+            match self.chain_steps(&mut c, steps - done) {
                 0 => return None,
                 taken => done += taken,
             }
         }
         Some(c)
+    }
+
+    /// From boundary `i` (as `c`), steps on one boundary at a time while the next one has an
+    /// index below `count`, exists and is `before`; the last such boundary and its index.
+    fn step_while(
+        &self,
+        mut i: u128,
+        mut c: Chained,
+        before: impl Fn(&Chained) -> bool,
+    ) -> (u128, Chained) {
+        loop {
+            let mut next = c;
+            if i + 1 >= self.count || !self.chain_step(&mut next) || !before(&next) {
+                return (i, c);
+            }
+            (i, c) = (i + 1, next);
+        }
     }
 
     /// The last boundary `before` `t` (index below `count`) and its value, found from the
@@ -606,21 +622,16 @@ impl Series {
                     table.advance(&mut c, self.count - 1, before, |c| self.chain_step(c))
                 }
                 None => {
-                    let mut i = 0;
-                    loop {
-                        let mut next = c;
-                        if i + 1 >= self.count || !self.chain_step(&mut next) || !before(&next) {
-                            break i;
-                        }
-                        (i, c) = (i + 1, next);
-                    }
+                    let (i, last) = self.step_while(0, c, before);
+                    c = last;
+                    i
                 }
             };
             return Some((i, c.nanos()));
         }
         // Checkpoints at indices below `count` only.
         let usable = usize::try_from((self.count - 1) / CHECKPOINT + 1).unwrap_or(usize::MAX);
-        let (mut i, mut c) = {
+        let (i, c) = {
             let table = self.chain_table();
             let mut table = table.lock().unwrap_or_else(PoisonError::into_inner);
             while table.checkpoints.len() < usable
@@ -631,13 +642,8 @@ impl Series {
             let k = usable.partition_point(before).checked_sub(1)?;
             (k as u128 * CHECKPOINT, *usable.get(k)?)
         };
-        loop {
-            let mut next = c;
-            if i + 1 >= self.count || !self.chain_step(&mut next) || !before(&next) {
-                return Some((i, c.nanos()));
-            }
-            (i, c) = (i + 1, next);
-        }
+        let (i, c) = self.step_while(i, c, before);
+        Some((i, c.nanos()))
     }
 
     /// The index of the last boundary `before` `t` and that boundary.
