@@ -63,12 +63,17 @@ fn command(s: &Setup) -> Command {
     c
 }
 
-async fn grant(s: &Setup, args: &[&str]) -> Value {
+/// Runs `grantflow grant <args> --json`, whatever its exit status.
+async fn grant_output(s: &Setup, args: &[&str]) -> Output {
     let mut c = command(s);
     c.arg("grant").args(args).arg("--json");
-    let out: Output = tokio::task::spawn_blocking(move || c.output().unwrap())
+    tokio::task::spawn_blocking(move || c.output().unwrap())
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn grant(s: &Setup, args: &[&str]) -> Value {
+    let out = grant_output(s, args).await;
     assert!(
         out.status.success(),
         "grant {args:?} failed: {}{}",
@@ -146,17 +151,12 @@ async fn a_grant_from_request_to_revoke_with_a_worker_taking_the_callback() {
     let again = grant(&s, &order).await;
     assert_eq!(again["id"], id.as_str());
     // The same key for another request (no interval): refused, saying what differs.
-    let mut c = command(&s);
-    c.arg("grant")
-        .args(
-            order
-                .iter()
-                .filter(|a| !a.starts_with("R/") && **a != "--interval"),
-        )
-        .arg("--json");
-    let out: Output = tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap();
+    let without_interval: Vec<&str> = order
+        .iter()
+        .copied()
+        .filter(|a| !a.starts_with("R/") && *a != "--interval")
+        .collect();
+    let out = grant_output(&s, &without_interval).await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
