@@ -614,18 +614,15 @@ impl Series {
             return None;
         }
         if self.jumps.is_some() {
-            let mut c = self.chain_start();
             let mean_step = self.months * calendar::NANOS_PER_MEAN_MONTH + self.exact;
             let steps = (t - self.anchor).unsigned_abs() / mean_step.max(1).unsigned_abs();
-            let i = match self.jump_table(steps) {
+            let (i, c) = match self.jump_table(steps) {
                 Some(table) => {
-                    table.advance(&mut c, self.count - 1, before, |c| self.chain_step(c))
+                    let mut c = self.chain_start();
+                    let i = table.advance(&mut c, self.count - 1, before, |c| self.chain_step(c));
+                    (i, c)
                 }
-                None => {
-                    let (i, last) = self.step_while(0, c, before);
-                    c = last;
-                    i
-                }
+                None => self.step_while(0, self.chain_start(), before),
             };
             return Some((i, c.nanos()));
         }
