@@ -99,8 +99,9 @@ fn lookup(c: &mut Criterion) {
         }
     }
     // The Rafiki reading of a mixed duration is chained. Months and whole days: jumps over the
-    // regular calendar from a table per duration (8 kept), real steps at the 75 fences between
-    // years 1 and 9999 (`crates/interval/src/chain.rs`). Warm: the same series again.
+    // regular calendar from a table per duration (8 kept), real steps at the 75 irregular
+    // Februaries between years 1 and 9999 (`crates/interval/src/chain.rs`). Warm: the same series
+    // again.
     for (name, s, at) in [
         (
             "far mixed P1M1D year 1 to 9999 rafiki (warm)",

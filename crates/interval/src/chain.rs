@@ -3,50 +3,51 @@
 //!
 //! # Why a jump table works here
 //!
-//! A chained step of `P<M>M<D>D` (forwards) moves the month by `M`, clamps the day to that
-//! month's length, then adds `D` days, carrying into the following months. It reads nothing but
-//! the lengths of the months it touches: the target month and those the added days run through.
-//! Month lengths repeat every 48 months in the *regular* calendar (a leap year every 4 years);
-//! the Gregorian calendar differs from it only in the February of a year divisible by 100 but
-//! not by 400 (1700, 1800, 1900, 2100, ...: 28 days, where the regular calendar has 29). Call
-//! those Februaries *fences*. A step that touches no fence is a step of the regular calendar, and
-//! there the chain depends only on `(month index mod 48, day)`: 48 · 31 = 1 488 states. So the
-//! map "after `2^j` regular steps from state `s`" (the next state and the months moved) is a
-//! table of 1 488 entries per level, built by composing the level below (binary lifting). A walk
-//! then crosses the gap between two fences (at most 200 years) in one jump per level, greedily
-//! from the highest, and takes the one or two steps that touch a fence with the real calendar.
-//! Since the month index only moves one way, "every step up to here touched no fence" is "the
-//! month index reached is still short of the next fence". From year 1 to 9999 that is 75 fences,
-//! so a few hundred table reads instead of ~120 000 steps.
+//! A chained step of `P<M>M<D>D` (forwards) moves the month by `M`, clamps the day to that month's
+//! length, then adds `D` days, carrying into the following months. It reads nothing but the lengths
+//! of the months it touches: the target month and those the added days run through. Month lengths
+//! repeat every 48 months in the *regular* calendar (a leap year every 4 years); the Gregorian
+//! calendar differs from it only in the February of a year divisible by 100 but not by 400 (1700,
+//! 1800, 1900, 2100, ...: 28 days, where the regular calendar has 29). Call those the *irregular
+//! Februaries*. A step that touches no irregular February is a step of the regular calendar, and
+//! there the chain depends only on `(month index mod 48, day)`: 48 · 31 = 1 488 states. So the map
+//! "after `2^j` regular steps from state `s`" (the next state and the months moved) is a table of
+//! 1 488 entries per level, built by composing the level below (binary lifting). A walk then
+//! crosses the gap between two irregular Februaries (at most 200 years) in one jump per level,
+//! greedily from the highest, and takes the one or two steps that touch an irregular February with
+//! the real calendar. Since the month index only moves one way, "every step up to here touched no
+//! irregular February" is "the month index reached is still short of the next irregular February".
+//! From year 1 to 9999 that is 75 irregular Februaries, so a few hundred table reads instead of
+//! ~120 000 steps.
 //!
-//! Crossing a fence is remembered too. Every fence's month index is 1 modulo 48 (its year is
-//! divisible by 4), so from a state `k` months short of a fence, the jumps to it and the real
-//! step over it depend only on `k`, the day, and the fence's year modulo 400 (which places the
-//! fences around it): a [`Crossing`] kept in the table under that key. Chains of one duration
-//! soon merge (the regular chain has one attracting cycle), so from the first few crossings on,
-//! a lookup mostly reads crossings, one per century, and jumps level by level only in the gap
-//! that holds its instant.
+//! Crossing an irregular February is remembered too. Every irregular February's month index is 1
+//! modulo 48 (its year is divisible by 4), so from a state `k` months short of an irregular
+//! February, the jumps to it and the real step over it depend only on `k`, the day, and the
+//! irregular February's year modulo 400 (which places the irregular Februaries around it): a
+//! [`Crossing`] kept in the table under that key. Chains of one duration soon merge (the regular
+//! chain has one attracting cycle), so from the first few crossings on, a lookup mostly reads
+//! crossings, one per century, and jumps level by level only in the gap that holds its instant.
 //!
-//! The table depends on the duration and the direction only (not on the anchor), so every
-//! series of that duration shares it: [`JumpTable::shared`] keeps the [`CACHED_TABLES`] most
-//! recently used, process-wide. Building one costs 1 488 · `q` steps or lookups and 1 488
-//! compositions per level (`docs/PERFORMANCE.md` has the measured cost); at most 13 levels of 8-byte entries
-//! (155 KB) and at most [`MAX_CROSSINGS`] crossings (under 300 KB allocated) per table, so under
-//! 3.7 MB for all of them.
+//! The table depends on the duration and the direction only (not on the anchor), so every series of
+//! that duration shares it: [`JumpTable::shared`] keeps the [`CACHED_TABLES`] most recently used,
+//! process-wide. Building one costs 1 488 · `q` steps or lookups and 1 488 compositions per level
+//! (`docs/PERFORMANCE.md` has the measured cost); at most 13 levels of 8-byte entries (155 KB) and
+//! at most [`MAX_CROSSINGS`] crossings (under 300 KB allocated) per table, so under 3.7 MB for all
+//! of them.
 //!
 //! # A time of day
 //!
 //! A duration with a time part `r` (`P1MT1H`) also carries a day whenever the time of day wraps
-//! past midnight. With `g = gcd(r, day)` and `q = day / g`, the time of day is its value modulo
-//! `g` (fixed) plus `g` times a *phase* in `0..q` that moves by `r / g` each step, and whether a
-//! step carries depends on the phase alone ([`JumpKey::new`]). So a *block* of `q` steps from
-//! phase 0 carries on the same steps every time and is again a map of the 1 488 states: the
-//! table's level 0 is one block (whole days: `q = 1`, a block is a step), built from the two
-//! one-step maps (carry or not) in 1 488 · `q` lookups. A walk first steps to phase 0, jumps by
-//! blocks, and steps over each fence back to phase 0 (that crossing is remembered). Each of
-//! those step-by-step stretches is under `q` steps, so `q` is kept to [`MAX_PHASES`] (48: a time
-//! part in multiples of 30 minutes). A longer cycle (`P1MT1M`: 1 440; `P1MT1S`: 86 400) is
-//! walked from a checkpoint table instead (see the `window` module docs).
+//! past midnight. With `g = gcd(r, day)` and `q = day / g`, the time of day is its value modulo `g`
+//! (fixed) plus `g` times a *phase* in `0..q` that moves by `r / g` each step, and whether a step
+//! carries depends on the phase alone ([`JumpKey::new`]). So a *block* of `q` steps from phase 0
+//! carries on the same steps every time and is again a map of the 1 488 states: the table's level 0
+//! is one block (whole days: `q = 1`, a block is a step), built from the two one-step maps (carry
+//! or not) in 1 488 · `q` lookups. A walk first steps to phase 0, jumps by blocks, and steps over
+//! each irregular February back to phase 0 (that crossing is remembered). Each of those
+//! step-by-step stretches is under `q` steps, so `q` is kept to [`MAX_PHASES`] (48: a time part in
+//! multiples of 30 minutes). A longer cycle (`P1MT1M`: 1 440; `P1MT1S`: 86 400) is walked from a
+//! checkpoint table instead (see the `window` module docs).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -95,17 +96,18 @@ const REGULAR_MONTH_DAYS: [u8; 48] = {
 /// States of the regular chain: `(month index mod 48) · 31 + day − 1`.
 const STATES: usize = 48 * 31;
 
-/// The longest run of months without a fence: 200 years (February 1900 to February 2100).
-const MAX_FENCE_GAP: i64 = 2_400;
+/// The longest run of months without an irregular February: 200 years (February 1900 to February
+/// 2100).
+const MAX_REGULAR_MONTHS: i64 = 2_400;
 
 /// A duration's whole days may span at most this many (4 regular years); beyond it a step
 /// crosses so many months that few steps reach any instant, and no table is needed.
 const MAX_DAYS: i64 = 1_460;
 
-/// The longest phase cycle of the time of day a table takes: 48 (a time part in multiples of
-/// 30 minutes). A block is this many steps, and a lookup takes up to about three blocks one step
-/// at a time (to reach phase 0 and to cross a fence); the table costs 1 488 · `q` lookups to
-/// build.
+/// The longest phase cycle of the time of day a table takes: 48 (a time part in multiples of 30
+/// minutes). A block is this many steps, and a lookup takes up to about three blocks one step at a
+/// time (to reach phase 0 and to cross an irregular February); the table costs 1 488 · `q` lookups
+/// to build.
 const MAX_PHASES: i64 = 48;
 
 fn regular_days(month_index: i64) -> i64 {
@@ -116,23 +118,23 @@ fn state_of(month_index: i64, day: i64) -> usize {
     month_index.rem_euclid(48) as usize * 31 + (day - 1) as usize
 }
 
-/// The nearest fence (February of a year divisible by 100 and not by 400) strictly after
-/// `month_index` (forwards) or strictly before it (backwards).
-fn next_fence(month_index: i64, backward: bool) -> i64 {
+/// The nearest irregular February (February of a year divisible by 100 and not by 400) strictly
+/// after `month_index` (forwards) or strictly before it (backwards).
+fn next_irregular_february(month_index: i64, backward: bool) -> i64 {
     let year = month_index.div_euclid(12);
     let century = year.div_euclid(100) * 100;
-    let is_fence = |c: i64| c.rem_euclid(400) != 0;
+    let is_irregular = |c: i64| c.rem_euclid(400) != 0;
     let mut c = if backward { century + 100 } else { century };
     // At most 5 centuries apart from the first candidate.
     loop {
         let february = c * 12 + 1;
         if backward {
-            if february < month_index && is_fence(c) {
+            if february < month_index && is_irregular(c) {
                 return february;
             }
             c -= 100;
         } else {
-            if february > month_index && is_fence(c) {
+            if february > month_index && is_irregular(c) {
                 return february;
             }
             c += 100;
@@ -140,38 +142,38 @@ fn next_fence(month_index: i64, backward: bool) -> i64 {
     }
 }
 
-/// A fence and its class: its year modulo 400, over 100 (1, 2 or 3).
+/// An irregular February and its class: its year modulo 400, over 100 (1, 2 or 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Fence {
+struct IrregularFebruary {
     month_index: i64,
     class: u64,
 }
 
-impl Fence {
-    /// The first fence strictly beyond `month_index` in the direction.
-    fn beyond(month_index: i64, backward: bool) -> Fence {
-        let month_index = next_fence(month_index, backward);
+impl IrregularFebruary {
+    /// The first irregular February strictly beyond `month_index` in the direction.
+    fn beyond(month_index: i64, backward: bool) -> IrregularFebruary {
+        let month_index = next_irregular_february(month_index, backward);
         let class = month_index.div_euclid(12).rem_euclid(400) as u64 / 100;
-        Fence { month_index, class }
+        IrregularFebruary { month_index, class }
     }
 
-    /// The fence after this one in the direction: a century on, or two past a year divisible
-    /// by 400 (not a fence).
-    fn following(self, backward: bool) -> Fence {
+    /// The irregular February after this one in the direction: a century on, or two past a year
+    /// divisible by 400 (not an irregular February).
+    fn following(self, backward: bool) -> IrregularFebruary {
         match (backward, self.class) {
-            (false, 3) => Fence {
+            (false, 3) => IrregularFebruary {
                 month_index: self.month_index + 2 * 1_200,
                 class: 1,
             },
-            (false, class) => Fence {
+            (false, class) => IrregularFebruary {
                 month_index: self.month_index + 1_200,
                 class: class + 1,
             },
-            (true, 1) => Fence {
+            (true, 1) => IrregularFebruary {
                 month_index: self.month_index - 2 * 1_200,
                 class: 3,
             },
-            (true, class) => Fence {
+            (true, class) => IrregularFebruary {
                 month_index: self.month_index - 1_200,
                 class: class - 1,
             },
@@ -193,9 +195,9 @@ pub(crate) struct JumpKey {
 }
 
 impl JumpKey {
-    /// The key for a chained step of `months` calendar months and `exact` nanoseconds, when a
-    /// jump table applies: `months` at most [`MAX_FENCE_GAP`], whole days at most [`MAX_DAYS`],
-    /// and a time-of-day part `r` (`exact` modulo a day) whose phase cycle is short.
+    /// The key for a chained step of `months` calendar months and `exact` nanoseconds, when a jump
+    /// table applies: `months` at most [`MAX_REGULAR_MONTHS`], whole days at most [`MAX_DAYS`], and
+    /// a time-of-day part `r` (`exact` modulo a day) whose phase cycle is short.
     ///
     /// The time of day after `k` steps is `(t₀ + k·r) mod day`. With `g = gcd(r, day)` it is
     /// `t₀ mod g` plus `g` times a *phase* in `0..q`, `q = day / g`, and a step carries one day
@@ -214,7 +216,7 @@ impl JumpKey {
             (i64::try_from(day / g).ok()?, i64::try_from(rest / g).ok()?)
         };
         let months = i64::try_from(months).ok()?;
-        let fits = (1..=MAX_FENCE_GAP).contains(&months)
+        let fits = (1..=MAX_REGULAR_MONTHS).contains(&months)
             && (0..=MAX_DAYS).contains(&days)
             && exact > 0
             && phases <= MAX_PHASES;
@@ -283,8 +285,9 @@ struct Jump {
     day: u8,
 }
 
-/// How the chain crosses one fence: from a state `distance` months short of a fence of a given
-/// class, the steps to the first boundary at or past it, the months moved and the day reached.
+/// How the chain crosses one irregular February: from a state `distance` months short of an
+/// irregular February of a given class, the steps to the first boundary at or past it, the months
+/// moved and the day reached.
 #[derive(Debug, Clone, Copy)]
 struct Crossing {
     steps: u64,
@@ -319,11 +322,11 @@ type Crossings = HashMap<u64, Crossing, BuildHasherDefault<CrossingHasher>>;
 /// Crossings kept per table; past this many, new ones are computed but not kept.
 const MAX_CROSSINGS: usize = 4_096;
 
-/// The key of a [`Crossing`]: every fence's month index is 1 modulo 48 (a year divisible by 4),
-/// so the months before it are known from `distance`; its year modulo 400 (100, 200 or 300)
-/// places the fences around it, which a step of many months may reach.
-fn crossing_key(fence: Fence, distance: u64, day: i64) -> u64 {
-    (distance << 7) | (fence.class << 5) | day as u64
+/// The key of a [`Crossing`]: every irregular February's month index is 1 modulo 48 (a year
+/// divisible by 4), so the months before it are known from `distance`; its year modulo 400 (100,
+/// 200 or 300) places the irregular Februaries around it, which a step of many months may reach.
+fn crossing_key(february: IrregularFebruary, distance: u64, day: i64) -> u64 {
+    (distance << 7) | (february.class << 5) | day as u64
 }
 
 /// The jumps of one duration and direction on the regular calendar, `2^j` steps for every
@@ -334,8 +337,9 @@ pub(crate) struct JumpTable {
     /// `jumps[j · STATES + s]`: `2^j` steps from state `s`.
     jumps: Vec<Jump>,
     levels: usize,
-    /// Fence crossings met so far, by [`crossing_key`]: a series crosses 75 fences between years
-    /// 1 and 9999, and series of one duration soon share their crossings (their chains merge).
+    /// Crossings of irregular Februaries met so far, by [`crossing_key`]: a series crosses 75
+    /// irregular Februaries between years 1 and 9999, and series of one duration soon share their
+    /// crossings (their chains merge).
     crossings: Mutex<Crossings>,
 }
 
@@ -346,7 +350,7 @@ impl JumpTable {
     /// Builds the table: level 0 is one block (`phases` steps from phase 0) from every state,
     /// composed from the two one-step maps (with and without a carry); level `j + 1` composes
     /// level `j` with itself. Enough levels that one jump per level crosses a gap between
-    /// fences ([`MAX_FENCE_GAP`] months; every step moves at least `months`).
+    /// irregular Februaries ([`MAX_REGULAR_MONTHS`] months; every step moves at least `months`).
     pub(crate) fn build(key: JumpKey) -> JumpTable {
         let one_step = |carry: bool| -> Vec<Jump> {
             (0..STATES)
@@ -402,7 +406,7 @@ impl JumpTable {
                 .collect()
         };
         let block_months = key.months * key.phases;
-        let max_blocks = (MAX_FENCE_GAP / block_months) as u64 + 1;
+        let max_blocks = (MAX_REGULAR_MONTHS / block_months) as u64 + 1;
         let levels = (u64::BITS - max_blocks.leading_zeros()) as usize;
         jumps.reserve((levels - 1) * STATES);
         for level in 1..levels {
@@ -456,10 +460,10 @@ impl JumpTable {
     /// chained step (false once the chain leaves the calendar range). The result is that of
     /// calling `step` one step at a time.
     ///
-    /// Real steps up to phase 0; then per gap between fences: a known [`Crossing`] if there is
-    /// one and it stays within `limit` and `keep`; otherwise one jump of `2^j` blocks per level,
-    /// greedily from the highest, then real steps past the fence and back to phase 0 (a
-    /// crossing, remembered when the jumps stopped at the fence).
+    /// Real steps up to phase 0; then per gap between irregular Februaries: a known [`Crossing`] if
+    /// there is one and it stays within `limit` and `keep`; otherwise one jump of `2^j` blocks per
+    /// level, greedily from the highest, then real steps past the irregular February and back to
+    /// phase 0 (a crossing, remembered when the jumps stopped at the irregular February).
     pub(crate) fn advance(
         &self,
         c: &mut Chained,
@@ -472,7 +476,7 @@ impl JumpTable {
         let block = self.key.phases as u64;
         // Crossings are only used and kept well inside the calendar range.
         let month_limit = (YEAR_LIMIT as i64) * 12;
-        let crossing_range = month_limit - 2 * MAX_FENCE_GAP - MAX_DAYS;
+        let crossing_range = month_limit - 2 * MAX_REGULAR_MONTHS - MAX_DAYS;
         let real_step = |c: &mut Chained, taken: &mut u64| {
             let mut stepped = *c;
             let ok = *taken < limit && step(&mut stepped) && keep(&stepped);
@@ -482,11 +486,11 @@ impl JumpTable {
             }
             ok
         };
-        let passed = |month_index: i64, fence: i64| {
+        let passed = |month_index: i64, february: i64| {
             if backward {
-                month_index <= fence
+                month_index <= february
             } else {
-                month_index >= fence
+                month_index >= february
             }
         };
         let mut crossings = self
@@ -494,7 +498,7 @@ impl JumpTable {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let mut taken = 0u64;
-        let mut next = Fence::beyond(c.month_index, backward);
+        let mut next = IrregularFebruary::beyond(c.month_index, backward);
         loop {
             while self.key.phase_of(c) != 0 {
                 if !real_step(c, &mut taken) {
@@ -504,8 +508,8 @@ impl JumpTable {
             while passed(c.month_index, next.month_index) {
                 next = next.following(backward);
             }
-            let fence = next.month_index;
-            let distance = (fence - c.month_index).unsigned_abs();
+            let february = next.month_index;
+            let distance = (february - c.month_index).unsigned_abs();
             let key = crossing_key(next, distance, c.day);
             if let Some(x) = crossings.get(&key) {
                 let candidate = Chained {
@@ -534,7 +538,7 @@ impl JumpTable {
                 }
                 let jump = self.jumps[level * STATES + state];
                 let month_index = c.month_index + i64::from(jump.months);
-                if passed(month_index, fence) || month_index.abs() > month_limit {
+                if passed(month_index, february) || month_index.abs() > month_limit {
                     continue;
                 }
                 let candidate = Chained {
@@ -549,20 +553,23 @@ impl JumpTable {
                 taken += n;
                 state = usize::from(jump.state);
             }
-            // The jumps stopped at the fence (not at `keep` or `limit`) when the next block
-            // would reach it; otherwise real steps go on from here.
-            if !passed(c.month_index + i64::from(self.jumps[state].months), fence) {
+            // The jumps stopped at the irregular February (not at `keep` or `limit`) when the next
+            // block would reach it; otherwise real steps go on from here.
+            if !passed(
+                c.month_index + i64::from(self.jumps[state].months),
+                february,
+            ) {
                 if !real_step(c, &mut taken) {
                     return u128::from(taken);
                 }
                 continue;
             }
-            // Cross: real steps past the fence and back to phase 0.
+            // Cross: real steps past the irregular February and back to phase 0.
             loop {
                 if !real_step(c, &mut taken) {
                     return u128::from(taken);
                 }
-                if passed(c.month_index, fence) && self.key.phase_of(c) == 0 {
+                if passed(c.month_index, february) && self.key.phase_of(c) == 0 {
                     break;
                 }
             }
@@ -585,13 +592,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn regular_calendar_is_gregorian_away_from_fences() {
+    fn regular_calendar_is_gregorian_but_for_irregular_februaries() {
         for month_index in 1_200 * 12..2_800 * 12 {
             let (y, m) = split_month_index(month_index);
             let gregorian = i64::from(calendar::days_in_month(y, m));
-            let fence = m == 2 && y % 100 == 0 && y % 400 != 0;
+            let february = m == 2 && y % 100 == 0 && y % 400 != 0;
             assert_eq!(
-                regular_days(month_index) - i64::from(fence),
+                regular_days(month_index) - i64::from(february),
                 gregorian,
                 "{y}-{m}"
             );
@@ -599,31 +606,34 @@ mod tests {
     }
 
     #[test]
-    fn fences_are_the_februaries_of_common_century_years() {
+    fn irregular_februaries_are_those_of_common_century_years() {
         let feb = |y: i64| y * 12 + 1;
-        assert_eq!(next_fence(feb(2000), false), feb(2100));
-        assert_eq!(next_fence(feb(1900) - 1, false), feb(1900));
-        assert_eq!(next_fence(feb(1900), false), feb(2100));
-        assert_eq!(next_fence(feb(2026), true), feb(1900));
-        assert_eq!(next_fence(feb(2100), true), feb(1900));
-        assert_eq!(next_fence(feb(2100) + 1, true), feb(2100));
-        assert_eq!(next_fence(0, false), feb(100));
-        assert_eq!(next_fence(feb(100), true), feb(-100));
-        assert_eq!(next_fence(feb(-300), false), feb(-200));
-        assert_eq!(next_fence(feb(-400), false), feb(-300));
+        assert_eq!(next_irregular_february(feb(2000), false), feb(2100));
+        assert_eq!(next_irregular_february(feb(1900) - 1, false), feb(1900));
+        assert_eq!(next_irregular_february(feb(1900), false), feb(2100));
+        assert_eq!(next_irregular_february(feb(2026), true), feb(1900));
+        assert_eq!(next_irregular_february(feb(2100), true), feb(1900));
+        assert_eq!(next_irregular_february(feb(2100) + 1, true), feb(2100));
+        assert_eq!(next_irregular_february(0, false), feb(100));
+        assert_eq!(next_irregular_february(feb(100), true), feb(-100));
+        assert_eq!(next_irregular_february(feb(-300), false), feb(-200));
+        assert_eq!(next_irregular_february(feb(-400), false), feb(-300));
     }
 
     #[test]
-    fn each_fence_follows_the_last() {
+    fn each_irregular_february_follows_the_last() {
         for backward in [false, true] {
-            let mut fence = Fence::beyond(-5_000 * 12, backward);
+            let mut february = IrregularFebruary::beyond(-5_000 * 12, backward);
             if backward {
-                fence = Fence::beyond(5_000 * 12, backward);
+                february = IrregularFebruary::beyond(5_000 * 12, backward);
             }
             for _ in 0..200 {
-                let following = fence.following(backward);
-                assert_eq!(following, Fence::beyond(fence.month_index, backward));
-                fence = following;
+                let following = february.following(backward);
+                assert_eq!(
+                    following,
+                    IrregularFebruary::beyond(february.month_index, backward)
+                );
+                february = following;
             }
         }
     }
@@ -691,14 +701,14 @@ mod tests {
     }
 
     #[test]
-    fn levels_cover_the_longest_gap_between_fences() {
+    fn levels_cover_the_longest_regular_run() {
         for months in [1i64, 2, 7, 12, 100, 2_400] {
             for exact in [calendar::NANOS_PER_DAY, HOUR] {
                 let Some(key) = JumpKey::new(false, i128::from(months), exact) else {
                     panic!("{months} {exact}");
                 };
                 let table = JumpTable::build(key);
-                let blocks = MAX_FENCE_GAP / (months * key.phases);
+                let blocks = MAX_REGULAR_MONTHS / (months * key.phases);
                 assert!((1u64 << table.levels) > blocks as u64);
                 assert_eq!(table.jumps.len(), table.levels * STATES);
             }

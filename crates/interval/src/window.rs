@@ -34,16 +34,16 @@
 //! the anchor, one step at a time, on random series, instants and indices):
 //!
 //! - **Months with whole days or weeks, or with a time of day in multiples of 30 minutes**
-//!   (`P1M1D`, `P1M14D`, `P1Y1D`, `P1M1DT1H`): jumps (`crate::chain`). Away from the
-//!   Februaries of 1700, 1800, 1900, 2100, ... (the *fences*) the calendar repeats every 4
-//!   years, so the chain there depends on `(month index mod 48, day)` and the time of day's
-//!   phase only, and a table per duration gives the state after `2^j` blocks of steps from each
-//!   of those 1 488 states. A lookup crosses each gap between fences in one jump per level (or
-//!   at once, once that crossing has been seen) and steps over each fence with the real
-//!   calendar. Any lookup in years 0001-9999, from any anchor, costs about 2 µs at most; building
-//!   a duration's table (once per process, 8 kept) costs about 30 µs (100 µs with an hour in
-//!   the duration). A lookup at most [`NEAR_STEPS`] boundaries from the anchor steps there
-//!   instead when the table is not built yet.
+//!   (`P1M1D`, `P1M14D`, `P1Y1D`, `P1M1DT1H`): jumps (`crate::chain`). Away from the Februaries of
+//!   1700, 1800, 1900, 2100, ... (the *irregular Februaries*) the calendar repeats every 4 years,
+//!   so the chain there depends on `(month index mod 48, day)` and the time of day's phase only,
+//!   and a table per duration gives the state after `2^j` blocks of steps from each of those 1 488
+//!   states. A lookup crosses each gap between irregular Februaries in one jump per level (or at
+//!   once, once that crossing has been seen) and steps over each irregular February with the real
+//!   calendar. Any lookup in years 0001-9999, from any anchor, costs about 2 µs at most; building a
+//!   duration's table (once per process, 8 kept) costs about 30 µs (100 µs with an hour in the
+//!   duration). A lookup at most [`NEAR_STEPS`] boundaries from the anchor steps there instead when
+//!   the table is not built yet.
 //! - **Months with any other time of day** (`P1MT1M`, `P1MT1.5S`): the time of day's cycle is
 //!   too long for a table (1 440 steps for a minute, up to 86 400 · 10⁹), so the chain is walked
 //!   on integer calendar parts (no division on the common path), once per series: a checkpoint
@@ -1512,8 +1512,8 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
         /// Months with whole days, or with a time part in multiples of 30 minutes: the chain is
-        /// found by jumps over the regular calendar and real steps at the fences (`chain.rs`),
-        /// far and near.
+        /// found by jumps over the regular calendar and real steps at the irregular Februaries
+        /// (`chain.rs`), far and near.
         #[test]
         fn jump_lookups_match_the_walk_from_the_anchor(
             date in (1i32..=9999, 1u32..=12, 1u32..=31),
