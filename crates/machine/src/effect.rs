@@ -7,7 +7,7 @@ use grantflow_protocol::grant::{AccessToken, Continuation};
 use serde::Serialize;
 
 use crate::intent::GrantIntent;
-use crate::state::CallKind;
+use crate::kind::CallKind;
 
 /// One thing to do. Calls carry `Arc` handles to the data they need (shared with the state, never
 /// copied); the new state, committed before the call is made, also says it is in flight.

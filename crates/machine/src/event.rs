@@ -8,8 +8,8 @@ use grantflow_protocol::{GnapError, Secret};
 use serde::{Deserialize, Serialize};
 
 use crate::intent::GrantIntent;
-use crate::state::RedactedInteraction;
-use crate::table::EventKind;
+use crate::kind::{AnswerKind, EventKind};
+use crate::redact::RedactedInteraction;
 
 /// Something that happened to a grant. Events are recorded (the audit trail) and replaying them
 /// from [`GrantState::Initial`](crate::GrantState::Initial) reproduces the state.
@@ -63,6 +63,18 @@ pub enum Event {
 }
 
 impl Event {
+    /// Whether this event is the outcome of a call (an answer, a refusal, not sent, ambiguous):
+    /// it needs a call in flight.
+    pub fn is_call_outcome(&self) -> bool {
+        matches!(
+            self,
+            Self::Answered { .. }
+                | Self::Refused { .. }
+                | Self::NotSent { .. }
+                | Self::Ambiguous { .. }
+        )
+    }
+
     /// The coarse event, as named in the transition table.
     pub fn kind(&self) -> EventKind {
         match self {
@@ -129,34 +141,6 @@ impl Answer {
             Self::Rotated(_) => AnswerKind::Rotated,
             Self::NoContent => AnswerKind::NoContent,
         }
-    }
-}
-
-/// The shape of an [`Answer`], for messages and failure records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AnswerKind {
-    /// A pending grant (`interact` + `continue`).
-    Pending,
-    /// An issued grant (`access_token` + `continue`).
-    Issued,
-    /// A bare continuation (`continue` only).
-    Continuation,
-    /// A rotated token.
-    Rotated,
-    /// No content.
-    NoContent,
-}
-
-impl fmt::Display for AnswerKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Pending => "pending grant",
-            Self::Issued => "issued grant",
-            Self::Continuation => "bare continuation",
-            Self::Rotated => "rotated token",
-            Self::NoContent => "204 No Content",
-        })
     }
 }
 

@@ -17,8 +17,9 @@
 //! `Requested` → `Finalized(Issued)` (non-interactive grants). `Canceling` is the way to
 //! `Finalized(Canceled | Lost | Failed | Revoked)` and `Expired` whenever a continuation exists at
 //! the AS. An issued grant keeps a token sub-lifecycle: active → rotating → active (new value, new
-//! manage URL), or → revoking → `Revoked`. The full edge list is [`TRANSITIONS`]; the diagram is
-//! in `docs/machine.md` (generated from it, kept in sync by a test).
+//! manage URL), or → revoking → `Revoked`. The full edge list is [`TRANSITIONS`], one line per
+//! [`Edge`]; every [`Transition`] names the edge it followed. The diagram is in `docs/machine.md`
+//! (generated from the table, kept in sync by a test).
 //!
 //! # Glossary
 //!
@@ -82,12 +83,24 @@
 //!
 //! - `config.rs`: [`Config`], the tunables (deadline, default wait, back-offs, rotation margin).
 //! - `intent.rs`: [`GrantIntent`], the grant request and the exact endpoint it is POSTed to.
+//! - `kind.rs`: the coarse names every other module uses: [`StateKind`], [`EventKind`],
+//!   [`AnswerKind`], [`CallKind`]. Imports nothing of this crate.
+//! - `redact.rs`: `Debug` helpers for wire types that carry secrets in plain fields.
 //! - `state.rs`: [`GrantState`] and its parts ([`Call`] in flight or due, [`Outcome`],
 //!   [`Failure`], [`Lost`]), `next_wake_at`.
 //! - `event.rs`: [`Event`], [`Answer`], [`FinishCallback`] (and its query parser).
 //! - `effect.rs`: [`Effect`], [`Change`] (application notifications), [`Effects`].
-//! - `transition.rs`: [`transition`] and [`MachineError`]: one function per state.
-//! - `table.rs`: [`TRANSITIONS`], the edge list, and the Mermaid diagram generated from it.
+//! - `table.rs`: the edges, one line each ([`Edge`], [`TRANSITIONS`]), and the Mermaid diagram
+//!   generated from them. **To change how a grant reacts**, add or change the edge's line here,
+//!   then the code that takes it in `transition/` (the compiler points there: an `Edge` variant
+//!   that is gone no longer compiles, and an edge that is not listed is refused before any state
+//!   function runs).
+//! - `error.rs`: [`MachineError`], why an event was refused.
+//! - `transition.rs`: [`transition`] (the dispatcher: refuses unlisted `(state, event)` pairs,
+//!   then one function per state family) and, under `transition/`, `call.rs` (a call's life:
+//!   send, retry, re-send once, classify the outcome), `requested.rs`, `interaction.rs`
+//!   (awaiting the user, continuing, polling), `canceling.rs`, `token.rs` (issued token: active,
+//!   rotating, revoking).
 //! - `format.rs`: the versioned JSON envelope of a stored state ([`FORMAT_VERSION`]).
 //!
 //! # Architecture invariant
@@ -97,22 +110,26 @@
 
 mod config;
 mod effect;
+mod error;
 mod event;
 mod format;
 mod intent;
+mod kind;
+mod redact;
 mod state;
 pub mod table;
 mod transition;
 
 pub use config::Config;
 pub use effect::{Change, Effect, Effects};
-pub use event::{Answer, AnswerKind, CallbackQueryError, Event, FinishCallback};
+pub use error::MachineError;
+pub use event::{Answer, CallbackQueryError, Event, FinishCallback};
 pub use format::{FORMAT_VERSION, StateFormatError};
 pub use intent::GrantIntent;
+pub use kind::{AnswerKind, CallKind, EventKind, StateKind};
 pub use state::{
-    AwaitingInteraction, Call, CallKind, CallStatus, CancelGoal, Canceling, ContinueMode,
-    Continuing, ExpiredGrant, Failure, GrantState, Issued, Lost, LostReason, Outcome, Requested,
-    TokenState,
+    AwaitingInteraction, Call, CallStatus, CancelGoal, Canceling, ContinueMode, Continuing,
+    ExpiredGrant, Failure, GrantState, Issued, Lost, LostReason, Outcome, Requested, TokenState,
 };
-pub use table::{EventKind, StateKind, TRANSITIONS, TransitionEdge};
-pub use transition::{MachineError, Transition, transition};
+pub use table::{Edge, TRANSITIONS, TransitionEdge};
+pub use transition::{Transition, transition};

@@ -12,7 +12,8 @@ use grantflow_protocol::{GnapError, Secret};
 use serde::{Deserialize, Serialize};
 
 use crate::intent::GrantIntent;
-use crate::table::StateKind;
+use crate::kind::{AnswerKind, CallKind, StateKind};
+use crate::redact::RedactedInteraction;
 
 /// The client-side state of one grant.
 ///
@@ -238,7 +239,7 @@ pub enum Failure {
         /// The call.
         call: CallKind,
         /// What came back.
-        answer: crate::event::AnswerKind,
+        answer: AnswerKind,
     },
 }
 
@@ -332,54 +333,6 @@ pub struct ExpiredGrant {
     pub at: DateTime<Utc>,
 }
 
-/// The calls the machine asks the driver to make.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CallKind {
-    /// `POST` the grant request to the grant endpoint. Safe to re-send: an orphan grant at the AS
-    /// grants nothing to anyone (its continuation token never reached us).
-    GrantRequest,
-    /// `POST {interact_ref}` to the continuation URI. Not idempotent: the reference server answers
-    /// a second continue with `request_denied`.
-    Continue,
-    /// Bodiless `POST` to the continuation URI. Not idempotent: a poll that issues the token
-    /// finalizes the grant; the next one answers `request_denied`.
-    Poll,
-    /// `DELETE` the continuation URI. Idempotent in effect.
-    Cancel,
-    /// `POST` the manage URL. Not idempotent: the old token is revoked; a second rotate answers
-    /// `invalid_client`.
-    Rotate,
-    /// `DELETE` the manage URL. Idempotent in effect.
-    RevokeToken,
-}
-
-impl CallKind {
-    /// Whether sending the call twice may lose something (continue, poll, rotate): these are
-    /// re-sent at most once after an ambiguous outcome, then the grant is `Lost`.
-    pub fn is_non_idempotent(self) -> bool {
-        matches!(self, Self::Continue | Self::Poll | Self::Rotate)
-    }
-
-    /// The name used in messages.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::GrantRequest => "grant request",
-            Self::Continue => "continue",
-            Self::Poll => "poll",
-            Self::Cancel => "cancel",
-            Self::Rotate => "rotate",
-            Self::RevokeToken => "revoke token",
-        }
-    }
-}
-
-impl fmt::Display for CallKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// An outgoing call: due at some instant, or in flight.
 ///
 /// The driver commits the state with the call in flight *before* making it, so after a crash the
@@ -465,11 +418,7 @@ impl GrantState {
     /// Whether the grant has reached a state that absorbs every event: any outcome but `Issued`,
     /// and `Expired`.
     pub fn is_final(&self) -> bool {
-        match self {
-            Self::Finalized(Outcome::Issued(_)) => false,
-            Self::Finalized(_) | Self::Expired(_) => true,
-            _ => false,
-        }
+        self.kind().is_final()
     }
 
     /// The call in flight, if any.
@@ -533,19 +482,6 @@ impl GrantState {
             },
             Self::Expired(_) => StateKind::Expired,
         }
-    }
-}
-
-/// `Debug` for an interaction response: the redirect URL carries the AS finish nonce in its path
-/// at the reference server, so it is redacted along with the nonce itself.
-pub(crate) struct RedactedInteraction<'a>(pub(crate) &'a InteractResponse);
-
-impl fmt::Debug for RedactedInteraction<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InteractResponse")
-            .field("redirect", &"<redacted: carries the AS nonce>")
-            .field("finish", &self.0.finish)
-            .finish()
     }
 }
 

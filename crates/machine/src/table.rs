@@ -1,526 +1,204 @@
-//! The transition table: every edge the machine can take, as data.
+//! The transition table: every edge the machine can take, as data, and the single place an edge
+//! is named.
 //!
-//! This is the specification in the sdk-core sense: `docs/machine.md` is generated from it
-//! ([`diagram_markdown`]), a test keeps that file in sync, and the property tests check that every
-//! transition the function makes is listed here (and report which edges they exercised).
+//! Each line of `transition_table!` (below) declares one edge: its name (a variant of [`Edge`]), the
+//! state it leaves, the event that takes it, the state it reaches, and the condition that selects
+//! it. The transition function (`transition/`) returns the [`Edge`] it followed with every
+//! [`Transition`](crate::Transition); the dispatcher refuses any `(state, event)` pair that has no
+//! edge here before a state function runs, and a debug assertion plus the property tests check
+//! that the state reached is the edge's `to`. So the table is not a description kept beside the
+//! code: an edge missing here cannot be taken, and a new edge needs a line here.
+//!
+//! `docs/machine.md` is generated from [`TRANSITIONS`] ([`diagram_markdown`]); a test keeps that
+//! file in sync, and the property tests report which edges they exercised (sdk-core style).
 
-use std::fmt;
+use crate::kind::{EventKind, StateKind};
 
-use serde::{Deserialize, Serialize};
-
-/// The coarse states of the transition table. `Issued`, `Rotating` and `Revoking` are the token
-/// sub-states of `Finalized(Issued)`; `Rejected` to `Lost` are the other outcomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StateKind {
-    /// Before the first event.
-    Initial,
-    /// Grant request to send or in flight.
-    Requested,
-    /// Waiting for the user and the finish callback.
-    AwaitingInteraction,
-    /// Continuing with a verified `interact_ref`, or polling.
-    Continuing,
-    /// Canceling at the AS on the way to a final state.
-    Canceling,
-    /// Issued, token active.
-    Issued,
-    /// Issued, token rotating.
-    Rotating,
-    /// Issued, token being revoked.
-    Revoking,
-    /// Final: the user denied.
-    Rejected,
-    /// Final: canceled.
-    Canceled,
-    /// Final: revoked.
-    Revoked,
-    /// Final: failed.
-    Failed,
-    /// Final: lost.
-    Lost,
-    /// Final: expired.
-    Expired,
-}
-
-impl StateKind {
-    /// Every state, in table order.
-    pub const ALL: [StateKind; 14] = [
-        Self::Initial,
-        Self::Requested,
-        Self::AwaitingInteraction,
-        Self::Continuing,
-        Self::Canceling,
-        Self::Issued,
-        Self::Rotating,
-        Self::Revoking,
-        Self::Rejected,
-        Self::Canceled,
-        Self::Revoked,
-        Self::Failed,
-        Self::Lost,
-        Self::Expired,
-    ];
-
-    /// The name used in the table and the diagram.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Initial => "Initial",
-            Self::Requested => "Requested",
-            Self::AwaitingInteraction => "AwaitingInteraction",
-            Self::Continuing => "Continuing",
-            Self::Canceling => "Canceling",
-            Self::Issued => "Issued",
-            Self::Rotating => "Rotating",
-            Self::Revoking => "Revoking",
-            Self::Rejected => "Rejected",
-            Self::Canceled => "Canceled",
-            Self::Revoked => "Revoked",
-            Self::Failed => "Failed",
-            Self::Lost => "Lost",
-            Self::Expired => "Expired",
-        }
-    }
-
-    /// Whether this is one of the `Finalized` outcomes (issued included).
-    pub fn is_finalized(self) -> bool {
-        matches!(
-            self,
-            Self::Issued
-                | Self::Rotating
-                | Self::Revoking
-                | Self::Rejected
-                | Self::Canceled
-                | Self::Revoked
-                | Self::Failed
-                | Self::Lost
-        )
-    }
-}
-
-impl fmt::Display for StateKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The coarse events of the transition table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventKind {
-    /// Command: request.
-    Request,
-    /// Command: cancel.
-    Cancel,
-    /// Command: rotate now.
-    RotateNow,
-    /// Command: revoke.
-    Revoke,
-    /// Answer: a pending grant.
-    AnsweredPending,
-    /// Answer: an issued grant.
-    AnsweredIssued,
-    /// Answer: a bare continuation.
-    AnsweredContinuation,
-    /// Answer: a rotated token.
-    AnsweredRotated,
-    /// Answer: 204.
-    AnsweredNoContent,
-    /// Refusal: `too_fast`.
-    RefusedTooFast,
-    /// Refusal: any other status / GNAP error.
-    Refused,
-    /// Transport error before sending.
-    NotSent,
-    /// Ambiguous outcome after sending.
-    Ambiguous,
-    /// Finish callback with `hash` and `interact_ref`.
-    FinishApproved,
-    /// Finish callback with `result`.
-    FinishResult,
-    /// Time passed, or resume after a crash.
-    Wake,
-}
-
-impl EventKind {
-    /// The name used in the table and the diagram.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Request => "request",
-            Self::Cancel => "cancel",
-            Self::RotateNow => "rotate_now",
-            Self::Revoke => "revoke",
-            Self::AnsweredPending => "answered(pending)",
-            Self::AnsweredIssued => "answered(issued)",
-            Self::AnsweredContinuation => "answered(continuation)",
-            Self::AnsweredRotated => "answered(rotated)",
-            Self::AnsweredNoContent => "answered(204)",
-            Self::RefusedTooFast => "refused(too_fast)",
-            Self::Refused => "refused",
-            Self::NotSent => "not_sent",
-            Self::Ambiguous => "ambiguous",
-            Self::FinishApproved => "finish(hash, interact_ref)",
-            Self::FinishResult => "finish(result)",
-            Self::Wake => "wake",
-        }
-    }
-}
-
-impl fmt::Display for EventKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One edge: `from --(event, when)--> to`.
+/// One edge: `from --(event, when)--> to`, named by [`Edge`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TransitionEdge {
+    /// The edge's name.
+    pub edge: Edge,
     /// The state before.
     pub from: StateKind,
     /// The event.
     pub event: EventKind,
     /// The state after.
     pub to: StateKind,
-    /// The condition that selects this edge (empty when there is only one).
+    /// The condition that selects this edge among those with the same `from` and `event`
+    /// (empty when there is only one).
     pub when: &'static str,
 }
 
-const fn e(from: StateKind, event: EventKind, to: StateKind, when: &'static str) -> TransitionEdge {
-    TransitionEdge {
-        from,
-        event,
-        to,
-        when,
+/// Declares the edges: one line each, `Name: From --Event--> To, "condition";`.
+///
+/// A plain `macro_rules!` that writes two plain items and nothing else. For the line
+/// `RequestSent: Initial --Request--> Requested, "send the grant request";` it expands to
+///
+/// ```text
+/// pub enum Edge { /// `Initial --request--> Requested`: send the grant request
+///                 RequestSent, ... }
+/// impl Edge { pub const fn row(self) -> TransitionEdge { match self {
+///     Self::RequestSent => TransitionEdge { edge: Edge::RequestSent, from: StateKind::Initial,
+///         event: EventKind::Request, to: StateKind::Requested, when: "send the grant request" },
+///     ... } } }
+/// pub const TRANSITIONS: &[TransitionEdge] = &[Edge::RequestSent.row(), ...];
+/// ```
+macro_rules! transition_table {
+    ($( $edge:ident : $from:ident --$event:ident--> $to:ident, $when:literal; )*) => {
+        /// The name of one edge of the machine: which line of the table a [`Transition`](crate::Transition)
+        /// followed. Its row (states, event, condition) is [`Edge::row`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Edge {
+            $(
+                #[doc = concat!("`", stringify!($from), " --", stringify!($event), "--> ", stringify!($to), "`: ", $when)]
+                $edge,
+            )*
+        }
+
+        impl Edge {
+            /// This edge's row of the table.
+            pub const fn row(self) -> TransitionEdge {
+                match self {
+                    $( Self::$edge => TransitionEdge {
+                        edge: Self::$edge,
+                        from: StateKind::$from,
+                        event: EventKind::$event,
+                        to: StateKind::$to,
+                        when: $when,
+                    }, )*
+                }
+            }
+
+            /// The edge's name, as in the table.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $( Self::$edge => stringify!($edge), )*
+                }
+            }
+        }
+
+        /// Every edge of the machine, in table order. Events with no edge for a state are refused
+        /// with a typed [`MachineError`](crate::MachineError) and change nothing; final states
+        /// absorb everything.
+        pub const TRANSITIONS: &[TransitionEdge] = &[ $( Edge::$edge.row(), )* ];
+    };
+}
+
+transition_table! {
+    RequestSent:              Initial --Request--> Requested, "send the grant request";
+    // Requested: the grant request (re-sendable: an orphan grant at the AS grants nothing).
+    PendingWithFinish:        Requested --AnsweredPending--> AwaitingInteraction, "request has interact.finish";
+    PendingToPoll:            Requested --AnsweredPending--> Continuing, "no finish URI, poll after wait";
+    IssuedAtOnce:             Requested --AnsweredIssued--> Issued, "non-interactive grant";
+    RequestAnsweredWrongly:   Requested --AnsweredContinuation--> Failed, "unexpected answer";
+    RequestRefused:           Requested --Refused--> Failed, "4xx";
+    RequestServerTrouble:     Requested --Refused--> Requested, "429 or 5xx, retry with back-off";
+    RequestTooFast:           Requested --RefusedTooFast--> Requested, "retry with back-off";
+    RequestNotSent:           Requested --NotSent--> Requested, "retry with back-off";
+    RequestAmbiguous:         Requested --Ambiguous--> Requested, "re-sendable, retry with back-off";
+    RequestDue:               Requested --Wake--> Requested, "send when due";
+    RequestResumed:           Requested --Wake--> Requested, "resumed in flight, re-send";
+    RequestCanceled:          Requested --Cancel--> Canceled, "no call in flight";
+    // AwaitingInteraction: the user is at the AS.
+    FinishVerified:           AwaitingInteraction --FinishApproved--> Continuing, "hash verified, continue after wait";
+    FinishRejected:           AwaitingInteraction --FinishResult--> Rejected, "result=grant_rejected";
+    FinishFailed:             AwaitingInteraction --FinishResult--> Canceling, "other result, cancel then Failed";
+    InteractionExpired:       AwaitingInteraction --Wake--> Canceling, "deadline passed, cancel then Expired";
+    AwaitingCanceled:         AwaitingInteraction --Cancel--> Canceling, "cancel then Canceled";
+    // Continuing: continue with the interact_ref, or poll (not idempotent).
+    ContinueDue:              Continuing --Wake--> Continuing, "send when due";
+    ContinueResumed:          Continuing --Wake--> Continuing, "resumed in flight, re-send once";
+    PollExpired:              Continuing --Wake--> Canceling, "poll deadline passed, cancel then Expired";
+    ContinueResumedTwice:     Continuing --Wake--> Canceling, "resumed in flight after a re-send, cancel then Lost";
+    ContinueIssued:           Continuing --AnsweredIssued--> Issued, "";
+    StillPending:             Continuing --AnsweredContinuation--> Continuing, "still pending, next after wait";
+    ContinueAnsweredWrongly:  Continuing --AnsweredPending--> Failed, "unexpected answer";
+    ContinueTooFast:          Continuing --RefusedTooFast--> Continuing, "back off max(wait, too_fast_backoff), doubling";
+    ContinueThrottled:        Continuing --Refused--> Continuing, "429, back off";
+    ContinueServerError:      Continuing --Refused--> Continuing, "5xx, re-send once";
+    ContinueServerErrorTwice: Continuing --Refused--> Canceling, "5xx after a re-send, cancel then Lost";
+    ContinueRefusedResent:    Continuing --Refused--> Canceling, "refused after a re-send, cancel then Lost";
+    ContinueDenied:           Continuing --Refused--> Rejected, "user_denied, or request_denied to a poll";
+    ContinueRefused:          Continuing --Refused--> Failed, "other GNAP error";
+    ContinueNotSent:          Continuing --NotSent--> Continuing, "retry with back-off";
+    ContinueAmbiguous:        Continuing --Ambiguous--> Continuing, "re-send once";
+    ContinueAmbiguousTwice:   Continuing --Ambiguous--> Canceling, "already re-sent, cancel then Lost";
+    ContinuingCanceled:       Continuing --Cancel--> Canceling, "no call in flight";
+    // Canceling: DELETE on the continuation URI (idempotent), then the goal.
+    CanceledAtAs:             Canceling --AnsweredNoContent--> Canceled, "goal Canceled";
+    ExpiredAtAs:              Canceling --AnsweredNoContent--> Expired, "goal Expired";
+    LostAtAs:                 Canceling --AnsweredNoContent--> Lost, "goal Lost";
+    FailedAtAs:               Canceling --AnsweredNoContent--> Failed, "goal Failed";
+    RevokedAtAs:              Canceling --AnsweredNoContent--> Revoked, "goal Revoked";
+    CanceledUnknownToAs:      Canceling --Refused--> Canceled, "4xx (the AS no longer knows it), goal Canceled";
+    ExpiredUnknownToAs:       Canceling --Refused--> Expired, "4xx, goal Expired";
+    LostUnknownToAs:          Canceling --Refused--> Lost, "4xx, goal Lost";
+    FailedUnknownToAs:        Canceling --Refused--> Failed, "4xx, goal Failed";
+    RevokedUnknownToAs:       Canceling --Refused--> Revoked, "4xx, goal Revoked";
+    CancelServerTrouble:      Canceling --Refused--> Canceling, "429 or 5xx, retry with back-off";
+    CancelTooFast:            Canceling --RefusedTooFast--> Canceling, "retry with back-off";
+    CancelNotSent:            Canceling --NotSent--> Canceling, "retry with back-off";
+    CancelAmbiguous:          Canceling --Ambiguous--> Canceling, "idempotent, retry with back-off";
+    CancelDue:                Canceling --Wake--> Canceling, "send when due";
+    CancelResumed:            Canceling --Wake--> Canceling, "resumed in flight, re-send";
+    // Issued: the token sub-lifecycle.
+    RotationDue:              Issued --Wake--> Rotating, "expiry minus margin reached (auto_rotate)";
+    RotateOnCommand:          Issued --RotateNow--> Rotating, "";
+    RevokeOnCommand:          Issued --Revoke--> Revoking, "";
+    IssuedCanceled:           Issued --Cancel--> Canceling, "cancel the grant then Canceled";
+    // Rotating: POST on the manage URL (not idempotent).
+    Rotated:                  Rotating --AnsweredRotated--> Issued, "new value, new manage URL";
+    RotationRefused:          Rotating --Refused--> Canceling, "rotation refused, cancel then Lost";
+    RotateRefusedResent:      Rotating --Refused--> Canceling, "refused after a re-send, cancel then Lost";
+    RotateThrottled:          Rotating --Refused--> Rotating, "429, back off";
+    RotateServerError:        Rotating --Refused--> Rotating, "5xx, re-send once";
+    RotateServerErrorTwice:   Rotating --Refused--> Canceling, "5xx after a re-send, cancel then Lost";
+    RotateTooFast:            Rotating --RefusedTooFast--> Rotating, "retry with back-off";
+    RotateNotSent:            Rotating --NotSent--> Rotating, "retry with back-off";
+    RotateAmbiguous:          Rotating --Ambiguous--> Rotating, "re-send once";
+    RotateAmbiguousTwice:     Rotating --Ambiguous--> Canceling, "already re-sent, cancel then Lost";
+    RotateDue:                Rotating --Wake--> Rotating, "send when due";
+    RotateResumed:            Rotating --Wake--> Rotating, "resumed in flight, re-send once";
+    RotateResumedTwice:       Rotating --Wake--> Canceling, "resumed in flight after a re-send, cancel then Lost";
+    RotatingRevoked:          Rotating --Revoke--> Revoking, "no call in flight";
+    RotatingCanceled:         Rotating --Cancel--> Canceling, "no call in flight";
+    // Revoking: DELETE on the manage URL (idempotent).
+    TokenRevoked:             Revoking --AnsweredNoContent--> Revoked, "";
+    TokenAlreadyRevoked:      Revoking --Refused--> Revoked, "invalid_client (already revoked or unknown)";
+    RevokeRefused:            Revoking --Refused--> Canceling, "other 4xx, cancel the grant then Revoked";
+    RevokeServerTrouble:      Revoking --Refused--> Revoking, "429 or 5xx, retry with back-off";
+    RevokeTooFast:            Revoking --RefusedTooFast--> Revoking, "retry with back-off";
+    RevokeNotSent:            Revoking --NotSent--> Revoking, "retry with back-off";
+    RevokeAmbiguous:          Revoking --Ambiguous--> Revoking, "idempotent, retry with back-off";
+    RevokeDue:                Revoking --Wake--> Revoking, "send when due";
+    RevokeResumed:            Revoking --Wake--> Revoking, "resumed in flight, re-send";
+    RevokingCanceled:         Revoking --Cancel--> Canceling, "no call in flight";
+}
+
+use StateKind as S;
+
+impl Edge {
+    /// Whether this edge leaves `from` on `event` and reaches `to`.
+    pub fn connects(self, from: StateKind, event: EventKind, to: StateKind) -> bool {
+        let row = self.row();
+        row.from == from && row.event == event && row.to == to
     }
 }
 
-use EventKind as E;
-use StateKind as S;
+impl std::fmt::Display for Edge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
-/// Every edge of the machine. Events not listed for a state are refused with a typed
-/// [`MachineError`](crate::MachineError) and change nothing; final states absorb everything.
-pub const TRANSITIONS: &[TransitionEdge] = &[
-    e(
-        S::Initial,
-        E::Request,
-        S::Requested,
-        "send the grant request",
-    ),
-    // Requested
-    e(
-        S::Requested,
-        E::AnsweredPending,
-        S::AwaitingInteraction,
-        "request has interact.finish",
-    ),
-    e(
-        S::Requested,
-        E::AnsweredPending,
-        S::Continuing,
-        "no finish URI, poll after wait",
-    ),
-    e(
-        S::Requested,
-        E::AnsweredIssued,
-        S::Issued,
-        "non-interactive grant",
-    ),
-    e(
-        S::Requested,
-        E::AnsweredContinuation,
-        S::Failed,
-        "unexpected answer",
-    ),
-    e(S::Requested, E::Refused, S::Failed, "4xx"),
-    e(
-        S::Requested,
-        E::Refused,
-        S::Requested,
-        "429 or 5xx, retry with back-off",
-    ),
-    e(
-        S::Requested,
-        E::RefusedTooFast,
-        S::Requested,
-        "retry with back-off",
-    ),
-    e(
-        S::Requested,
-        E::NotSent,
-        S::Requested,
-        "retry with back-off",
-    ),
-    e(
-        S::Requested,
-        E::Ambiguous,
-        S::Requested,
-        "re-sendable, retry with back-off",
-    ),
-    e(
-        S::Requested,
-        E::Wake,
-        S::Requested,
-        "send when due, re-send when resumed in flight",
-    ),
-    e(S::Requested, E::Cancel, S::Canceled, "no call in flight"),
-    // AwaitingInteraction
-    e(
-        S::AwaitingInteraction,
-        E::FinishApproved,
-        S::Continuing,
-        "hash verified, continue after wait",
-    ),
-    e(
-        S::AwaitingInteraction,
-        E::FinishResult,
-        S::Rejected,
-        "result=grant_rejected",
-    ),
-    e(
-        S::AwaitingInteraction,
-        E::FinishResult,
-        S::Canceling,
-        "other result, cancel then Failed",
-    ),
-    e(
-        S::AwaitingInteraction,
-        E::Wake,
-        S::Canceling,
-        "deadline passed, cancel then Expired",
-    ),
-    e(
-        S::AwaitingInteraction,
-        E::Cancel,
-        S::Canceling,
-        "cancel then Canceled",
-    ),
-    // Continuing
-    e(
-        S::Continuing,
-        E::Wake,
-        S::Continuing,
-        "send when due, re-send once when resumed in flight",
-    ),
-    e(
-        S::Continuing,
-        E::Wake,
-        S::Canceling,
-        "poll deadline passed (then Expired), or resumed in flight after a re-send (then Lost)",
-    ),
-    e(S::Continuing, E::AnsweredIssued, S::Issued, ""),
-    e(
-        S::Continuing,
-        E::AnsweredContinuation,
-        S::Continuing,
-        "still pending, next after wait",
-    ),
-    e(
-        S::Continuing,
-        E::AnsweredPending,
-        S::Failed,
-        "unexpected answer",
-    ),
-    e(
-        S::Continuing,
-        E::RefusedTooFast,
-        S::Continuing,
-        "back off max(wait, too_fast_backoff), doubling",
-    ),
-    e(
-        S::Continuing,
-        E::Refused,
-        S::Continuing,
-        "429 backs off, 5xx re-sends once",
-    ),
-    e(
-        S::Continuing,
-        E::Refused,
-        S::Canceling,
-        "refused after a re-send, or 5xx twice, cancel then Lost",
-    ),
-    e(
-        S::Continuing,
-        E::Refused,
-        S::Rejected,
-        "user_denied, or request_denied to a poll",
-    ),
-    e(S::Continuing, E::Refused, S::Failed, "other GNAP error"),
-    e(
-        S::Continuing,
-        E::NotSent,
-        S::Continuing,
-        "retry with back-off",
-    ),
-    e(S::Continuing, E::Ambiguous, S::Continuing, "re-send once"),
-    e(
-        S::Continuing,
-        E::Ambiguous,
-        S::Canceling,
-        "already re-sent, cancel then Lost",
-    ),
-    e(S::Continuing, E::Cancel, S::Canceling, "no call in flight"),
-    // Canceling
-    e(
-        S::Canceling,
-        E::AnsweredNoContent,
-        S::Canceled,
-        "goal Canceled",
-    ),
-    e(
-        S::Canceling,
-        E::AnsweredNoContent,
-        S::Expired,
-        "goal Expired",
-    ),
-    e(S::Canceling, E::AnsweredNoContent, S::Lost, "goal Lost"),
-    e(S::Canceling, E::AnsweredNoContent, S::Failed, "goal Failed"),
-    e(
-        S::Canceling,
-        E::AnsweredNoContent,
-        S::Revoked,
-        "goal Revoked",
-    ),
-    e(
-        S::Canceling,
-        E::Refused,
-        S::Canceled,
-        "4xx (the AS no longer knows it), goal Canceled",
-    ),
-    e(S::Canceling, E::Refused, S::Expired, "4xx, goal Expired"),
-    e(S::Canceling, E::Refused, S::Lost, "4xx, goal Lost"),
-    e(S::Canceling, E::Refused, S::Failed, "4xx, goal Failed"),
-    e(S::Canceling, E::Refused, S::Revoked, "4xx, goal Revoked"),
-    e(
-        S::Canceling,
-        E::Refused,
-        S::Canceling,
-        "429 or 5xx, retry with back-off",
-    ),
-    e(
-        S::Canceling,
-        E::RefusedTooFast,
-        S::Canceling,
-        "retry with back-off",
-    ),
-    e(
-        S::Canceling,
-        E::NotSent,
-        S::Canceling,
-        "retry with back-off",
-    ),
-    e(
-        S::Canceling,
-        E::Ambiguous,
-        S::Canceling,
-        "idempotent, retry with back-off",
-    ),
-    e(
-        S::Canceling,
-        E::Wake,
-        S::Canceling,
-        "send when due, re-send when resumed in flight",
-    ),
-    // Issued: the token sub-lifecycle
-    e(
-        S::Issued,
-        E::Wake,
-        S::Rotating,
-        "expiry minus margin reached (auto_rotate)",
-    ),
-    e(S::Issued, E::RotateNow, S::Rotating, ""),
-    e(S::Issued, E::Revoke, S::Revoking, ""),
-    e(
-        S::Issued,
-        E::Cancel,
-        S::Canceling,
-        "cancel the grant then Canceled",
-    ),
-    e(
-        S::Rotating,
-        E::AnsweredRotated,
-        S::Issued,
-        "new value, new manage URL",
-    ),
-    e(
-        S::Rotating,
-        E::Refused,
-        S::Canceling,
-        "rotation refused, cancel then Lost",
-    ),
-    e(
-        S::Rotating,
-        E::Refused,
-        S::Rotating,
-        "429 backs off, 5xx re-sends once",
-    ),
-    e(
-        S::Rotating,
-        E::RefusedTooFast,
-        S::Rotating,
-        "retry with back-off",
-    ),
-    e(S::Rotating, E::NotSent, S::Rotating, "retry with back-off"),
-    e(S::Rotating, E::Ambiguous, S::Rotating, "re-send once"),
-    e(
-        S::Rotating,
-        E::Ambiguous,
-        S::Canceling,
-        "already re-sent, cancel then Lost",
-    ),
-    e(
-        S::Rotating,
-        E::Wake,
-        S::Rotating,
-        "send when due, re-send once when resumed in flight",
-    ),
-    e(
-        S::Rotating,
-        E::Wake,
-        S::Canceling,
-        "resumed in flight after a re-send, cancel then Lost",
-    ),
-    e(S::Rotating, E::Revoke, S::Revoking, "no call in flight"),
-    e(S::Rotating, E::Cancel, S::Canceling, "no call in flight"),
-    e(S::Revoking, E::AnsweredNoContent, S::Revoked, ""),
-    e(
-        S::Revoking,
-        E::Refused,
-        S::Revoked,
-        "invalid_client (already revoked or unknown)",
-    ),
-    e(
-        S::Revoking,
-        E::Refused,
-        S::Canceling,
-        "other 4xx, cancel the grant then Revoked",
-    ),
-    e(
-        S::Revoking,
-        E::Refused,
-        S::Revoking,
-        "429 or 5xx, retry with back-off",
-    ),
-    e(
-        S::Revoking,
-        E::RefusedTooFast,
-        S::Revoking,
-        "retry with back-off",
-    ),
-    e(S::Revoking, E::NotSent, S::Revoking, "retry with back-off"),
-    e(
-        S::Revoking,
-        E::Ambiguous,
-        S::Revoking,
-        "idempotent, retry with back-off",
-    ),
-    e(
-        S::Revoking,
-        E::Wake,
-        S::Revoking,
-        "send when due, re-send when resumed in flight",
-    ),
-    e(S::Revoking, E::Cancel, S::Canceling, "no call in flight"),
-];
+/// Whether the table has any edge for `event` in state `from`: the dispatcher refuses the pairs
+/// it has none for.
+pub fn accepts(from: StateKind, event: EventKind) -> bool {
+    TRANSITIONS
+        .iter()
+        .any(|t| t.from == from && t.event == event)
+}
 
 /// Whether `from --event--> to` is an edge of [`TRANSITIONS`].
 pub fn is_listed(from: StateKind, event: EventKind, to: StateKind) -> bool {
@@ -533,20 +211,32 @@ pub fn is_listed(from: StateKind, event: EventKind, to: StateKind) -> bool {
 pub fn mermaid() -> String {
     let mut out = String::from("stateDiagram-v2\n");
     out.push_str("    direction LR\n");
+    // Edges with the same states and event share one arrow; their conditions are joined.
+    let mut arrows: Vec<(StateKind, EventKind, StateKind, Vec<&str>)> = Vec::new();
     for edge in TRANSITIONS {
-        let from = if edge.from == S::Initial {
+        let when = (!edge.when.is_empty()).then_some(edge.when);
+        match arrows
+            .iter_mut()
+            .find(|(f, e, t, _)| (*f, *e, *t) == (edge.from, edge.event, edge.to))
+        {
+            Some((.., whens)) => whens.extend(when),
+            None => arrows.push((edge.from, edge.event, edge.to, when.into_iter().collect())),
+        }
+    }
+    for (from, event, to, whens) in arrows {
+        let from = if from == S::Initial {
             "[*]"
         } else {
-            edge.from.as_str()
+            from.as_str()
         };
-        let label = if edge.when.is_empty() {
-            edge.event.as_str().to_owned()
+        let label = if whens.is_empty() {
+            event.as_str().to_owned()
         } else {
-            format!("{} / {}", edge.event.as_str(), edge.when)
+            format!("{} / {}", event.as_str(), whens.join(" or "))
         };
         // Mermaid ends a label at `;` and treats `:` after the first specially.
         let label = label.replace([';', ':'], ",");
-        out.push_str(&format!("    {from} --> {} : {label}\n", edge.to.as_str()));
+        out.push_str(&format!("    {from} --> {} : {label}\n", to.as_str()));
     }
     out.push_str("    state Finalized {\n");
     for s in StateKind::ALL.iter().filter(|s| s.is_finalized()) {
@@ -575,7 +265,7 @@ pub fn diagram_markdown() -> String {
     );
     out.push_str(
         "`grantflow_machine::transition(state, event, now, config)` is the whole client-side \
-         lifecycle of one grant. Events not listed for a state are refused with a typed error and \
+         lifecycle of one grant; every transition names the edge below that it followed. Events with no edge for a state are refused with a typed error and \
          change nothing; `Rejected`, `Canceled`, `Revoked`, `Failed`, `Lost` and `Expired` absorb \
          every event. `Issued`, `Rotating` and `Revoking` are the token sub-states of \
          `Finalized(Issued)`. Every state but the final ones has a `next_wake_at`.\n\n",
@@ -583,10 +273,11 @@ pub fn diagram_markdown() -> String {
     out.push_str("```mermaid\n");
     out.push_str(&mermaid());
     out.push_str("```\n\n");
-    out.push_str("| from | event | to | when |\n|---|---|---|---|\n");
+    out.push_str("| edge | from | event | to | when |\n|---|---|---|---|---|\n");
     for edge in TRANSITIONS {
         out.push_str(&format!(
-            "| {} | `{}` | {} | {} |\n",
+            "| `{}` | {} | `{}` | {} | {} |\n",
+            edge.edge,
             edge.from,
             edge.event,
             edge.to,

@@ -7,8 +7,8 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use grantflow_machine::{
-    CallKind, CancelGoal, Config, Effect, Event, EventKind, FinishCallback, GrantState, LostReason,
-    MachineError, Outcome, StateKind, TRANSITIONS, TokenState, Transition, table, transition,
+    CallKind, CancelGoal, Config, Edge, Effect, Event, FinishCallback, GrantState, LostReason,
+    MachineError, Outcome, TRANSITIONS, TokenState, Transition, table, transition,
 };
 use grantflow_protocol::finish_hash::FinishHashEncoding;
 use grantflow_protocol::finish_hash::verify_finish_hash;
@@ -110,6 +110,26 @@ fn expires_of(b: u8) -> Option<u64> {
     }
 }
 
+/// The edges a non-idempotent call takes when its first ambiguous outcome is re-sent.
+const RESENT_ONCE: &[Edge] = &[
+    Edge::ContinueServerError,
+    Edge::ContinueAmbiguous,
+    Edge::ContinueResumed,
+    Edge::RotateServerError,
+    Edge::RotateAmbiguous,
+    Edge::RotateResumed,
+];
+
+/// The edges a non-idempotent call takes when a second ambiguous outcome loses the grant.
+const LOST_AFTER_AMBIGUITY: &[Edge] = &[
+    Edge::ContinueServerErrorTwice,
+    Edge::ContinueAmbiguousTwice,
+    Edge::ContinueResumedTwice,
+    Edge::RotateServerErrorTwice,
+    Edge::RotateAmbiguousTwice,
+    Edge::RotateResumedTwice,
+];
+
 /// Everything the checker remembers across steps.
 struct Checker {
     flow: Flow,
@@ -126,7 +146,7 @@ struct Checker {
     /// Ambiguous outcomes of non-idempotent calls since the last definite answer.
     ambiguous_run: u32,
     tokens: u32,
-    edges: BTreeSet<(StateKind, EventKind, StateKind)>,
+    edges: BTreeSet<Edge>,
 }
 
 impl Checker {
@@ -296,16 +316,22 @@ impl Checker {
             event.kind()
         );
 
-        // The edge is in the exported table.
-        let edge = (old.kind(), event.kind(), new.kind());
+        // The transition names the edge it followed, and that edge's row is what happened.
+        let (from, event_kind, to) = (old.kind(), event.kind(), new.kind());
+        let row = t.edge.row();
         prop_assert!(
-            table::is_listed(edge.0, edge.1, edge.2),
-            "unlisted edge {:?} --{:?}--> {:?}",
-            edge.0,
-            edge.1,
-            edge.2
+            t.edge.connects(from, event_kind, to),
+            "{:?} --{:?}--> {:?} claims the edge {} ({:?} --{:?}--> {:?})",
+            from,
+            event_kind,
+            to,
+            t.edge,
+            row.from,
+            row.event,
+            row.to
         );
-        self.edges.insert(edge);
+        prop_assert!(table::is_listed(from, event_kind, to));
+        self.edges.insert(t.edge);
 
         // Every non-final state has a next wake-up (an issued token only when it will rotate).
         match new {
@@ -435,6 +461,11 @@ impl Checker {
                     let lost = matches!(new, GrantState::Canceling(c) if matches!(
                         &c.then, CancelGoal::Lost(l) if matches!(l.reason, LostReason::AmbiguousTwice { .. })));
                     prop_assert!(lost, "second ambiguous outcome did not lose the grant");
+                    prop_assert!(
+                        LOST_AFTER_AMBIGUITY.contains(&t.edge),
+                        "second ambiguous outcome took {}",
+                        t.edge
+                    );
                 } else {
                     let resent = new.call().is_some_and(|c| {
                         c.kind == call.kind
@@ -443,10 +474,23 @@ impl Checker {
                             && c.attempts == call.attempts + 1
                     });
                     prop_assert!(resent, "first ambiguous outcome was not re-sent once");
+                    prop_assert!(
+                        RESENT_ONCE.contains(&t.edge),
+                        "first ambiguous outcome took {}",
+                        t.edge
+                    );
                 }
             } else if refused_4xx && call.resent_after_ambiguity {
                 let lost = matches!(new, GrantState::Canceling(c) if matches!(&c.then, CancelGoal::Lost(_)));
                 prop_assert!(lost, "a refusal after a re-send did not lose the grant");
+                prop_assert!(
+                    matches!(
+                        t.edge,
+                        Edge::ContinueRefusedResent | Edge::RotateRefusedResent
+                    ),
+                    "a refusal after a re-send took {}",
+                    t.edge
+                );
             }
             if matches!(&event, Event::Answered { .. }) {
                 self.ambiguous_run = 0;
@@ -496,11 +540,7 @@ impl Checker {
     }
 }
 
-fn run_case(
-    flow: Flow,
-    config: Config,
-    steps: &[Step],
-) -> Result<BTreeSet<(StateKind, EventKind, StateKind)>, TestCaseError> {
+fn run_case(flow: Flow, config: Config, steps: &[Step]) -> Result<BTreeSet<Edge>, TestCaseError> {
     let mut checker = Checker::new(flow, config);
     checker.apply(&Step::Command(7))?; // the Request
     for step in steps {
@@ -563,8 +603,13 @@ fn every_edge_of_the_table_is_exercised() {
     let covered = covered.into_inner().unwrap();
     let missing: Vec<_> = TRANSITIONS
         .iter()
-        .filter(|t| !covered.contains(&(t.from, t.event, t.to)))
-        .map(|t| format!("{} --{}--> {} ({})", t.from, t.event, t.to, t.when))
+        .filter(|t| !covered.contains(&t.edge))
+        .map(|t| {
+            format!(
+                "{}: {} --{}--> {} ({})",
+                t.edge, t.from, t.event, t.to, t.when
+            )
+        })
         .collect();
     eprintln!(
         "edge coverage: {} of {} edges of TRANSITIONS exercised",
