@@ -28,10 +28,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::config::WalletAddressSpec;
-use crate::error::ApiError;
-use crate::faults::{FaultRule, Route};
+use crate::error::{ApiError, SandboxError};
+use crate::faults::FaultRule;
 use crate::interaction::{self, Decision, InteractionOutcome};
-use crate::server::SandboxError;
+use crate::route::Route;
 use crate::state::Shared;
 
 fn route_of(name: &str) -> Result<Route, ApiError> {

@@ -1,4 +1,5 @@
-//! [`ApiError`]: every refusal the sandbox sends, as the reference server shapes it.
+//! The sandbox's errors: [`ApiError`], every refusal the sandbox sends, as the reference server
+//! shapes it; and [`SandboxError`], what the library API returns.
 //!
 //! Error policy: handlers return `Result<_, ApiError>`; an `ApiError` is an HTTP status plus the
 //! reference's body `{"error":{"code":"<gnap code>","description":"<text>"}}`, or the code-less
@@ -8,6 +9,8 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use std::net::SocketAddr;
+
 use grantflow_protocol::error::{GnapError, GnapErrorCode};
 
 /// An error response: status, GNAP error body and, for the resource server's 401s, a
@@ -75,4 +78,34 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// Why the sandbox could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The listening socket could not be bound.
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// A wallet address specification was refused.
+    #[error("wallet address {name:?} refused: {reason}")]
+    InvalidWalletAddress {
+        /// The requested name.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The authorization server refused an interaction decision, with the status and GNAP error
+    /// its HTTP API would have answered.
+    #[error("interaction refused with HTTP {status}: {error}")]
+    Interaction {
+        /// The HTTP status.
+        status: u16,
+        /// The GNAP error.
+        error: GnapError,
+    },
 }

@@ -16,170 +16,17 @@
 //! request took effect, but the answer was lost".
 
 use std::collections::HashMap;
-use std::fmt;
-use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use crate::conn::ConnectionInfo;
-
-/// A named sandbox endpoint, the unit fault injection targets.
-///
-/// The names (see [`Route::name`]) are what the admin HTTP API uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Route {
-    /// `GET <wallet address>`
-    WalletAddress,
-    /// `GET <wallet address>/jwks.json`
-    WalletAddressKeys,
-    /// `POST <authServer>`: the grant request.
-    GrantRequest,
-    /// `POST <continue uri>`: continue (with `interact_ref`) or poll.
-    Continue,
-    /// `DELETE <continue uri>`: cancel or revoke the grant.
-    Cancel,
-    /// `POST <manage url>`: rotate the access token.
-    TokenRotate,
-    /// `DELETE <manage url>`: revoke the access token.
-    TokenRevoke,
-    /// `GET <interact redirect>`: the consent page (interaction start).
-    InteractionStart,
-    /// `POST .../choice`: the consent form's Approve/Deny.
-    InteractionChoice,
-    /// `GET .../finish`: the interaction finish (redirect to the client).
-    InteractionFinish,
-    /// `POST <RS>/incoming-payments`
-    IncomingPaymentCreate,
-    /// `GET <RS>/incoming-payments`
-    IncomingPaymentList,
-    /// `GET <RS>/incoming-payments/{id}`
-    IncomingPaymentGet,
-    /// `POST <RS>/incoming-payments/{id}/complete`
-    IncomingPaymentComplete,
-    /// `POST <RS>/quotes`
-    QuoteCreate,
-    /// `GET <RS>/quotes/{id}`
-    QuoteGet,
-    /// `POST <RS>/outgoing-payments`
-    OutgoingPaymentCreate,
-    /// `GET <RS>/outgoing-payments`
-    OutgoingPaymentList,
-    /// `GET <RS>/outgoing-payments/{id}`
-    OutgoingPaymentGet,
-    /// `GET <RS>/outgoing-payment-grant`: the grant's spent amounts.
-    OutgoingPaymentGrant,
-}
-
-impl Route {
-    /// Every route, in the order of the table above.
-    pub const ALL: [Route; 20] = [
-        Route::WalletAddress,
-        Route::WalletAddressKeys,
-        Route::GrantRequest,
-        Route::Continue,
-        Route::Cancel,
-        Route::TokenRotate,
-        Route::TokenRevoke,
-        Route::InteractionStart,
-        Route::InteractionChoice,
-        Route::InteractionFinish,
-        Route::IncomingPaymentCreate,
-        Route::IncomingPaymentList,
-        Route::IncomingPaymentGet,
-        Route::IncomingPaymentComplete,
-        Route::QuoteCreate,
-        Route::QuoteGet,
-        Route::OutgoingPaymentCreate,
-        Route::OutgoingPaymentList,
-        Route::OutgoingPaymentGet,
-        Route::OutgoingPaymentGrant,
-    ];
-
-    /// The route's name in the admin API, e.g. `token_rotate`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Route::WalletAddress => "wallet_address",
-            Route::WalletAddressKeys => "wallet_address_keys",
-            Route::GrantRequest => "grant_request",
-            Route::Continue => "continue",
-            Route::Cancel => "cancel",
-            Route::TokenRotate => "token_rotate",
-            Route::TokenRevoke => "token_revoke",
-            Route::InteractionStart => "interaction_start",
-            Route::InteractionChoice => "interaction_choice",
-            Route::InteractionFinish => "interaction_finish",
-            Route::IncomingPaymentCreate => "incoming_payment_create",
-            Route::IncomingPaymentList => "incoming_payment_list",
-            Route::IncomingPaymentGet => "incoming_payment_get",
-            Route::IncomingPaymentComplete => "incoming_payment_complete",
-            Route::QuoteCreate => "quote_create",
-            Route::QuoteGet => "quote_get",
-            Route::OutgoingPaymentCreate => "outgoing_payment_create",
-            Route::OutgoingPaymentList => "outgoing_payment_list",
-            Route::OutgoingPaymentGet => "outgoing_payment_get",
-            Route::OutgoingPaymentGrant => "outgoing_payment_grant",
-        }
-    }
-
-    /// The route an HTTP method and axum path template belong to (see `crate::routes`).
-    pub(crate) fn from_matched(method: &Method, template: &str) -> Option<Route> {
-        let route = match (method.as_str(), template) {
-            ("GET", crate::routes::WALLET_ADDRESS) => Route::WalletAddress,
-            ("GET", crate::routes::WALLET_ADDRESS_KEYS) => Route::WalletAddressKeys,
-            ("POST", crate::routes::GRANT_REQUEST) => Route::GrantRequest,
-            ("POST", crate::routes::CONTINUE) => Route::Continue,
-            ("DELETE", crate::routes::CONTINUE) => Route::Cancel,
-            ("POST", crate::routes::TOKEN) => Route::TokenRotate,
-            ("DELETE", crate::routes::TOKEN) => Route::TokenRevoke,
-            ("GET", crate::routes::INTERACTION_START) => Route::InteractionStart,
-            ("POST", crate::routes::INTERACTION_CHOICE) => Route::InteractionChoice,
-            ("GET", crate::routes::INTERACTION_FINISH) => Route::InteractionFinish,
-            ("POST", crate::routes::INCOMING_PAYMENTS) => Route::IncomingPaymentCreate,
-            ("GET", crate::routes::INCOMING_PAYMENTS) => Route::IncomingPaymentList,
-            ("GET", crate::routes::INCOMING_PAYMENT) => Route::IncomingPaymentGet,
-            ("POST", crate::routes::INCOMING_PAYMENT_COMPLETE) => Route::IncomingPaymentComplete,
-            ("POST", crate::routes::QUOTES) => Route::QuoteCreate,
-            ("GET", crate::routes::QUOTE) => Route::QuoteGet,
-            ("POST", crate::routes::OUTGOING_PAYMENTS) => Route::OutgoingPaymentCreate,
-            ("GET", crate::routes::OUTGOING_PAYMENTS) => Route::OutgoingPaymentList,
-            ("GET", crate::routes::OUTGOING_PAYMENT) => Route::OutgoingPaymentGet,
-            ("GET", crate::routes::OUTGOING_PAYMENT_GRANT) => Route::OutgoingPaymentGrant,
-            _ => return None,
-        };
-        Some(route)
-    }
-}
-
-impl fmt::Display for Route {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// The name given is not one of [`Route::ALL`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown sandbox route {0:?}; known routes: wallet_address, wallet_address_keys, grant_request, continue, cancel, token_rotate, token_revoke, interaction_start, interaction_choice, interaction_finish, incoming_payment_create, incoming_payment_list, incoming_payment_get, incoming_payment_complete, quote_create, quote_get, outgoing_payment_create, outgoing_payment_list, outgoing_payment_get, outgoing_payment_grant"
-)]
-pub struct UnknownRoute(pub String);
-
-impl FromStr for Route {
-    type Err = UnknownRoute;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Route::ALL
-            .into_iter()
-            .find(|r| r.name() == s)
-            .ok_or_else(|| UnknownRoute(s.to_owned()))
-    }
-}
+use crate::route::Route;
 
 /// What to do to a request on a faulty route.
 ///
@@ -379,16 +226,6 @@ pub(crate) async fn inject(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_round_trip() {
-        for r in Route::ALL {
-            assert_eq!(r.name().parse::<Route>(), Ok(r));
-            let json = serde_json::to_string(&r).unwrap();
-            assert_eq!(json, format!("\"{}\"", r.name()));
-        }
-        assert!("nope".parse::<Route>().is_err());
-    }
 
     #[test]
     fn counted_faults_run_out() {

@@ -33,6 +33,6 @@ pub(crate) async fn not_found() -> ApiError {
     ApiError::other(
         StatusCode::NOT_FOUND,
         "not_found",
-        "the sandbox serves no such path (see the route table in grantflow-sandbox's routes.rs)",
+        "the sandbox serves no such path (see the route table in grantflow-sandbox's route.rs)",
     )
 }

@@ -24,24 +24,30 @@
 //!
 //! # Layout
 //!
-//! - `server`: [`Sandbox::start`], [`SandboxHandle`] (URLs, test controls, designed shutdown),
-//!   [`SandboxError`].
-//! - `config`: [`SandboxConfig`] (one field per `grantflow sandbox` flag) and
-//!   [`WalletAddressSpec`].
-//! - `clock`: [`SandboxClock`], the only time source, movable from tests.
-//! - `routes`: the route table (every path in one place); `guard`: checks before any handler.
-//! - `state`: the in-memory store behind one mutex, and the domain records (grant, interaction,
-//!   access token, payments); each operation's checks and writes happen in one critical section.
-//! - `wallet`: wallet addresses and their `jwks.json`.
-//! - `httpsig`: signature verification glue: the `SignedRequest` extractor every signed handler
-//!   takes, keys looked up per request, reference errors.
-//! - `grant`: the grant request. `continuation`: continue, poll, cancel. `token`: rotate, revoke.
-//! - `interaction`: consent page flow, finish redirect, and the decide-without-a-browser API;
-//!   `consent`: the HTML.
-//! - `resource`: the resource server; `limits`: limit windows via `grantflow-interval`.
-//! - `faults`: [`Route`], [`Fault`], the per-route fault table and its middleware; `conn`: the
-//!   connections a fault can cut.
-//! - `admin`: the `/_sandbox/` control API (faults, interactions, wallet addresses, clock).
+//! Files import one way: each imports only files of a lower layer (or earlier in its own list),
+//! never one above it; `tests/layering.rs` checks there is no circle.
+//!
+//! 1. Foundations, importing nothing of the crate: `clock` ([`SandboxClock`], the only time
+//!    source, movable from tests); `route` ([`Route`], every path template, the reserved names);
+//!    `error` (`ApiError`, every refusal as the reference shapes it, and [`SandboxError`]);
+//!    `conn` (the connections a fault can cut); `limits` (limit windows via
+//!    `grantflow-interval`).
+//! 2. On those: `config` ([`SandboxConfig`], one field per `grantflow sandbox` flag, and
+//!    [`WalletAddressSpec`]); `consent` (the consent page's HTML); `guard` (checks before any
+//!    handler); `faults` ([`Fault`], [`FaultRule`], the per-route fault table and its
+//!    middleware).
+//! 3. `state`: what the handlers share (`Shared`: configuration, URLs, clock, faults, the store)
+//!    and the in-memory store behind one mutex with its domain records (grant, interaction,
+//!    access token, payments); each operation's checks and writes happen in one critical section.
+//! 4. `httpsig`: signature verification glue: the `SignedRequest` extractor every signed handler
+//!    takes, keys looked up per request, reference errors.
+//! 5. The handlers: `wallet` (wallet addresses and their `jwks.json`); `token` (rotate, revoke);
+//!    `grant` (the grant request) and `continuation` (continue, poll, cancel), which both issue
+//!    tokens through `token`; `interaction` (consent page flow, finish redirect, and the
+//!    decide-without-a-browser API); `resource/` (the resource server, with its own layout).
+//! 6. `admin`: the `/_sandbox/` control API (faults, interactions, wallet addresses, clock).
+//! 7. `router`: every route of the table wired to its handler, with the middlewares.
+//! 8. `server`: [`Sandbox::start`], [`SandboxHandle`] (URLs, test controls, designed shutdown).
 //!
 //! # Error policy
 //!
@@ -66,7 +72,8 @@ mod httpsig;
 mod interaction;
 mod limits;
 mod resource;
-mod routes;
+mod route;
+mod router;
 mod server;
 mod state;
 mod token;
@@ -74,6 +81,8 @@ mod wallet;
 
 pub use clock::SandboxClock;
 pub use config::{SandboxConfig, WalletAddressSpec};
-pub use faults::{Fault, FaultRule, Route, UnknownRoute};
+pub use error::SandboxError;
+pub use faults::{Fault, FaultRule};
 pub use interaction::InteractionOutcome;
-pub use server::{Sandbox, SandboxError, SandboxHandle};
+pub use route::{Route, UnknownRoute};
+pub use server::{Sandbox, SandboxHandle};

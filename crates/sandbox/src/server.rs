@@ -11,49 +11,20 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use grantflow_protocol::error::GnapError;
 use tokio::task::JoinHandle;
 
 use crate::clock::SandboxClock;
 use crate::config::{SandboxConfig, WalletAddressSpec};
 use crate::conn::{ConnectionInfo, SandboxListener};
-use crate::faults::{Fault, FaultRule, FaultTable, Route};
+use crate::error::SandboxError;
+use crate::faults::{Fault, FaultRule, FaultTable};
 use crate::interaction::{self, Decision, InteractionOutcome};
+use crate::route::Route;
 use crate::state::{Shared, Store, Urls};
-use crate::{routes, wallet};
+use crate::{router, wallet};
 
 /// How long [`SandboxHandle::shutdown`] waits for in-flight requests before aborting them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-
-/// Why the sandbox could not do what was asked.
-#[derive(Debug, thiserror::Error)]
-pub enum SandboxError {
-    /// The listening socket could not be bound.
-    #[error("could not listen on {addr}: {source}")]
-    Bind {
-        /// The address asked for.
-        addr: SocketAddr,
-        /// The operating system's error.
-        source: std::io::Error,
-    },
-    /// A wallet address specification was refused.
-    #[error("wallet address {name:?} refused: {reason}")]
-    InvalidWalletAddress {
-        /// The requested name.
-        name: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The authorization server refused an interaction decision, with the status and GNAP error
-    /// its HTTP API would have answered.
-    #[error("interaction refused with HTTP {status}: {error}")]
-    Interaction {
-        /// The HTTP status.
-        status: u16,
-        /// The GNAP error.
-        error: GnapError,
-    },
-}
 
 /// The sandbox server. See [`Sandbox::start`].
 #[derive(Debug)]
@@ -95,7 +66,7 @@ impl Sandbox {
         for spec in config.wallet_addresses {
             wallet::put(&shared, spec)?;
         }
-        let app = routes::router(shared.clone());
+        let app = router::router(shared.clone());
         let mut stop_signal = stop.subscribe();
         let server = axum::serve(
             SandboxListener::new(listener),

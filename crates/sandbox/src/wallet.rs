@@ -7,9 +7,8 @@ use grantflow_protocol::jwk::Jwks;
 use grantflow_protocol::wallet_address::WalletAddress as WireWalletAddress;
 
 use crate::config::WalletAddressSpec;
-use crate::error::ApiError;
-use crate::routes::RESERVED_NAMES;
-use crate::server::SandboxError;
+use crate::error::{ApiError, SandboxError};
+use crate::route::RESERVED_NAMES;
 use crate::state::{Shared, WalletAddress};
 
 /// Hosts (or replaces) a wallet address; returns its URL.

@@ -1,0 +1,296 @@
+//! Who may do what on the resource server, in the reference's order (token, introspection,
+//! access item, signature), the resource server's error answers, and wallet-address helpers the
+//! resources share.
+
+use std::sync::MutexGuard;
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use grantflow_protocol::grant::{AccessAction, AccessItem};
+use grantflow_protocol::secret::Secret;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::httpsig::{self, Incoming, SignatureFailure, SignedRequest};
+use crate::state::{ClientIdentity, Shared, Store, WalletAddress};
+
+/// Which kind of resource a route touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    IncomingPayment,
+    OutgoingPayment,
+    Quote,
+}
+
+impl Kind {
+    /// How answers name the resource.
+    pub(super) fn noun(self) -> &'static str {
+        match self {
+            Kind::IncomingPayment => "incoming payment",
+            Kind::OutgoingPayment => "outgoing payment",
+            Kind::Quote => "quote",
+        }
+    }
+}
+
+/// What a route wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Want {
+    Create,
+    Complete,
+    Read,
+    List,
+}
+
+/// What a request is allowed, once authenticated.
+pub(super) struct Authorized {
+    pub(super) grant_id: Uuid,
+    /// The client's identity key (scopes `read` and `list` to its own resources).
+    pub(super) client_key: String,
+    /// The access item that allowed the request.
+    pub(super) item: AccessItem,
+    /// Whether the item allows `read-all` / `list-all` (not only the client's own resources).
+    pub(super) all: bool,
+}
+
+impl Authorized {
+    pub(super) fn sees(&self, owner_client: &str) -> bool {
+        self.all || self.client_key == owner_client
+    }
+}
+
+pub(super) fn rs_error(status: StatusCode, code: &str, description: impl Into<String>) -> ApiError {
+    ApiError::other(status, code, description)
+}
+
+pub(super) fn bad_request(description: impl Into<String>) -> ApiError {
+    rs_error(StatusCode::BAD_REQUEST, "invalid_request", description)
+}
+
+pub(super) fn not_found(what: &str) -> ApiError {
+    rs_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("{what} not found"),
+    )
+}
+
+pub(super) fn insufficient_grant() -> ApiError {
+    rs_error(StatusCode::FORBIDDEN, "forbidden", "Insufficient Grant")
+}
+
+pub(super) fn same_wallet(a: &str, b: &str) -> bool {
+    a.trim_end_matches('/') == b.trim_end_matches('/')
+}
+
+/// The hosted wallet address `url` names.
+pub(super) fn hosted_wallet(
+    shared: &Shared,
+    store: &Store,
+    url: &str,
+) -> Result<(String, WalletAddress), ApiError> {
+    shared
+        .urls
+        .hosted_wallet_name(url)
+        .and_then(|name| {
+            store
+                .wallet_addresses
+                .get(name)
+                .map(|w| (name.to_owned(), w.clone()))
+        })
+        .ok_or_else(|| bad_request(format!("unknown wallet address {url}")))
+}
+
+pub(super) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid request body: {e}")))
+}
+
+/// Token, introspection, access and signature, in the reference's order.
+pub(super) fn authorize(
+    shared: &Shared,
+    request: &SignedRequest,
+    kind: Kind,
+    want: Want,
+    wallet_address: Option<&str>,
+) -> Result<Authorized, ApiError> {
+    let incoming = &request.incoming();
+    let challenge = |e: ApiError| e.with_challenge(&shared.urls.grant_endpoint);
+    let token = httpsig::gnap_token(incoming.headers).ok_or_else(|| {
+        challenge(rs_error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Unauthorized",
+        ))
+    })?;
+    let now = shared.now();
+    let (authorized, client) = {
+        let store = shared.store();
+        let inactive = || rs_error(StatusCode::FORBIDDEN, "forbidden", "Inactive Token");
+        let (_, t) = store
+            .token_by_value(&Secret::new(token))
+            .ok_or_else(inactive)?;
+        let grant = store.grants.get(&t.grant_id).ok_or_else(inactive)?;
+        if t.revoked_at.is_some() || now >= t.expires_at() || grant.is_revoked() {
+            return Err(inactive());
+        }
+        let (exact, all) = match want {
+            Want::Create => (AccessAction::Create, None),
+            Want::Complete => (AccessAction::Complete, None),
+            Want::Read => (AccessAction::Read, Some(AccessAction::ReadAll)),
+            Want::List => (AccessAction::List, Some(AccessAction::ListAll)),
+        };
+        let matches_kind = |item: &AccessItem| {
+            matches!(
+                (kind, item),
+                (Kind::IncomingPayment, AccessItem::IncomingPayment(_))
+                    | (Kind::OutgoingPayment, AccessItem::OutgoingPayment(_))
+                    | (Kind::Quote, AccessItem::Quote(_))
+            )
+        };
+        let matches_identifier = |item: &AccessItem| {
+            let identifier = match item {
+                AccessItem::IncomingPayment(a) => a.identifier.as_deref(),
+                AccessItem::OutgoingPayment(a) => Some(a.identifier.as_str()),
+                AccessItem::Quote(_) => None,
+            };
+            match (identifier, wallet_address) {
+                (Some(id), Some(wa)) => same_wallet(id, wa),
+                _ => true,
+            }
+        };
+        let item = t
+            .access
+            .iter()
+            .filter(|i| matches_kind(i) && matches_identifier(i))
+            .find_map(|i| {
+                let actions = i.actions();
+                if all.is_some_and(|a| actions.contains(&a)) {
+                    Some((i.clone(), true))
+                } else if actions.contains(&exact) {
+                    Some((i.clone(), false))
+                } else {
+                    None
+                }
+            })
+            .ok_or_else(insufficient_grant)?;
+        (
+            Authorized {
+                grant_id: t.grant_id,
+                client_key: grant.client.key(),
+                item: item.0,
+                all: item.1,
+            },
+            grant.client.clone(),
+        )
+    };
+    verify_signature(shared, incoming, &client).map_err(challenge)?;
+    Ok(authorized)
+}
+
+/// A create route's request once past [`authorize_create`]: what is left is the route's own work.
+pub(super) struct Create<'s, T> {
+    /// The parsed body.
+    pub(super) req: T,
+    pub(super) auth: Authorized,
+    pub(super) now: DateTime<Utc>,
+    /// The store, locked for the rest of the route.
+    pub(super) store: MutexGuard<'s, Store>,
+    /// The hosted wallet address the body names, read under the lock.
+    pub(super) wallet: WalletAddress,
+}
+
+/// The preamble of every create route, in the reference's order: parse the body, check that the
+/// wallet address it names is hosted here, [`authorize`] `Create` on it; then read the clock, lock
+/// the store and read that wallet address again under the lock.
+pub(super) fn authorize_create<'s, T: DeserializeOwned>(
+    shared: &'s Shared,
+    request: &SignedRequest,
+    kind: Kind,
+    wallet_of: fn(&T) -> &str,
+) -> Result<Create<'s, T>, ApiError> {
+    let req: T = parse_body(request.body())?;
+    let wallet = wallet_of(&req);
+    {
+        let store = shared.store();
+        hosted_wallet(shared, &store, wallet)?;
+    }
+    let auth = authorize(shared, request, kind, Want::Create, Some(wallet))?;
+    let now = shared.now();
+    let store = shared.store();
+    let (_, wallet) = hosted_wallet(shared, &store, wallet)?;
+    Ok(Create {
+        req,
+        auth,
+        now,
+        store,
+        wallet,
+    })
+}
+
+/// The id of a resource route and the wallet address of the resource it names (404 when the id
+/// is malformed or unknown).
+pub(super) fn resource_wallet(
+    shared: &Shared,
+    kind: Kind,
+    id: &str,
+) -> Result<(Uuid, String), ApiError> {
+    let id = parse_id(id, kind.noun())?;
+    let store = shared.store();
+    let wallet = match kind {
+        Kind::IncomingPayment => store.incoming_payments.get(&id).map(|r| &r.wallet_address),
+        Kind::OutgoingPayment => store.outgoing_payments.get(&id).map(|r| &r.wallet_address),
+        Kind::Quote => store.quotes.get(&id).map(|r| &r.wallet_address),
+    };
+    let wallet = wallet.cloned().ok_or_else(|| not_found(kind.noun()))?;
+    Ok((id, wallet))
+}
+
+pub(super) fn verify_signature(
+    shared: &Shared,
+    incoming: &Incoming<'_>,
+    client: &ClientIdentity,
+) -> Result<(), ApiError> {
+    let result =
+        httpsig::client_keys(shared, client).and_then(|keys| httpsig::verify_with(incoming, &keys));
+    match result {
+        Ok(()) => Ok(()),
+        Err(failure) => {
+            let why = match failure {
+                SignatureFailure::Headers(why) | SignatureFailure::UnknownKey(why) => why,
+                SignatureFailure::Mismatch => "the signature does not verify".to_owned(),
+            };
+            tracing::debug!(%why, "sandbox: resource server refused a signature");
+            Err(rs_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_signature",
+                "Signature validation error",
+            ))
+        }
+    }
+}
+
+pub(super) fn parse_id(id: &str, what: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(id).map_err(|_| not_found(what))
+}
+
+pub(super) fn wallet_asset(store: &Store, shared: &Shared, wallet: &str) -> (String, u8) {
+    shared
+        .urls
+        .hosted_wallet_name(wallet)
+        .and_then(|n| store.wallet_addresses.get(n))
+        .map(|w| (w.asset_code.clone(), w.asset_scale))
+        .unwrap_or_default()
+}
+
+/// Converts between the sender's and receiver's assets: only equal assets (1:1).
+pub(super) fn same_asset(a: &(String, u8), b: &(String, u8)) -> Result<(), ApiError> {
+    if a == b {
+        Ok(())
+    } else {
+        Err(bad_request(format!(
+            "the sandbox has no exchange rates: sender asset {} (scale {}) differs from receiver asset {} (scale {})",
+            a.0, a.1, b.0, b.1
+        )))
+    }
+}
