@@ -573,7 +573,14 @@ fn main() {
     rt.block_on(async {
         let pg = std::env::var("DATABASE_URL").ok();
         if pg.is_none() {
-            println!("DATABASE_URL is not set: the PostgreSQL parts are skipped");
+            // In CI (`CI=true`) a missing database fails the run instead of skipping its parts.
+            let in_ci =
+                std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+            assert!(
+                !in_ci,
+                "DATABASE_URL is not set, and CI is set: run scripts/test (it starts a throwaway PostgreSQL)"
+            );
+            println!("DATABASE_URL is not set: the PostgreSQL parts are SKIPPED");
         }
         if let (true, Some(url)) = (want("overhead"), &pg) {
             overhead(url, full).await;

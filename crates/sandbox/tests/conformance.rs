@@ -1,7 +1,8 @@
 //! Conformance against the reference client: `js/conformance.mjs` drives a sandbox started here
 //! with `@interledger/open-payments` 7.4.0 (`validateResponses: true`, `useHttp: true`) through
 //! the seed flows and a badly signed request. `scripts/test` installs the package and sets
-//! `GRANTFLOW_JS_MODULES`; without Node or the package the test says so loudly and returns.
+//! `GRANTFLOW_JS_MODULES`; without Node or the package the test fails in CI (`CI=true`) and
+//! elsewhere says so loudly and returns.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is the test failing
 
@@ -21,12 +22,23 @@ fn js_modules() -> Option<PathBuf> {
     (present && node).then_some(dir)
 }
 
+/// The one rule for a missing tool: in CI (`CI` is `true` or `1`) the test fails, so a CI run
+/// cannot pass without the check; on a developer's machine it says so on stderr and skips.
+fn tool_missing(test: &str, what: &str) {
+    const INSTALL: &str = "install Node.js (20 or later) and npm, then run scripts/test: it \
+        installs @interledger/open-payments 7.4.0 and @interledger/http-signature-utils 2.0.3 \
+        into target/js/node_modules and sets GRANTFLOW_JS_MODULES";
+    let in_ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    assert!(!in_ci, "{test}: {what}, and CI is set: {INSTALL}");
+    eprintln!("\n!!! SKIPPED: {test}: {what}; the check did NOT run ({INSTALL})\n");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reference_client_walks_the_seed_flows() {
     let Some(modules) = js_modules() else {
-        eprintln!(
-            "\n!!! SKIPPED: node or GRANTFLOW_JS_MODULES (with @interledger/open-payments 7.4.0) is \
-             missing; run scripts/test to check the sandbox against the reference client\n"
+        tool_missing(
+            "reference_client_walks_the_seed_flows",
+            "node or GRANTFLOW_JS_MODULES (with @interledger/open-payments 7.4.0) is missing",
         );
         return;
     };

@@ -1,8 +1,8 @@
 //! Running the Node scripts in `crates/protocol/js/` against the reference packages.
 //!
 //! The packages are installed by `scripts/test` into `$GRANTFLOW_JS_MODULES`
-//! (`target/js/node_modules`). When Node or the packages are missing, [`node`] prints a loud
-//! `SKIPPED:` line to stderr and returns `None`; CI has both.
+//! (`target/js/node_modules`). When Node or the packages are missing, [`node`] fails the test in
+//! CI (`CI=true`) and elsewhere prints a loud `SKIPPED:` line to stderr and returns `None`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used, dead_code)]
 
@@ -28,7 +28,7 @@ pub fn node(test: &str) -> Option<Node> {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !has_node {
-        eprintln!("SKIPPED: {test}: `node` is not on PATH; the Node interop check did NOT run");
+        tool_missing(test, "`node` is not on PATH");
         return None;
     }
     for pkg in [
@@ -36,14 +36,25 @@ pub fn node(test: &str) -> Option<Node> {
         "@interledger/http-signature-utils",
     ] {
         if !modules.join(pkg).join("package.json").is_file() {
-            eprintln!(
-                "SKIPPED: {test}: {pkg} is not installed in {} (run scripts/test, or set GRANTFLOW_JS_MODULES); the Node interop check did NOT run",
-                modules.display()
+            tool_missing(
+                test,
+                &format!("{pkg} is not installed in {}", modules.display()),
             );
             return None;
         }
     }
     Some(Node { modules })
+}
+
+/// The one rule for a missing tool: in CI (`CI` is `true` or `1`) the test fails, so a CI run
+/// cannot pass without the check; on a developer's machine it says so on stderr and skips.
+pub fn tool_missing(test: &str, what: &str) {
+    const INSTALL: &str = "install Node.js (20 or later) and npm, then run scripts/test: it \
+        installs @interledger/open-payments 7.4.0 and @interledger/http-signature-utils 2.0.3 \
+        into target/js/node_modules and sets GRANTFLOW_JS_MODULES";
+    let in_ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    assert!(!in_ci, "{test}: {what}, and CI is set: {INSTALL}");
+    eprintln!("SKIPPED: {test}: {what}; the Node interop check did NOT run ({INSTALL})");
 }
 
 pub fn workspace_root() -> PathBuf {
