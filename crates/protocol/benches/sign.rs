@@ -3,7 +3,9 @@
 //! signature base, Ed25519, and the five headers. `js/sign-bench.mjs` times the same operation
 //! with `@interledger/http-signature-utils` `createHeaders`; see docs/PERFORMANCE.md.
 
-use criterion::{Criterion, black_box, criterion_main};
+use std::hint::black_box;
+
+use criterion::{Criterion, criterion_main};
 use grantflow_protocol::keys::PrivateKey;
 use grantflow_protocol::signature::{
     SignableRequest, VerifiableRequest, VerifyOptions, sign_request, verify_request,
