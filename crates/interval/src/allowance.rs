@@ -5,50 +5,9 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::amount::Amount;
 use crate::value::RepeatingInterval;
 use crate::window::{Reading, Window};
-
-/// An amount of an asset: `value` minor units at `asset_scale` decimal places.
-///
-/// The protocol crate has the wire `Amount` (value as a decimal string); it converts to this one.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Amount {
-    /// Minor units.
-    pub value: u64,
-    /// The asset code, e.g. `USD`.
-    pub asset_code: String,
-    /// Decimal places between the minor unit and one unit of the asset.
-    pub asset_scale: u8,
-}
-
-impl Amount {
-    /// Builds an amount.
-    pub fn new(value: u64, asset_code: impl Into<String>, asset_scale: u8) -> Self {
-        Self {
-            value,
-            asset_code: asset_code.into(),
-            asset_scale,
-        }
-    }
-
-    fn same_asset(&self, other: &Amount) -> bool {
-        self.asset_code == other.asset_code && self.asset_scale == other.asset_scale
-    }
-
-    fn with_value(&self, value: u64) -> Amount {
-        Amount::new(value, self.asset_code.clone(), self.asset_scale)
-    }
-}
-
-impl std::fmt::Display for Amount {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {} (scale {})",
-            self.value, self.asset_code, self.asset_scale
-        )
-    }
-}
 
 /// A debit already made (or proposed): how much, and when it counts.
 #[derive(Debug, Clone, PartialEq, Eq)]

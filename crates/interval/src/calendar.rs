@@ -4,6 +4,8 @@
 //! so that far-away indices cannot panic and every step is a few integer operations. Day 0 is
 //! 1970-01-01; months are counted as `year * 12 + (month - 1)`.
 
+use chrono::{DateTime, FixedOffset};
+
 /// Nanoseconds in one second.
 pub(crate) const NANOS_PER_SECOND: i128 = 1_000_000_000;
 /// Nanoseconds in one day of 24 hours (every day under a fixed offset).
@@ -117,6 +119,12 @@ pub(crate) fn add_months_clamped(nanos: i128, months: i128) -> Option<i128> {
         civil.day,
         civil.nanos_of_day,
     ))
+}
+
+/// Wall-clock nanoseconds since 1970-01-01T00:00 of a date-time in its own offset.
+pub(crate) fn local_nanos(t: &DateTime<FixedOffset>) -> i128 {
+    let local = t.naive_local().and_utc();
+    i128::from(local.timestamp()) * NANOS_PER_SECOND + i128::from(local.timestamp_subsec_nanos())
 }
 
 #[cfg(test)]

@@ -30,7 +30,8 @@
 //!
 //! The table depends on the duration and the direction only (not on the anchor), so every series of
 //! that duration shares it: [`JumpTable::shared`] keeps the [`CACHED_TABLES`] most recently used,
-//! process-wide. Building one costs 1 488 · `q` steps or lookups and 1 488 compositions per level
+//! process-wide (`crate::cache` says why that is the crate's one exception to "pure"). Building
+//! one costs 1 488 · `q` steps or lookups and 1 488 compositions per level
 //! (`docs/PERFORMANCE.md` has the measured cost); at most 13 levels of 8-byte entries (155 KB) and
 //! at most [`MAX_CROSSINGS`] crossings (under 300 KB allocated) per table, so under 3.7 MB for all
 //! of them.
@@ -53,6 +54,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::cache::MostRecentlyUsed;
 use crate::calendar::{self, YEAR_LIMIT, split_month_index};
 
 /// A chained boundary as calendar parts (Rafiki-compatible reading, mixed durations).
@@ -75,6 +77,10 @@ impl Chained {
 
 /// How many jump tables are kept; the least recently used goes first.
 pub(crate) const CACHED_TABLES: usize = 8;
+
+/// The jump tables of the most recently used durations, process-wide: one of the crate's two
+/// caches, its one exception to "pure" (why, and why that is safe: `crate::cache`).
+static JUMP_TABLES: MostRecentlyUsed<JumpKey, JumpTable> = MostRecentlyUsed::new(CACHED_TABLES);
 
 /// Month lengths of the regular calendar (a leap year every 4 years), by month index mod 48:
 /// indices 0..12 are a leap year.
@@ -343,9 +349,6 @@ pub(crate) struct JumpTable {
     crossings: Mutex<Crossings>,
 }
 
-/// The most recently used tables, most recent first (at most [`CACHED_TABLES`]).
-static JUMP_TABLES: Mutex<Vec<Arc<JumpTable>>> = Mutex::new(Vec::new());
-
 impl JumpTable {
     /// Builds the table: level 0 is one block (`phases` steps from phase 0) from every state,
     /// composed from the two one-step maps (with and without a carry); level `j + 1` composes
@@ -431,27 +434,12 @@ impl JumpTable {
 
     /// The table for `key` if the process-wide cache has it (it becomes the most recently used).
     pub(crate) fn cached(key: JumpKey) -> Option<Arc<JumpTable>> {
-        let mut tables = JUMP_TABLES.lock().unwrap_or_else(PoisonError::into_inner);
-        let found = tables.iter().position(|t| t.key == key)?;
-        tables[..=found].rotate_right(1);
-        tables.first().map(Arc::clone)
+        JUMP_TABLES.get(&key)
     }
 
     /// The table for `key`, from the process-wide cache or built (outside the lock) and cached.
     pub(crate) fn shared(key: JumpKey) -> Arc<JumpTable> {
-        if let Some(table) = JumpTable::cached(key) {
-            return table;
-        }
-        let table = Arc::new(JumpTable::build(key));
-        let mut tables = JUMP_TABLES.lock().unwrap_or_else(PoisonError::into_inner);
-        // Another thread may have built the same table meanwhile: keep one copy.
-        if let Some(found) = tables.iter().position(|t| t.key == key) {
-            tables[..=found].rotate_right(1);
-            return Arc::clone(&tables[0]);
-        }
-        tables.insert(0, Arc::clone(&table));
-        tables.truncate(CACHED_TABLES);
-        table
+        JUMP_TABLES.get_or_insert_with(key, || JumpTable::build(key))
     }
 
     /// Moves `c` forward along its chain by as many steps as possible, at most `limit`, while

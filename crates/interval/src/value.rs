@@ -3,13 +3,11 @@
 //! serde as that string.
 
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, FixedOffset, Timelike};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
 use crate::calendar::{NANOS_PER_DAY, NANOS_PER_SECOND};
-use crate::parse::{ParseError, parse};
 
 /// How many intervals the series has, as written after `R`.
 ///
@@ -353,23 +351,8 @@ impl fmt::Display for RepeatingInterval {
     }
 }
 
-impl FromStr for RepeatingInterval {
-    type Err = ParseError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse(s)
-    }
-}
-
 impl Serialize for RepeatingInterval {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for RepeatingInterval {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(deserializer)?;
-        s.parse().map_err(serde::de::Error::custom)
     }
 }

@@ -11,7 +11,8 @@
 //!
 //! - [`secret`]: [`secret::Secret`], the redacting, zeroizing, constant-time-comparing string
 //!   every token, nonce and `interact_ref` lives in.
-//! - [`amount`]: [`amount::Amount`], u64 minor units carried as a decimal string.
+//! - [`amount`]: [`amount::Amount`], u64 minor units carried as a decimal string (the interval
+//!   crate's type, re-exported: one amount type in the workspace).
 //! - [`grant`]: grant request, the three grant responses, continuation, access token, rotation.
 //! - [`jwk`]: public Ed25519 JWK and JWKS wire types.
 //! - [`wallet_address`]: the wallet address document (where the grant endpoint comes from).
@@ -23,7 +24,8 @@
 //! - [`finish_hash`]: compute and verify the interaction finish hash (RFC 9635 §4.2.3).
 //! - [`keys`]: Ed25519 private keys (PKCS#8 PEM, JWK, generate on request) and public keys.
 //! - [`signature`]: RFC 9421 signing exactly as the reference packages do, and a strict
-//!   verifier with typed rejection reasons.
+//!   verifier with typed rejection reasons (one file each for the request types, errors, the
+//!   signature base, `Content-Digest`, signing and verifying).
 //!
 //! # Tests
 //!
