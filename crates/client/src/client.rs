@@ -7,6 +7,7 @@ use std::time::Duration;
 use grantflow_protocol::keys::PrivateKey;
 use url::Url;
 
+use crate::keys::{ClientKeys, KeySetError};
 use crate::retry::RetryPolicy;
 
 /// Default timeout of one attempt of a call, from sending the request to the last body byte.
@@ -27,8 +28,9 @@ pub(crate) const KEPT_BODY_BYTES: usize = 16 * 1024;
 /// and the resource server (incoming payments, quotes, outgoing payments).
 ///
 /// It signs every POST and every request that carries a token (RFC 9421, as the reference
-/// client does), with the key registered at the client's wallet address. Cloning is cheap: the
-/// clones share one connection pool.
+/// client does), with the active key of its [`ClientKeys`], each published at the client's
+/// wallet address. Cloning is cheap: the clones share one connection pool and one key set, so
+/// switching the active key ([`Client::keys`]) takes effect for every clone at its next request.
 ///
 /// ```no_run
 /// # async fn example(key: grantflow_protocol::keys::PrivateKey) -> Result<(), Box<dyn std::error::Error>> {
@@ -58,12 +60,11 @@ pub(crate) struct Inner {
     /// The connection pool (redirects off, connect timeout set).
     pub(crate) http: reqwest::Client,
     /// The client's wallet address: the `client` of grant requests, whose `jwks.json` holds the
-    /// public half of `key`.
+    /// public half of every key in `keys`.
     pub(crate) wallet_address: Url,
-    /// The `keyid` of every signature.
-    pub(crate) key_id: String,
-    /// The signing key (redacted in `Debug`, zeroized on drop by its own type).
-    pub(crate) key: PrivateKey,
+    /// The signing keys, shared with whoever rotates them; the active one signs (its id is the
+    /// `keyid` of the signature). Redacted in `Debug`, zeroized on drop by `PrivateKey`.
+    pub(crate) keys: ClientKeys,
     /// Timeout of one attempt.
     pub(crate) timeout: Duration,
     /// Cap on a response body.
@@ -76,7 +77,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("wallet_address", &self.inner.wallet_address.as_str())
-            .field("key_id", &self.inner.key_id)
+            .field("keys", &self.inner.keys)
             .field("timeout", &self.inner.timeout)
             .field("max_response_bytes", &self.inner.max_response_bytes)
             .field("retry", &self.inner.retry)
@@ -86,16 +87,29 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// Starts building a client that signs as `key_id` with `key`, on behalf of the wallet
-    /// address `wallet_address` (whose `jwks.json` must publish the key's public half).
+    /// address `wallet_address` (whose `jwks.json` must publish the key's public half). The key
+    /// can be rotated later through [`Client::keys`].
     pub fn builder(
         wallet_address: Url,
         key_id: impl Into<String>,
         key: PrivateKey,
     ) -> ClientBuilder {
+        let keys = ClientKeys::new(key_id, key);
+        Self::builder_inner(wallet_address, keys)
+    }
+
+    /// Starts building a client that signs with the active key of `keys`, on behalf of the
+    /// wallet address `wallet_address` (whose `jwks.json` must publish every key of the set).
+    /// The client shares the set: switching its active key through this handle, or another
+    /// clone of it, changes the key the client signs its next request with.
+    pub fn builder_with_keys(wallet_address: Url, keys: ClientKeys) -> ClientBuilder {
+        Self::builder_inner(wallet_address, Ok(keys))
+    }
+
+    fn builder_inner(wallet_address: Url, keys: Result<ClientKeys, KeySetError>) -> ClientBuilder {
         ClientBuilder {
             wallet_address,
-            key_id: key_id.into(),
-            key,
+            keys,
             timeout: DEFAULT_TIMEOUT,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
@@ -109,9 +123,15 @@ impl Client {
         &self.inner.wallet_address
     }
 
-    /// The `keyid` the client signs with.
-    pub fn key_id(&self) -> &str {
-        &self.inner.key_id
+    /// The `keyid` the client signs its next request with: the active key of [`Client::keys`].
+    pub fn key_id(&self) -> String {
+        self.inner.keys.active_key_id()
+    }
+
+    /// The client's signing keys, shared with every clone of this client: add, activate or
+    /// retire a key here and the next request is signed accordingly.
+    pub fn keys(&self) -> &ClientKeys {
+        &self.inner.keys
     }
 
     /// The timeout of one attempt of a call.
@@ -155,8 +175,7 @@ impl Client {
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct ClientBuilder {
     wallet_address: Url,
-    key_id: String,
-    key: PrivateKey,
+    keys: Result<ClientKeys, KeySetError>,
     timeout: Duration,
     connect_timeout: Duration,
     max_response_bytes: usize,
@@ -168,7 +187,7 @@ impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("wallet_address", &self.wallet_address.as_str())
-            .field("key_id", &self.key_id)
+            .field("keys", &self.keys.as_ref().ok())
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
     }
@@ -212,9 +231,11 @@ impl ClientBuilder {
         if self.timeout.is_zero() {
             return Err(BuildError::ZeroTimeout);
         }
-        if self.key_id.is_empty() {
-            return Err(BuildError::EmptyKeyId);
-        }
+        let keys = match self.keys {
+            Ok(keys) => keys,
+            Err(KeySetError::EmptyKeyId) => return Err(BuildError::EmptyKeyId),
+            Err(source) => return Err(BuildError::Keys { source }),
+        };
         if self.retry.max_attempts == 0 {
             return Err(BuildError::ZeroAttempts);
         }
@@ -230,8 +251,7 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 http,
                 wallet_address: self.wallet_address,
-                key_id: self.key_id,
-                key: self.key,
+                keys,
                 timeout: self.timeout,
                 max_response_bytes: self.max_response_bytes,
                 retry: self.retry,
@@ -252,6 +272,13 @@ pub enum BuildError {
         "the key id must not be empty (it is the `kid` of the key in the wallet address's jwks.json)"
     )]
     EmptyKeyId,
+    /// The key set is not usable.
+    #[error("the client key set is not usable: {source}")]
+    Keys {
+        /// What is wrong with it.
+        #[source]
+        source: KeySetError,
+    },
     /// The retry policy allows no attempt at all.
     #[error("the retry policy must allow at least one attempt (max_attempts >= 1)")]
     ZeroAttempts,

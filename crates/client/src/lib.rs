@@ -8,8 +8,11 @@
 //!
 //! # Layout
 //!
-//! - [`client`](Client): [`Client`] and [`ClientBuilder`]: key, key id, the client's wallet
+//! - [`client`](Client): [`Client`] and [`ClientBuilder`]: the keys, the client's wallet
 //!   address, timeouts, the body cap, the retry policy.
+//! - [`keys`](ClientKeys): [`ClientKeys`], the signing keys with one active, shared by every
+//!   clone of a client so that a running worker rotates its key without a restart (publish,
+//!   switch, retire: the module docs walk through it).
 //! - `transport`: one call on the wire: headers, signing, timeout, bounded body, classification
 //!   of failures, the retry loop and the `tracing` span. Every route goes through it.
 //! - `sign`: the bridge to `grantflow_protocol::signature`: which requests are signed and how the
@@ -57,6 +60,7 @@
 
 mod client;
 pub mod error;
+pub mod keys;
 pub mod retry;
 mod routes;
 mod sign;
@@ -67,4 +71,5 @@ pub use client::{
     DEFAULT_TIMEOUT,
 };
 pub use error::{ClientError, Delivery, ErrorKind, RawBody, RetryAfter, StatusError};
+pub use keys::{ClientKeys, KeySetError};
 pub use retry::RetryPolicy;

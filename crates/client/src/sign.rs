@@ -42,11 +42,13 @@ impl Client {
             authorization,
             body: call.body.as_deref(),
         };
-        let signed =
-            sign_request(&request, &self.inner.key, &self.inner.key_id, created).map_err(|e| {
-                ErrorKind::Signing {
-                    reason: e.to_string(),
-                }
+        // The key active now signs this attempt; a switch meanwhile applies to the next one.
+        let signed = self
+            .inner
+            .keys
+            .with_active(|key_id, key| sign_request(&request, key, key_id, created))
+            .map_err(|e| ErrorKind::Signing {
+                reason: e.to_string(),
             })?;
         for (name, value) in signed.iter() {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| ErrorKind::Signing {
