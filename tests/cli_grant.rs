@@ -17,6 +17,8 @@ struct Setup {
     wallet: String,
     public_url: String,
     listen: String,
+    /// A key set folder every command signs with instead of `key.pem`, when set.
+    key_set: Option<std::path::PathBuf>,
 }
 
 async fn setup() -> Setup {
@@ -46,6 +48,7 @@ async fn setup() -> Setup {
         wallet,
         public_url: format!("http://127.0.0.1:{port}/"),
         listen: format!("127.0.0.1:{port}"),
+        key_set: None,
         dir,
     }
 }
@@ -60,6 +63,12 @@ fn command(s: &Setup) -> Command {
         .env("GRANTFLOW_PUBLIC_URL", &s.public_url)
         .env("GRANTFLOW_LISTEN", &s.listen)
         .env("RUST_LOG", "warn");
+    match &s.key_set {
+        Some(set) => c
+            .env("GRANTFLOW_KEY_SET", set)
+            .env("GRANTFLOW_KEY_RELOAD_SECONDS", "1"),
+        None => c.env_remove("GRANTFLOW_KEY_SET"),
+    };
     c
 }
 
@@ -268,4 +277,149 @@ fn commands_without_a_database_say_what_to_set() {
         stderr.contains("--database-url") && stderr.contains("GRANTFLOW_DATABASE_URL"),
         "{stderr}"
     );
+}
+
+/// Runs `grantflow keys <args> --json` and returns its JSON, asserting success or failure.
+fn keys(s: &Setup, args: &[&str], succeeds: bool) -> Value {
+    let out = command(s)
+        .arg("keys")
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.success(),
+        succeeds,
+        "keys {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Publishes a JWKS at the client's wallet address, as its wallet provider would.
+fn publish(s: &Setup, jwks: &Value) {
+    let jwks = serde_json::from_value(jwks.clone()).unwrap();
+    s.sandbox
+        .put_wallet_address(WalletAddressSpec::client("ops", "Ops", jwks))
+        .unwrap();
+}
+
+/// Requests an outgoing-payment grant; returns its id and the user's redirect.
+async fn request_outgoing(s: &Setup) -> (String, String) {
+    let alice = s.sandbox.wallet_address_url("alice");
+    let args = ["request", "--for", &alice, "--access", "outgoing-payment"];
+    let requested = grant(s, &[&args[..], &["--debit-amount", "100"]].concat()).await;
+    assert_eq!(requested["state"], "AwaitingInteraction", "{requested}");
+    let id = requested["id"].as_str().unwrap().to_owned();
+    (id, requested["redirect"].as_str().unwrap().to_owned())
+}
+
+/// The user approves and the browser follows the redirect to the worker, which continues the
+/// grant (a signed call); waits until it is issued.
+async fn approve_and_wait(s: &Setup, id: &str, redirect: &str) {
+    let outcome = s.sandbox.approve_interaction(redirect).unwrap();
+    let finish = outcome.redirect.unwrap().expose().to_owned();
+    assert_eq!(reqwest::get(&finish).await.unwrap().status(), 200);
+    wait_state(s, id, "Issued").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_worker_follows_a_client_key_rotation() {
+    let mut s = setup().await;
+    let set = s.dir.path().join("keys");
+    let set_arg = set.to_str().unwrap().to_owned();
+    let key_pem = s.dir.path().join("key.pem");
+    let old_key = key_pem.to_str().unwrap().to_owned();
+    // The key the wallet address publishes (k1) becomes the key set's first, active key.
+    let added = keys(
+        &s,
+        &[
+            "add",
+            "--key-set",
+            &set_arg,
+            "--key-id",
+            "k1",
+            "--from",
+            &old_key,
+        ],
+        true,
+    );
+    assert_eq!(added["active"], "k1");
+    s.key_set = Some(set.clone());
+    let mut worker = start_worker(&s);
+    let mut worker_out = BufReader::new(worker.stdout.take().unwrap());
+
+    // Signed with key 1: the worker continues a grant.
+    let (first, redirect) = request_outgoing(&s).await;
+    approve_and_wait(&s, &first, &redirect).await;
+    // A grant requested under key 1, continued by the worker after the rotation.
+    let (pending, pending_redirect) = request_outgoing(&s).await;
+
+    // 1. Publish key 2 beside key 1. Activating it before it is published is refused.
+    let added = keys(&s, &["add", "--key-set", &set_arg, "--key-id", "k2"], true);
+    assert_eq!(added["active"], "k1");
+    let activate_k2 = [
+        "activate",
+        "--key-set",
+        &set_arg,
+        "k2",
+        "--wallet-address",
+        &s.wallet,
+    ];
+    let refused = keys(&s, &activate_k2, false);
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not publish key \"k2\""),
+        "{refused}"
+    );
+    publish(&s, &added["jwks"]);
+
+    // 2. Switch; the worker says when it signs with key 2.
+    let active = keys(&s, &activate_k2, true);
+    assert_eq!(active["active"], "k2");
+    let mut line = String::new();
+    while !line.contains("signing with k2") {
+        line.clear();
+        assert!(
+            worker_out.read_line(&mut line).unwrap() > 0,
+            "the worker exited"
+        );
+    }
+
+    // 3. Retire key 1 and publish key 2 alone: key 1 signatures are refused from now on.
+    let retired = keys(&s, &["retire", "--key-set", &set_arg, "k1"], true);
+    assert_eq!(
+        retired["jwks"]["keys"].as_array().unwrap().len(),
+        1,
+        "{retired}"
+    );
+    publish(&s, &retired["jwks"]);
+    let refused = keys(&s, &["retire", "--key-set", &set_arg, "k2"], false);
+    assert!(
+        refused["error"].as_str().unwrap().contains("active"),
+        "{refused}"
+    );
+
+    // The worker continues the pending grant signed with key 2, and commands sign with it.
+    approve_and_wait(&s, &pending, &pending_redirect).await;
+    let rotated = grant(&s, &["rotate", &first]).await;
+    assert_eq!(rotated["state"], "Issued", "{rotated}");
+
+    // A request signed with key 1 (its file kept from before) is refused by the AS.
+    s.key_set = None;
+    let alice = s.sandbox.wallet_address_url("alice");
+    let refused = grant(
+        &s,
+        &["request", "--for", &alice, "--access", "incoming-payment"],
+    )
+    .await;
+    assert_eq!(refused["state"], "Failed", "{refused}");
+    let reason = refused["reason"].as_str().unwrap();
+    assert!(reason.contains("invalid_client"), "{reason}");
+
+    stop(worker);
+    s.sandbox.shutdown().await;
 }

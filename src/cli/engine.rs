@@ -7,13 +7,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use grantflow_client::Client;
+use grantflow_client::{Client, ClientKeys};
 use grantflow_driver::{CallFuture, CallOutcome, Calls, ClientCalls, Engine, EngineConfig};
 use grantflow_machine::{Effect, Event};
 use grantflow_store::AnyStore;
 use url::Url;
 
-use crate::cli::keys::load_key;
+use crate::cli::keys::{KeySetDir, load_key};
 
 /// The database.
 #[derive(Debug, Clone, Args)]
@@ -64,6 +64,13 @@ pub struct ClientArgs {
     /// The key's id in the wallet address's `jwks.json`.
     #[arg(long, env = "GRANTFLOW_KEY_ID", value_name = "KID")]
     pub key_id: Option<String>,
+    /// A key set folder (`grantflow keys add`) instead of --key-file/--key-id: its active key
+    /// signs, and a worker follows `keys activate`/`retire` without a restart.
+    #[arg(long, env = "GRANTFLOW_KEY_SET", value_name = "DIR")]
+    pub key_set: Option<PathBuf>,
+    /// Keys already loaded (a worker's, shared with its key set watcher); used before the rest.
+    #[arg(skip)]
+    pub keys: Option<ClientKeys>,
     /// The public base URL of the finish callback (where a worker serves `/finish/...`, as the
     /// user's browser reaches it).
     #[arg(long, env = "GRANTFLOW_PUBLIC_URL", value_name = "URL")]
@@ -77,9 +84,21 @@ impl ClientArgs {
             "no client wallet address: pass --wallet-address or set GRANTFLOW_WALLET_ADDRESS"
                 .to_owned()
         })?;
+        let keys = match (&self.keys, &self.key_set) {
+            (Some(keys), _) => keys.clone(),
+            (None, Some(dir)) => KeySetDir::new(dir.clone()).load()?,
+            (None, None) => self.single_key()?,
+        };
+        Client::builder_with_keys(wallet_address, keys)
+            .build()
+            .context("cannot build the Open Payments client")
+    }
+
+    /// The key set of one key: --key-file and --key-id.
+    fn single_key(&self) -> anyhow::Result<ClientKeys> {
         let key_file = self.key_file.as_deref().with_context(|| {
             "no client key: pass --key-file or set GRANTFLOW_KEY_FILE (make one with \
-             `grantflow keys generate --out client.pem`)"
+             `grantflow keys generate --out client.pem`), or a key set with --key-set"
                 .to_owned()
         })?;
         let key_id = self.key_id.clone().with_context(|| {
@@ -88,9 +107,7 @@ impl ClientArgs {
                 .to_owned()
         })?;
         let key = load_key(key_file)?;
-        Client::builder(wallet_address, key_id, key)
-            .build()
-            .context("cannot build the Open Payments client")
+        ClientKeys::new(key_id, key).context("cannot use the client key")
     }
 
     /// The client wallet address as given, or `""` when the command makes no calls.
@@ -173,6 +190,8 @@ mod tests {
             wallet_address: Some("http://127.0.0.1:1/client".parse().unwrap()),
             key_file: None,
             key_id: Some("k".into()),
+            key_set: None,
+            keys: None,
             public_url: None,
         };
         let err = client.client().unwrap_err().to_string();

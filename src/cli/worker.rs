@@ -16,6 +16,7 @@ use grantflow_driver::{EngineConfig, finish_router};
 use url::Url;
 
 use crate::cli::engine::{ClientArgs, DatabaseArgs, build_engine, redact};
+use crate::cli::keys::{KeySetDir, watch_key_set};
 use crate::cli::output::{fail, runtime};
 use crate::cli::sandbox::shutdown_signal;
 
@@ -43,6 +44,10 @@ pub struct WorkerArgs {
     /// Seconds a graceful shutdown lets calls in flight finish.
     #[arg(long, env = "GRANTFLOW_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     shutdown_grace_seconds: u64,
+    /// With --key-set: seconds between re-reads of the key set (a `keys activate` or `retire`
+    /// takes effect within this).
+    #[arg(long, env = "GRANTFLOW_KEY_RELOAD_SECONDS", default_value_t = 5)]
+    key_reload_seconds: u64,
     /// Log format on stderr.
     #[arg(long, env = "GRANTFLOW_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -103,6 +108,16 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
                 args.listen
             )
         })?;
+    // With a key set, the client shares its keys with a watcher that follows the folder.
+    let key_set = match &client.key_set {
+        Some(dir) => {
+            let set = KeySetDir::new(dir.clone());
+            let keys = set.load()?;
+            client.keys = Some(keys.clone());
+            Some((set, keys))
+        }
+        None => None,
+    };
     let lease = Duration::from_secs(args.lease_seconds.max(1));
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
     let engine = build_engine(&args.database, &client, worker_id.clone(), true, |config| {
@@ -113,6 +128,17 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     engine.start_worker();
     let router = finish_router(engine.clone());
     let stop = tokio_util::sync::CancellationToken::new();
+    if let Some((set, keys)) = key_set {
+        let every = Duration::from_secs(args.key_reload_seconds.max(1));
+        let id = worker_id.clone();
+        tokio::spawn(watch_key_set(set, keys, every, stop.clone(), move |keys| {
+            println!(
+                "grantflow worker {id}: client keys reloaded: signing with {} (published: {})",
+                keys.active_key_id(),
+                keys.key_ids().join(", ")
+            );
+        }));
+    }
     let server = tokio::spawn({
         let stop = stop.clone();
         async move {
