@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use grantflow_protocol::grant::{GrantResponse, RotatedToken};
+use grantflow_protocol::text::{UNTRUSTED_TEXT_MAX_CHARS, untrusted};
 use grantflow_protocol::{GnapError, Secret};
 use serde::{Deserialize, Serialize};
 
@@ -159,9 +160,10 @@ pub enum FinishCallback {
     /// `?result=...[&message=...]` (the reference server's failure redirects): `grant_rejected`
     /// means the user denied; anything else is a failed interaction.
     Result {
-        /// The `result` parameter.
+        /// The `result` parameter, cleaned ([`untrusted`]: no control characters, at most
+        /// [`UNTRUSTED_TEXT_MAX_CHARS`] characters).
         result: String,
-        /// The `message` parameter.
+        /// The `message` parameter, cleaned the same way.
         message: Option<String>,
     },
 }
@@ -256,7 +258,11 @@ impl FinishCallback {
                 present: "interact_ref",
                 missing: "hash",
             }),
-            (_, _, Some(result)) => Ok(Self::Result { result, message }),
+            // Whoever opens the finish URI writes these: store and show them cleaned.
+            (_, _, Some(result)) => Ok(Self::Result {
+                result: untrusted(&result, UNTRUSTED_TEXT_MAX_CHARS),
+                message: message.map(|m| untrusted(&m, UNTRUSTED_TEXT_MAX_CHARS)),
+            }),
             (None, None, None) => Err(CallbackQueryError::Empty),
         }
     }
@@ -265,6 +271,26 @@ impl FinishCallback {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_result_and_its_message_are_stored_cleaned() {
+        let message = format!(
+            "\u{fffd}\u{fffd}\r\n\u{1b}[2Jforged line{}",
+            "!".repeat(1000)
+        );
+        let cb = FinishCallback::from_query_pairs([
+            ("result", "something_else\u{0}"),
+            ("message", message.as_str()),
+        ])
+        .unwrap();
+        let FinishCallback::Result { result, message } = cb else {
+            panic!("a result callback")
+        };
+        assert_eq!(result, "something_else");
+        let message = message.unwrap();
+        assert!(message.starts_with("[2Jforged line!!!"), "{message}");
+        assert_eq!(message.chars().count(), UNTRUSTED_TEXT_MAX_CHARS);
+    }
 
     #[test]
     fn query_pairs() {

@@ -10,6 +10,8 @@ use std::fmt;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::text::{UNTRUSTED_TEXT_MAX_CHARS, untrusted};
+
 /// A GNAP error code (RFC 9635 §3.6 plus what the reference server uses).
 ///
 /// Unknown codes are kept in [`GnapErrorCode::Other`], never lost or turned into an error.
@@ -66,7 +68,8 @@ impl GnapErrorCode {
         }
     }
 
-    /// Parses a wire code; unknown codes become [`GnapErrorCode::Other`].
+    /// Parses a wire code; unknown codes become [`GnapErrorCode::Other`], cleaned as
+    /// [`untrusted`] text of at most 64 characters.
     pub fn parse(code: &str) -> Self {
         match code {
             "invalid_request" => Self::InvalidRequest,
@@ -82,7 +85,7 @@ impl GnapErrorCode {
             "unknown_interaction" => Self::UnknownInteraction,
             "too_fast" => Self::TooFast,
             "too_many_attempts" => Self::TooManyAttempts,
-            other => Self::Other(other.to_owned()),
+            other => Self::Other(untrusted(other, 64)),
         }
     }
 }
@@ -126,7 +129,8 @@ impl<'de> Deserialize<'de> for GnapErrorCode {
 pub struct GnapError {
     /// The code, when the server gave one.
     pub code: Option<GnapErrorCode>,
-    /// The human-readable description, when the server gave one.
+    /// The human-readable description, when the server gave one; parsed bodies hold it cleaned
+    /// ([`untrusted`], at most [`UNTRUSTED_TEXT_MAX_CHARS`] characters).
     pub description: Option<String>,
 }
 
@@ -210,7 +214,7 @@ impl<'de> Deserialize<'de> for GnapError {
                     }),
                     Some(ErrorField::Object { code, description }) => Ok(GnapError {
                         code: code.as_deref().map(GnapErrorCode::parse),
-                        description,
+                        description: description.map(|d| untrusted(&d, UNTRUSTED_TEXT_MAX_CHARS)),
                     }),
                 }
             }
@@ -232,7 +236,7 @@ pub enum ProtocolError {
         line: usize,
         /// 1-based column of the failure in the body.
         column: usize,
-        /// serde's description of the problem.
+        /// serde's description of the problem (cleaned: it may quote the body).
         message: String,
     },
 }
@@ -250,7 +254,7 @@ pub fn parse_json<T: de::DeserializeOwned>(body: &[u8]) -> Result<T, ProtocolErr
         what: short_type_name::<T>(),
         line: e.line(),
         column: e.column(),
-        message: e.to_string(),
+        message: untrusted(&e.to_string(), UNTRUSTED_TEXT_MAX_CHARS),
     })
 }
 
@@ -267,6 +271,27 @@ fn short_type_name<T>() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_servers_text_is_cleaned_where_it_is_parsed() {
+        let long = "x".repeat(5000);
+        let body = format!(
+            r#"{{"error":{{"code":"evil\u001b[31m\ncode","description":"line1\r\nFAKE LOG \u202e{long}"}}}}"#
+        );
+        let e: GnapError = serde_json::from_str(&body).unwrap();
+        assert_eq!(e.code, Some(GnapErrorCode::Other("evil[31m code".into())));
+        let description = e.description.unwrap();
+        assert!(
+            description.starts_with("line1 FAKE LOG xxx"),
+            "{description}"
+        );
+        assert!(description.ends_with('…'));
+        assert_eq!(description.chars().count(), UNTRUSTED_TEXT_MAX_CHARS);
+        // A parse error quoting a malformed body is cleaned too.
+        let err = parse_json::<u32>(br#""\u001b]0;owned\u0007""#).unwrap_err();
+        assert!(err.to_string().contains("]0;owned"), "{err}");
+        assert!(!err.to_string().chars().any(char::is_control), "{err}");
+    }
 
     #[test]
     fn parses_all_three_shapes() {

@@ -22,6 +22,9 @@
 //! - [`error`]: the GNAP error body in its three shapes, and [`error::ProtocolError`] for
 //!   malformed bodies ([`error::parse_json`] is the one way bodies are parsed).
 //! - [`finish_hash`]: compute and verify the interaction finish hash (RFC 9635 §4.2.3).
+//! - [`text`]: [`text::untrusted`], the one cleaner of text from outside (callback messages, AS
+//!   descriptions, parse errors): no control or invisible characters, capped length; and
+//!   [`text::escape_html`].
 //! - [`keys`]: Ed25519 private keys (PKCS#8 PEM, JWK, generate on request) and public keys.
 //! - [`signature`]: RFC 9421 signing exactly as the reference packages do, and a strict
 //!   verifier with typed rejection reasons (one file each for the request types, errors, the
@@ -54,6 +57,7 @@ pub mod pagination;
 pub mod quote;
 pub mod secret;
 pub mod signature;
+pub mod text;
 pub mod wallet_address;
 
 pub use error::{GnapError, GnapErrorCode, ProtocolError};

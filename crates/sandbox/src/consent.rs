@@ -21,21 +21,8 @@ pub(crate) struct ConsentView<'a> {
     pub reading: grantflow_interval::Reading,
 }
 
-/// Escapes text for HTML element content and attribute values.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML element content and attribute values (the one escaper, in protocol).
+pub(crate) use grantflow_protocol::text::escape_html as escape;
 
 /// `500` at scale 2 in USD -> `5.00 USD`.
 pub(crate) fn format_amount(amount: &Amount) -> String {
