@@ -11,6 +11,7 @@
 //! - `browser.rs`: the demo's small browser (cookies, redirects, the consent form) and
 //!   `display_url`, which hides secrets in printed URLs.
 //! - `output.rs`: how one-shot commands print (`--json`), fail and exit.
+//! - `seconds.rs`: the range every duration flag is checked against.
 //!
 //! Error policy: `anyhow` here only, at the edge; every error says what to do next. The crates
 //! below return typed errors.
@@ -23,4 +24,5 @@ pub mod interval;
 pub mod keys;
 pub mod output;
 pub mod sandbox;
+pub mod seconds;
 pub mod worker;

@@ -17,6 +17,7 @@ use serde_json::json;
 
 use crate::cli::keys::load_key;
 use crate::cli::output::{fail, runtime};
+use crate::cli::seconds::{DAY, YEAR, seconds};
 
 /// `grantflow sandbox ...`.
 #[derive(Debug, Args)]
@@ -28,20 +29,36 @@ pub struct SandboxArgs {
     #[arg(long, short, env = "GRANTFLOW_SANDBOX_PORT", default_value_t = 4000)]
     port: u16,
     /// Seconds a client must wait between continuation calls (`continue.wait`).
-    #[arg(long, env = "GRANTFLOW_SANDBOX_WAIT_SECONDS", default_value_t = 5)]
+    #[arg(
+        long,
+        env = "GRANTFLOW_SANDBOX_WAIT_SECONDS",
+        default_value_t = 5,
+        value_parser = seconds(0, DAY)
+    )]
     wait_seconds: u64,
     /// Lifetime of issued access tokens in seconds (`expires_in`).
-    #[arg(long, env = "GRANTFLOW_SANDBOX_TOKEN_LIFETIME", default_value_t = 600)]
+    #[arg(
+        long,
+        env = "GRANTFLOW_SANDBOX_TOKEN_LIFETIME",
+        default_value_t = 600,
+        value_parser = seconds(1, YEAR)
+    )]
     token_lifetime: u64,
     /// Lifetime of an interaction (the consent page) in seconds.
     #[arg(
         long,
         env = "GRANTFLOW_SANDBOX_INTERACTION_LIFETIME",
-        default_value_t = 600
+        default_value_t = 600,
+        value_parser = seconds(1, YEAR)
     )]
     interaction_lifetime: u64,
     /// Lifetime of a quote in seconds.
-    #[arg(long, env = "GRANTFLOW_SANDBOX_QUOTE_LIFETIME", default_value_t = 300)]
+    #[arg(
+        long,
+        env = "GRANTFLOW_SANDBOX_QUOTE_LIFETIME",
+        default_value_t = 300,
+        value_parser = seconds(1, YEAR)
+    )]
     quote_lifetime: u64,
     /// Encoding of the finish redirect's `hash`: `padded` (standard base64 with padding, what
     /// the reference server sends) or `rfc9635` (base64url without padding).

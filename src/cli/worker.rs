@@ -19,6 +19,7 @@ use crate::cli::engine::{ClientArgs, DatabaseArgs, build_engine, redact};
 use crate::cli::keys::{KeySetDir, watch_key_set};
 use crate::cli::output::{fail, runtime};
 use crate::cli::sandbox::shutdown_signal;
+use crate::cli::seconds::{DAY, seconds};
 
 /// `grantflow worker`.
 #[derive(Debug, Args)]
@@ -39,14 +40,29 @@ pub struct WorkerArgs {
     #[arg(long, env = "GRANTFLOW_WORKER_ID", value_name = "ID")]
     worker_id: Option<String>,
     /// Lease length in seconds: how long a grant waits for another worker if this one dies.
-    #[arg(long, env = "GRANTFLOW_LEASE_SECONDS", default_value_t = 30)]
+    #[arg(
+        long,
+        env = "GRANTFLOW_LEASE_SECONDS",
+        default_value_t = 30,
+        value_parser = seconds(1, DAY)
+    )]
     lease_seconds: u64,
     /// Seconds a graceful shutdown lets calls in flight finish.
-    #[arg(long, env = "GRANTFLOW_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    #[arg(
+        long,
+        env = "GRANTFLOW_SHUTDOWN_GRACE_SECONDS",
+        default_value_t = 30,
+        value_parser = seconds(0, DAY)
+    )]
     shutdown_grace_seconds: u64,
     /// With --key-set: seconds between re-reads of the key set (a `keys activate` or `retire`
     /// takes effect within this).
-    #[arg(long, env = "GRANTFLOW_KEY_RELOAD_SECONDS", default_value_t = 5)]
+    #[arg(
+        long,
+        env = "GRANTFLOW_KEY_RELOAD_SECONDS",
+        default_value_t = 5,
+        value_parser = seconds(1, DAY)
+    )]
     key_reload_seconds: u64,
     /// Log format on stderr.
     #[arg(long, env = "GRANTFLOW_LOG_FORMAT", value_enum, default_value = "text")]
