@@ -22,8 +22,13 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with_wait(0).await
+}
+
+/// A setup whose AS asks clients to wait `wait_seconds` before continuing (`continue.wait`).
+async fn setup_with_wait(wait_seconds: u64) -> Setup {
     let sandbox = Sandbox::start(SandboxConfig {
-        wait_seconds: 0,
+        wait_seconds,
         ..SandboxConfig::default()
     })
     .await
@@ -261,6 +266,23 @@ async fn a_finish_redirect_handed_over_by_hand_continues_the_grant() {
     let page = grant(&s, &["list", "--limit", "1", "--offset", "1"]).await;
     assert_eq!(page.as_array().unwrap().len(), 1);
     assert_eq!(page[0]["id"], id.as_str());
+    s.sandbox.shutdown().await;
+}
+
+/// With no worker running and an AS that asks for a wait before the continue, `grant continue`
+/// drives the engine itself until the grant is issued (it used to wait 30 s and leave the grant
+/// `Continuing`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finish_redirect_handed_over_by_hand_without_a_worker_honours_the_wait() {
+    let s = setup_with_wait(2).await;
+    let (id, redirect) = request_outgoing(&s).await;
+    let outcome = s.sandbox.approve_interaction(&redirect).unwrap();
+    let finish = outcome.redirect.unwrap().expose().to_owned();
+    let continued = grant(&s, &["continue", &finish]).await;
+    assert_eq!(continued["state"], "Issued", "{continued}");
+    assert_eq!(continued["id"], id.as_str());
+    let status = grant(&s, &["status", &id]).await;
+    assert_eq!(status["state"], "Issued", "{status}");
     s.sandbox.shutdown().await;
 }
 

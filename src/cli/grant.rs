@@ -177,28 +177,7 @@ async fn command(engine: &Engine<AnyStore>, args: &GrantArgs) -> anyhow::Result<
                 json: Value::Array(rows),
             })
         }
-        GrantCommand::Continue { finish_url } => {
-            let (id, token) = finish_path(finish_url)?;
-            let query = finish_url.query().unwrap_or_default();
-            let outcome = engine
-                .finish_callback(id, &token, query)
-                .await
-                .map_err(|e| anyhow::anyhow!("the finish callback was refused: {e}"))?;
-            let word = match outcome {
-                CallbackOutcome::Approved => "approved: the grant is being continued",
-                CallbackOutcome::Rejected => "rejected by the user",
-                CallbackOutcome::Failed => "the interaction failed at the authorization server",
-            };
-            // Let the continue finish before the process exits (a worker may take it over).
-            let view = engine
-                .wait_for(id, Duration::from_secs(30), |v| {
-                    v.kind() == StateKind::Issued || v.is_final()
-                })
-                .await?;
-            let mut report = status(&view);
-            report.human = format!("callback {word}\n{}", report.human);
-            Ok(report)
-        }
+        GrantCommand::Continue { finish_url } => continue_grant(engine, finish_url).await,
         GrantCommand::Cancel { id } => Ok(status(&engine.cancel(GrantId(*id)).await?)),
         GrantCommand::Rotate { id } => Ok(status(&engine.rotate(GrantId(*id)).await?)),
         GrantCommand::Revoke { id } => Ok(status(&engine.revoke(GrantId(*id)).await?)),
@@ -214,6 +193,62 @@ async fn command(engine: &Engine<AnyStore>, args: &GrantArgs) -> anyhow::Result<
             })
         }
     }
+}
+
+/// How long `grant continue` drives the engine beyond the instant the continue is due: the call
+/// itself and a retry the AS may ask for.
+const CONTINUE_SLACK: Duration = Duration::from_secs(30);
+/// The longest `grant continue` waits for a continue the AS scheduled; beyond, a worker must run.
+const CONTINUE_MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// `grant continue FINISH_URL`: hands the finish redirect to the engine, then drives the engine
+/// in this process (a worker of its own, stopped gracefully on exit) until the grant leaves
+/// `Continuing`. The machine schedules the continue at the AS's `continue.wait`, so this honours
+/// it without a `grantflow worker` running; a worker elsewhere may take the grant over instead.
+/// While it runs, this process's worker may also advance other due grants of the database, as
+/// any worker would. If the grant is still `Continuing` at the end, the report says a worker must
+/// run.
+async fn continue_grant(engine: &Engine<AnyStore>, finish_url: &Url) -> anyhow::Result<Report> {
+    let (id, token) = finish_path(finish_url)?;
+    let query = finish_url.query().unwrap_or_default();
+    let outcome = engine
+        .finish_callback(id, &token, query)
+        .await
+        .map_err(|e| anyhow::anyhow!("the finish callback was refused: {e}"))?;
+    let word = match outcome {
+        CallbackOutcome::Approved => "approved: the grant is being continued",
+        CallbackOutcome::Rejected => "rejected by the user",
+        CallbackOutcome::Failed => "the interaction failed at the authorization server",
+    };
+    let done = |v: &GrantView| v.kind() == StateKind::Issued || v.is_final();
+    let mut view = engine.get(id).await?;
+    let mut waited = Duration::ZERO;
+    if !done(&view) {
+        let until_due = view
+            .next_wake_at
+            .and_then(|at| (at - Utc::now()).to_std().ok())
+            .unwrap_or_default();
+        let budget = until_due
+            .saturating_add(CONTINUE_SLACK)
+            .min(CONTINUE_MAX_WAIT);
+        engine.start_worker();
+        waited = budget;
+        view = match engine.wait_for(id, budget, done).await {
+            Ok(view) => view,
+            Err(grantflow_driver::EngineError::Timeout(_)) => engine.get(id).await?,
+            Err(e) => return Err(e.into()),
+        };
+    }
+    let mut report = status(&view);
+    report.human = format!("callback {word}\n{}", report.human);
+    if view.kind() == StateKind::Continuing {
+        report.human.push_str(&format!(
+            "the grant is still Continuing after {}s here: run `grantflow worker` on this \
+             database to finish it\n",
+            waited.as_secs()
+        ));
+    }
+    Ok(report)
 }
 
 async fn request_grant(
