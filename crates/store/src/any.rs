@@ -74,6 +74,10 @@ impl GrantStore for AnyStore {
         delegate!(self, s => s.history(id).await)
     }
 
+    async fn first_event(&self, id: GrantId) -> Result<Option<EventRecord>, StoreError> {
+        delegate!(self, s => s.first_event(id).await)
+    }
+
     async fn claim_due(&self, request: ClaimRequest) -> Result<Vec<Claimed>, StoreError> {
         delegate!(self, s => s.claim_due(request).await)
     }

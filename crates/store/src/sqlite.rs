@@ -269,21 +269,19 @@ impl GrantStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::db("read a grant's events"))?;
-        rows.iter()
-            .map(|row| {
-                let decode = |e: sqlx::Error| StoreError::Corrupt {
-                    grant: Some(id),
-                    detail: e.to_string(),
-                };
-                Ok(EventRecord {
-                    grant: id,
-                    seq: row.try_get("seq").map_err(decode)?,
-                    version: row.try_get("version").map_err(decode)?,
-                    event: row.try_get("event").map_err(decode)?,
-                    at: time(Some(id), row.try_get("at").map_err(decode)?)?,
-                })
-            })
-            .collect()
+        rows.iter().map(|row| event_record(id, row)).collect()
+    }
+
+    async fn first_event(&self, id: GrantId) -> Result<Option<EventRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT seq, version, event, at FROM grantflow_grant_events
+             WHERE grant_id = ?1 AND version = 1",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(StoreError::db("read a grant's first event"))?;
+        row.map(|row| event_record(id, &row)).transpose()
     }
 
     async fn claim_due(&self, request: ClaimRequest) -> Result<Vec<Claimed>, StoreError> {
@@ -503,4 +501,19 @@ impl GrantStore for SqliteStore {
     fn wake_signal(&self) -> WakeSignal {
         self.waker.signal()
     }
+}
+
+/// An event row (`seq, version, event, at`) of grant `id`.
+fn event_record(id: GrantId, row: &sqlx::sqlite::SqliteRow) -> Result<EventRecord, StoreError> {
+    let decode = |e: sqlx::Error| StoreError::Corrupt {
+        grant: Some(id),
+        detail: e.to_string(),
+    };
+    Ok(EventRecord {
+        grant: id,
+        seq: row.try_get("seq").map_err(decode)?,
+        version: row.try_get("version").map_err(decode)?,
+        event: row.try_get("event").map_err(decode)?,
+        at: time(Some(id), row.try_get("at").map_err(decode)?)?,
+    })
 }

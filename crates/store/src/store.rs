@@ -41,7 +41,11 @@ use crate::wake::WakeSignal;
 ///    writes nothing and returns the grant created first.
 /// 6. **The log replays.** The event rows of a grant have versions `1..=version` with no gap, in
 ///    order; the state is what the machine gives when the events are applied in that order.
-/// 7. **Wake-ups.** After a write that leaves an unleased grant due within the next 5 seconds,
+/// 7. **The first event stays first.** [`first_event`](Self::first_event) returns the event row
+///    of version 1 (the one written by [`create`](Self::create)), whatever was committed since,
+///    reading that one row only: later transitions never change it, so an idempotency check can
+///    compare a repeated request with it at a cost that does not grow with the grant's history.
+/// 8. **Wake-ups.** After a write that leaves an unleased grant due within the next 5 seconds,
 ///    every [`WakeSignal`] of the store (in any process for a shared database) is eventually
 ///    woken; workers must still poll (at least every 5 s), since a wake-up may be lost and
 ///    later wake-ups are not signalled.
@@ -82,6 +86,13 @@ pub trait GrantStore: Clone + Send + Sync + 'static {
         &self,
         id: GrantId,
     ) -> impl Future<Output = Result<Vec<EventRecord>, StoreError>> + Send;
+
+    /// Reads a grant's first event (version 1, written by [`create`](Self::create)), and only
+    /// that row; `None` if there is no such grant. See rule 7 of the contract.
+    fn first_event(
+        &self,
+        id: GrantId,
+    ) -> impl Future<Output = Result<Option<EventRecord>, StoreError>> + Send;
 
     /// Claims up to `limit` due grants (`next_wake_at <= now`, earliest first), skipping those
     /// another claim is taking at this moment, under a lease ending at `lease_until`.

@@ -656,6 +656,29 @@ mod scenarios {
         assert!(later[0].lease.token > c.lease.token);
     }
 
+    /// Rule 7: the first event is the creating one, whatever was committed after it.
+    pub async fn first_event_is_the_creating_one<S: GrantStore>(store: S) {
+        assert!(
+            store
+                .first_event(GrantId::new_random())
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let g = new_grant(&store, Some("first"), Some(t0())).await;
+        let c = claim(&store, "w", t0(), 1).await.remove(0);
+        let w = leased_write(&c, 2, AfterWrite::Release, Some(t0() + secs(5)));
+        commit_one(&store, w, t0()).await.unwrap();
+        assert_eq!(store.history(g.id).await.unwrap().len(), 2);
+        let first = store.first_event(g.id).await.unwrap().unwrap();
+        assert_eq!(first.grant, g.id);
+        assert_eq!(first.version, 1);
+        assert_eq!(first.at, t0());
+        assert_eq!(v(&first.event), json!({"event": "requested"}));
+        let history = store.history(g.id).await.unwrap();
+        assert_eq!(first.seq, history[0].seq);
+    }
+
     pub async fn wake_signal_fires_when_work_is_scheduled<S: GrantStore>(store: S) {
         let mut signal = store.wake_signal();
         // PostgreSQL: the listener wakes once when it is listening; drain that first.
@@ -719,4 +742,5 @@ contract!(
     batch_commits_fence_each_write,
     create_leased_to_the_creator,
     wake_signal_fires_when_work_is_scheduled,
+    first_event_is_the_creating_one,
 );
