@@ -141,7 +141,7 @@ async fn main() -> anyhow::Result<()> {
     let store = AnyStore::connect("sqlite::memory:", 1).await?;
     let config = EngineConfig::new("shop-1", our_wallet.clone())
         .with_finish_base_url(base.join("grantflow")?);
-    let engine = Engine::new(store, Arc::new(ClientCalls::new(client.clone())), config);
+    let engine = Engine::new(store, Arc::new(ClientCalls::new(client.clone())), config)?;
     engine.start_worker();
     let app = App {
         engine: engine.clone(),

@@ -73,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
     let store = AnyStore::connect("sqlite::memory:", 1).await?;
     let config = EngineConfig::new("subscriptions-1", our_wallet)
         .with_finish_base_url("http://127.0.0.1:3344/grantflow".parse()?);
-    let engine = Engine::new(store, Arc::new(ClientCalls::new(client.clone())), config);
+    let engine = Engine::new(store, Arc::new(ClientCalls::new(client.clone())), config)?;
     engine.start_worker();
 
     let alice = client

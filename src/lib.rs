@@ -23,7 +23,7 @@
 //! let store = grantflow::store::AnyStore::connect("sqlite:grants.db", 1).await?;
 //! let config = EngineConfig::new("web-1", "https://shop.example/pay")
 //!     .with_finish_base_url("https://shop.example/grantflow".parse()?);
-//! let engine = Engine::new(store, Arc::new(ClientCalls::new(client)), config);
+//! let engine = Engine::new(store, Arc::new(ClientCalls::new(client)), config)?;
 //! engine.start_worker(); // and mount finish_router(engine.clone()) at /grantflow
 //! let grant = engine.request(GrantOrder { idempotency_key: "order-42".into(),
 //!     grant_endpoint: "https://auth.wallet.example/".into(), access, interaction: Interaction::Redirect }).await?;

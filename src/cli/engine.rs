@@ -138,7 +138,7 @@ pub async fn build_engine(
     let mut config = EngineConfig::new(worker_id, client.wallet_address_str());
     config.finish_base_url = client.public_url.clone();
     tune(&mut config);
-    Ok(Engine::new(store, calls, config))
+    Ok(Engine::new(store, calls, config)?)
 }
 
 /// The calls of an engine that only reads: none is ever sent.

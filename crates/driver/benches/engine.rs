@@ -252,6 +252,7 @@ async fn overhead(url: &str, full: bool) {
                 calls.clone(),
                 engine_config(&format!("bench{i}"), Duration::from_secs(30)),
             )
+            .unwrap()
         })
         .collect();
     let started = Instant::now();
@@ -384,7 +385,7 @@ async fn e2e<S: GrantStore>(store: S, label: &str, full: bool) {
     let mut config = engine_config("e2e", Duration::from_secs(30));
     config.client_wallet_address = w.wallet.clone();
     config.finish_base_url = Some("http://127.0.0.1:9/gf".parse().unwrap());
-    let engine = Engine::new(store, Arc::new(ClientCalls::new(w.client.clone())), config);
+    let engine = Engine::new(store, Arc::new(ClientCalls::new(w.client.clone())), config).unwrap();
     let w = Arc::new(w);
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
@@ -424,7 +425,7 @@ async fn latency<S: GrantStore>(store: S, label: &str, full: bool) {
         inner: ClientCalls::new(w.client.clone()),
         continue_left: Mutex::new(None),
     });
-    let engine = Engine::new(store, calls.clone(), config);
+    let engine = Engine::new(store, calls.clone(), config).unwrap();
     let mut samples = Vec::with_capacity(n);
     for i in 0..n {
         let g = engine.request(order(&w, format!("lat-{i}"))).await.unwrap();
@@ -464,7 +465,7 @@ async fn recovery(url: &str, full: bool) {
     let mut config = engine_config("doomed", lease);
     config.claim_batch = 1_000;
     config.max_concurrent_grants = 2_000;
-    let doomed = Engine::new(store.clone(), Arc::new(HangingCalls), config);
+    let doomed = Engine::new(store.clone(), Arc::new(HangingCalls), config).unwrap();
     let worker = doomed.start_worker();
     // Wait until the doomed worker holds every grant with its call in flight.
     let started = Instant::now();
@@ -485,6 +486,7 @@ async fn recovery(url: &str, full: bool) {
                 calls.clone(),
                 engine_config(&format!("survivor{i}"), lease),
             )
+            .unwrap()
         })
         .collect();
     for e in &others {
@@ -541,7 +543,8 @@ async fn memory(url: &str, full: bool) {
         store.clone(),
         Arc::new(InstantCalls::new()),
         engine_config("memory", Duration::from_secs(30)),
-    );
+    )
+    .unwrap();
     let before = rss_kib();
     engine.start_worker();
     let mut samples = Vec::new();

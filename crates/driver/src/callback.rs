@@ -16,7 +16,8 @@ use axum::routing::get;
 use grantflow_store::{GrantId, GrantStore};
 use url::Url;
 
-use crate::engine::{CallbackOutcome, CallbackRefusal, Engine};
+use crate::engine::Engine;
+use crate::finish::{CallbackOutcome, CallbackRefusal};
 
 /// What the user's browser gets back from the finish URI.
 pub trait FinishResponder: Send + Sync + 'static {

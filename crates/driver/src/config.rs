@@ -1,8 +1,11 @@
 //! [`EngineConfig`]: who this engine is and how it paces its work.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use url::Url;
+
+use crate::time::{Clock, SystemClock};
 
 /// Tunables of an [`Engine`](crate::Engine). Build with [`EngineConfig::new`] and adjust fields.
 #[derive(Debug, Clone)]
@@ -43,12 +46,18 @@ pub struct EngineConfig {
     pub committers: usize,
     /// Most writes in one commit batch.
     pub commit_batch: usize,
+    /// Writes waiting for a commit task at most; a write beyond it waits for room (back
+    /// pressure instead of unbounded memory).
+    pub commit_queue: usize,
+    /// Where the engine reads the time: [`SystemClock`] by default, a
+    /// [`ManualClock`](crate::ManualClock) in tests and simulations.
+    pub clock: Arc<dyn Clock>,
 }
 
 impl EngineConfig {
     /// A configuration with the defaults: 30 s leases, claims of 64, 512 grants at once, 1 s
     /// poll, 15 s command wait, 30 s shutdown grace, two committers of up to 256 writes, tokens
-    /// handed out with at least 5 s left.
+    /// handed out with at least 5 s left, a commit queue of 4096 writes, the system clock.
     pub fn new(worker_id: impl Into<String>, client_wallet_address: impl Into<String>) -> Self {
         Self {
             worker_id: worker_id.into(),
@@ -65,12 +74,20 @@ impl EngineConfig {
             token_margin: Duration::from_secs(5),
             committers: 2,
             commit_batch: 256,
+            commit_queue: 4096,
+            clock: Arc::new(SystemClock),
         }
     }
 
     /// Sets [`finish_base_url`](Self::finish_base_url).
     pub fn with_finish_base_url(mut self, url: Url) -> Self {
         self.finish_base_url = Some(url);
+        self
+    }
+
+    /// Sets [`clock`](Self::clock).
+    pub fn with_clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
         self
     }
 

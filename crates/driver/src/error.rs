@@ -69,6 +69,10 @@ pub enum EngineError {
         "a redirect finish needs EngineConfig::finish_base_url (where finish_router is mounted)"
     )]
     NoFinishUrl,
+    /// `EngineConfig::finish_base_url` cannot hold a path (e.g. `mailto:`): use the http(s) URL
+    /// where `finish_router` is mounted.
+    #[error("the finish base URL {0} cannot hold a path: use the http(s) URL of finish_router")]
+    BadFinishUrl(String),
     /// The grant endpoint is not an absolute URL.
     #[error("the grant endpoint {endpoint:?} is not an absolute URL: {reason}")]
     BadGrantEndpoint {
@@ -99,6 +103,14 @@ pub enum EngineError {
     /// The engine is shutting down and takes no new work.
     #[error("the engine is shutting down")]
     ShuttingDown,
+    /// A task of the engine doing this work panicked (a bug in grantflow; it is logged). What it
+    /// was writing may or may not have been committed: read the grant again.
+    #[error("an engine task ({0}) failed; read the grant again")]
+    TaskFailed(&'static str),
+    /// [`Engine::new`](crate::Engine::new) was called outside a tokio runtime: the engine
+    /// runs tasks, so create it from within one (e.g. inside `#[tokio::main]`).
+    #[error("the engine needs a tokio runtime: create it from within one")]
+    NoRuntime,
 }
 
 impl From<StoreError> for EngineError {

@@ -19,7 +19,7 @@
 //! let store = grantflow_store::AnyStore::connect("sqlite:grants.db", 8).await?;
 //! let config = EngineConfig::new(EngineConfig::unique_worker_id("shop"), "https://wallet.example/shop")
 //!     .with_finish_base_url("https://shop.example/grantflow".parse()?);
-//! let engine = Engine::new(store, Arc::new(ClientCalls::new(client)), config);
+//! let engine = Engine::new(store, Arc::new(ClientCalls::new(client)), config)?;
 //! engine.start_worker();
 //!
 //! // The finish URI the AS redirects the user to, served by the application.
@@ -45,18 +45,32 @@
 //!
 //! # Layout
 //!
-//! - `engine.rs`: [`Engine`], the application API (request, read, history, wait/subscribe,
-//!   access token, cancel, rotate, revoke, finish callback, shutdown) and the one
-//!   apply-commit-call loop every path uses.
+//! No two files import each other. From the bottom: `time.rs`, `error.rs`, `view.rs`,
+//! `config.rs`; then `calls.rs` and `committer.rs`; then `engine.rs` (the type and its shared
+//! state); then `step.rs`; at the top `order.rs`, `command.rs`, `finish.rs`, `worker.rs` and
+//! `callback.rs` (which uses `finish.rs`).
+//!
+//! - `engine.rs`: [`Engine`]: construction, reads (get, list, history), the change feed
+//!   (subscribe, wait_for) and graceful shutdown.
+//! - `order.rs`: [`Engine::request`]: [`GrantOrder`] to a GNAP grant request (finish URI and
+//!   nonce), the idempotency check against the grant's first event.
+//! - `step.rs`: the one way a grant is advanced (apply, commit, call, commit), the lease
+//!   renewal during a call, a worker's turn on a claimed grant.
+//! - `command.rs`: cancel, revoke, rotate and [`Engine::access_token`]: taking a grant's lease
+//!   for a command (waiting on notifications), resolving a call a dead holder left in flight.
+//! - `finish.rs`: [`Engine::finish_callback`]: checking a callback without writing, recording
+//!   it, the continue in the background.
 //! - `worker.rs`: [`Engine::start_worker`]: the claim loop, its sleep, its graceful stop;
 //!   [`WorkerHandle`].
 //! - `calls.rs`: [`Calls`], the seam to the network, and [`ClientCalls`] over
 //!   `grantflow-client`: client errors classified as not sent / ambiguous / refused.
-//! - `committer.rs`: group commit: concurrent grants' transitions share one store batch.
+//! - `committer.rs`: group commit: a bounded queue, one batcher, concurrent grants'
+//!   transitions share one store batch.
 //! - `callback.rs`: [`finish_router`], the axum endpoint for finish redirects, and the
 //!   [`FinishResponder`]s.
 //! - `view.rs`: what the application reads: [`GrantView`], [`HistoryEntry`], [`GrantChange`],
 //!   [`AccessTokenView`].
+//! - `time.rs`: [`Clock`] ([`SystemClock`], [`ManualClock`]) and saturating instant arithmetic.
 //! - `config.rs`: [`EngineConfig`]. `error.rs`: [`EngineError`].
 //!
 //! # Invariants
@@ -78,24 +92,34 @@
 //!   is recorded, and starts the continue (in the background, so the browser is answered at once).
 //! - `Retry-After` on a refusal delays the grant's next wake-up (capped by
 //!   `EngineConfig::max_retry_after`); `wait` and `too_fast` are the machine's.
-//! - Commands wait up to `command_wait` for a worker holding the lease, then fail with
+//! - Commands wait up to `command_wait` for a worker holding the lease (woken by this engine's
+//!   changes, the store's wake-ups, the lease lapsing, or the poll interval), then fail with
 //!   [`EngineError::Busy`].
+//! - Time is an input: the engine reads the time of day only from [`EngineConfig::clock`], and
+//!   waits for instants through it, so tests move a [`ManualClock`] instead of sleeping.
+//!   Arithmetic on instants saturates; no configuration makes it panic.
 
 mod callback;
 mod calls;
+mod command;
 mod committer;
 mod config;
 mod engine;
 mod error;
+mod finish;
+mod order;
+mod step;
+mod time;
 mod view;
 mod worker;
 
 pub use callback::{FinishResponder, HtmlPages, RedirectPages, finish_router, finish_router_with};
 pub use calls::{CallFuture, CallOutcome, Calls, ClientCalls, LookupFuture, classify};
 pub use config::EngineConfig;
-pub use engine::{
-    CallbackOutcome, CallbackRefusal, Engine, GrantOrder, Interaction, RequestedGrant,
-};
+pub use engine::Engine;
 pub use error::{EngineError, OrderPart};
+pub use finish::{CallbackOutcome, CallbackRefusal};
+pub use order::{GrantOrder, Interaction, RequestedGrant};
+pub use time::{Clock, ManualClock, Sleep, SystemClock};
 pub use view::{AccessTokenView, GrantChange, GrantView, HistoryEntry};
 pub use worker::WorkerHandle;

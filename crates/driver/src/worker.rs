@@ -14,12 +14,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::TimeDelta;
 use grantflow_store::{ClaimRequest, GrantStore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::engine::{Engine, Inner, clock_now};
+use crate::engine::{Engine, Inner};
+use crate::time::after;
 
 /// The shortest pause when grants are due but none could be claimed (another worker is taking
 /// them right now).
@@ -62,7 +62,6 @@ async fn worker_loop<S: GrantStore>(inner: Arc<Inner<S>>) {
     let mut grants: JoinSet<()> = JoinSet::new();
     let mut signal = inner.store.wake_signal();
     let max = config.max_concurrent_grants.max(1);
-    let lease = TimeDelta::from_std(config.lease).unwrap_or(TimeDelta::seconds(30));
     tracing::info!("worker started");
     loop {
         while let Some(done) = grants.try_join_next() {
@@ -86,13 +85,13 @@ async fn worker_loop<S: GrantStore>(inner: Arc<Inner<S>>) {
         let limit = u32::try_from(room)
             .unwrap_or(u32::MAX)
             .min(config.claim_batch.max(1));
-        let now = clock_now();
+        let now = inner.now();
         let claimed = match inner
             .store
             .claim_due(ClaimRequest {
                 owner: config.worker_id.clone(),
                 now,
-                lease_until: now + lease,
+                lease_until: after(now, config.lease),
                 limit,
             })
             .await
@@ -116,20 +115,26 @@ async fn worker_loop<S: GrantStore>(inner: Arc<Inner<S>>) {
         if got == limit as usize {
             continue;
         }
-        let pause = match inner.store.next_wake_at().await {
-            Ok(Some(at)) => (at - clock_now())
-                .to_std()
-                .unwrap_or(Duration::ZERO)
-                .max(MIN_PAUSE),
-            Ok(None) => config.poll_interval,
+        // Sleep until the earliest wake-up on the engine's clock, a wake-up from the store, or
+        // the poll interval (a lost notification, another process's writes).
+        let next = match inner.store.next_wake_at().await {
+            Ok(next) => next,
             Err(error) => {
                 tracing::warn!(%error, "could not read the next wake-up time");
-                config.poll_interval
+                None
             }
-        }
-        .min(config.poll_interval);
+        };
+        let due = async {
+            match next {
+                // Grants are due but none was claimed: another worker is taking them right now.
+                Some(at) if at <= inner.now() => tokio::time::sleep(MIN_PAUSE).await,
+                Some(at) => inner.config.clock.sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            _ = signal.wait(pause) => {}
+            () = due => {}
+            _ = signal.wait(config.poll_interval) => {}
             () = inner.shutdown.cancelled() => {}
         }
     }

@@ -154,7 +154,7 @@ mod scenarios {
     }
 
     pub async fn polling_without_finish<S: GrantStore>(store: S) {
-        let world = World::with_wait(1).await;
+        let world = World::manual_with_wait(1).await;
         let engine = world.engine(store, |_| {}).await;
         engine.start_worker();
         let g = engine
@@ -170,7 +170,7 @@ mod scenarios {
             outcome.redirect.is_none(),
             "no finish redirect without a finish URI"
         );
-        wait_kind(&engine, g.id, StateKind::Issued).await;
+        world.drive_until(&engine, g.id, StateKind::Issued).await;
         engine.access_token(g.id).await.unwrap();
         assert_replays(&engine, g.id).await;
         engine.shutdown().await;
@@ -217,7 +217,7 @@ mod scenarios {
     }
 
     pub async fn client_side_expiry_cancels<S: GrantStore>(store: S) {
-        let world = World::quick().await;
+        let world = World::manual_with_wait(0).await;
         let engine = world
             .engine(store, |c| {
                 c.machine.interaction_deadline = chrono::TimeDelta::seconds(1);
@@ -228,6 +228,7 @@ mod scenarios {
             .request(world.outgoing("order-expire", Interaction::Redirect))
             .await
             .unwrap();
+        world.advance(Duration::from_secs(2));
         let v = wait_kind(&engine, g.id, StateKind::Expired).await;
         assert!(v.is_final());
         let kinds = event_kinds(&engine, g.id).await;
@@ -249,7 +250,7 @@ mod scenarios {
     }
 
     pub async fn rotation_on_expiry_once_for_many_callers<S: GrantStore>(store: S) {
-        let world = World::start(SandboxConfig {
+        let world = World::manual(SandboxConfig {
             wait_seconds: 0,
             access_token_lifetime_seconds: 40,
             ..SandboxConfig::default()
@@ -268,7 +269,7 @@ mod scenarios {
         let first = engine.access_token(g.id).await.unwrap();
         // Within the margin of its expiry (40 s lifetime, 35 s margin: after 5 s) the token is
         // rotated before it is handed out; the new one is then good for 5 s more.
-        tokio::time::sleep(Duration::from_millis(5500)).await;
+        world.advance(Duration::from_millis(5500));
         let callers = (0..8).map(|_| {
             let engine = engine.clone();
             async move { engine.access_token(g.id).await }

@@ -32,7 +32,7 @@ mod scenarios {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = S>,
     {
-        let world = World::with_wait(1).await;
+        let world = World::manual_with_wait(1).await;
         let first = world.engine(connect().await, |_| {}).await;
         first.start_worker();
         let mut polled = Vec::new();
@@ -51,8 +51,15 @@ mod scenarios {
                     .unwrap(),
             );
         }
-        // Let the first worker poll once or twice, then stop it and drop the engine.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Let the first worker poll once (request, pending answer, then a wake and its answer),
+        // then stop it and drop the engine.
+        world.advance(Duration::from_secs(1));
+        for g in &polled {
+            first
+                .wait_for(g.id, Duration::from_secs(20), |v| v.version >= 4)
+                .await
+                .unwrap();
+        }
         first.shutdown().await;
         drop(first);
 
@@ -77,14 +84,14 @@ mod scenarios {
             assert_eq!(outcome, grantflow_driver::CallbackOutcome::Approved);
         }
         for g in polled.iter().chain(&redirected) {
-            wait_kind(&second, g.id, StateKind::Issued).await;
+            world.drive_until(&second, g.id, StateKind::Issued).await;
             assert_replays(&second, g.id).await;
         }
         second.shutdown().await;
     }
 
     pub async fn lost_continue_response_ends_lost<S: GrantStore>(store: S) {
-        let world = World::quick().await;
+        let world = World::manual_with_wait(0).await;
         let engine = world.engine(store, |_| {}).await;
         engine.start_worker();
         let g = engine
@@ -95,7 +102,7 @@ mod scenarios {
             .sandbox
             .set_fault(Route::Continue, Fault::LoseResponse, Some(1));
         world.approve_and_follow(g.redirect.as_ref().unwrap()).await;
-        let v = wait_kind(&engine, g.id, StateKind::Lost).await;
+        let v = world.drive_until(&engine, g.id, StateKind::Lost).await;
         let l = lost(&v.state);
         assert_eq!(l.call, CallKind::Continue);
         assert!(
@@ -120,7 +127,7 @@ mod scenarios {
     }
 
     pub async fn lost_rotate_response_ends_lost<S: GrantStore>(store: S) {
-        let world = World::quick().await;
+        let world = World::manual_with_wait(0).await;
         let engine = world.engine(store, |_| {}).await;
         engine.start_worker();
         let g = engine.request(world.incoming("lost-rotate")).await.unwrap();
@@ -129,7 +136,7 @@ mod scenarios {
             .set_fault(Route::TokenRotate, Fault::LoseResponse, Some(1));
         // The command returns once its calls are done: rotate (lost), re-send (refused), cancel.
         let _ = engine.rotate(g.id).await;
-        let v = wait_kind(&engine, g.id, StateKind::Lost).await;
+        let v = world.drive_until(&engine, g.id, StateKind::Lost).await;
         let l = lost(&v.state);
         assert_eq!(l.call, CallKind::Rotate);
         assert!(engine.access_token(g.id).await.is_err());
@@ -138,7 +145,7 @@ mod scenarios {
     }
 
     pub async fn dropped_connection_is_resent<S: GrantStore>(store: S) {
-        let world = World::quick().await;
+        let world = World::manual_with_wait(0).await;
         let engine = world.engine(store, |_| {}).await;
         engine.start_worker();
         let g = engine
@@ -149,7 +156,7 @@ mod scenarios {
             .sandbox
             .set_fault(Route::Continue, Fault::DropConnection, Some(1));
         world.approve_and_follow(g.redirect.as_ref().unwrap()).await;
-        wait_kind(&engine, g.id, StateKind::Issued).await;
+        world.drive_until(&engine, g.id, StateKind::Issued).await;
         let kinds = event_kinds(&engine, g.id).await;
         assert!(
             kinds.contains(&EventKind::Ambiguous) || kinds.contains(&EventKind::NotSent),
@@ -160,7 +167,7 @@ mod scenarios {
     }
 
     pub async fn grant_request_retried_after_5xx<S: GrantStore>(store: S) {
-        let world = World::quick().await;
+        let world = World::manual_with_wait(0).await;
         let engine = world
             .engine(store, |c| {
                 c.machine.retry_base_delay = chrono::TimeDelta::milliseconds(200);
@@ -172,7 +179,7 @@ mod scenarios {
             .set_fault(Route::GrantRequest, Fault::Status { status: 503 }, Some(2));
         let g = engine.request(world.incoming("retry-5xx")).await.unwrap();
         assert_ne!(g.kind, StateKind::Issued, "the first attempt failed");
-        wait_kind(&engine, g.id, StateKind::Issued).await;
+        world.drive_until(&engine, g.id, StateKind::Issued).await;
         assert_replays(&engine, g.id).await;
         engine.shutdown().await;
     }
@@ -181,7 +188,7 @@ mod scenarios {
 /// Two engines (two workers) on one PostgreSQL database, many grants: each call is made once.
 #[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
 async fn two_workers_never_run_the_same_call_twice(pool: sqlx::PgPool) {
-    let world = World::with_wait(1).await;
+    let world = World::manual_with_wait(1).await;
     let a = world
         .engine(grantflow_store::PgStore::from_pool(pool.clone()), |_| {})
         .await;
@@ -204,7 +211,7 @@ async fn two_workers_never_run_the_same_call_twice(pool: sqlx::PgPool) {
     a.start_worker();
     b.start_worker();
     for id in &grants {
-        wait_kind(&a, *id, StateKind::Issued).await;
+        world.drive_until(&a, *id, StateKind::Issued).await;
         let kinds = event_kinds(&a, *id).await;
         // A second poll after the token was issued would be refused (request_denied) or lose
         // the grant: neither appears.
@@ -231,7 +238,7 @@ async fn two_workers_never_run_the_same_call_twice(pool: sqlx::PgPool) {
 /// finishes them; a call left in flight is resolved by the machine (re-sent once).
 #[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
 async fn killed_worker_grants_are_taken_over(pool: sqlx::PgPool) {
-    let world = World::quick().await;
+    let world = World::manual_with_wait(0).await;
     let tune = |c: &mut grantflow_driver::EngineConfig| {
         c.lease = Duration::from_secs(2);
         c.machine.retry_base_delay = chrono::TimeDelta::milliseconds(100);
@@ -259,15 +266,25 @@ async fn killed_worker_grants_are_taken_over(pool: sqlx::PgPool) {
         Some(10),
     );
     let worker = a.start_worker();
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The retries fall due; the worker claims each grant and sends its request, which hangs.
+    world.advance(Duration::from_secs(1));
+    for id in &grants {
+        a.wait_for(*id, Duration::from_secs(20), |g| {
+            g.state.call_in_flight().is_some()
+        })
+        .await
+        .unwrap();
+    }
     worker.abort();
     world.sandbox.clear_faults();
+    // The dead worker's leases lapse.
+    world.advance(Duration::from_secs(3));
     let b = world
         .engine(grantflow_store::PgStore::from_pool(pool), tune)
         .await;
     b.start_worker();
     for id in &grants {
-        wait_kind(&b, *id, StateKind::Issued).await;
+        world.drive_until(&b, *id, StateKind::Issued).await;
         assert_replays(&b, *id).await;
     }
     b.shutdown().await;

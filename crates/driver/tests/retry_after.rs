@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use grantflow_driver::{
-    CallFuture, CallOutcome, Calls, Engine, EngineConfig, GrantOrder, Interaction,
+    CallFuture, CallOutcome, Calls, Engine, EngineConfig, GrantOrder, Interaction, ManualClock,
 };
 use grantflow_machine::{Effect, Event, StateKind};
 use grantflow_protocol::GnapError;
@@ -34,9 +34,10 @@ impl Calls for Busy503 {
 
 async fn request(max_retry_after: Duration) -> grantflow_driver::GrantView {
     let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
-    let mut config = EngineConfig::new("w", "https://client.example/me");
+    let mut config =
+        EngineConfig::new("w", "https://client.example/me").with_clock(ManualClock::new(t0()));
     config.max_retry_after = max_retry_after;
-    let engine = Engine::new(store, Arc::new(Busy503), config);
+    let engine = Engine::new(store, Arc::new(Busy503), config).unwrap();
     let access = serde_json::from_value(serde_json::json!([
         {"type": "incoming-payment", "actions": ["create", "read"]}
     ]))
@@ -54,25 +55,22 @@ async fn request(max_retry_after: Duration) -> grantflow_driver::GrantView {
     engine.get(g.id).await.unwrap()
 }
 
+/// The engine's clock stands at this instant for the whole test.
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 3, 12, 0, 0).unwrap()
+}
+
 #[tokio::test]
 async fn retry_after_delays_the_next_attempt() {
-    let before = Utc::now();
     let g = request(Duration::from_secs(3600)).await;
-    let wake = g.next_wake_at.unwrap();
-    assert!(
-        wake >= before + chrono::TimeDelta::seconds(119),
-        "{wake} vs {before}"
-    );
+    assert_eq!(g.next_wake_at, Some(t0() + TimeDelta::seconds(120)));
     // The machine's own back-off (1 s) would have woken it much sooner.
     let machine_due = g.state.next_wake_at().unwrap();
-    assert!(machine_due < wake);
+    assert!(machine_due < t0() + TimeDelta::seconds(120));
 }
 
 #[tokio::test]
 async fn retry_after_is_capped() {
-    let before = Utc::now();
     let g = request(Duration::from_secs(10)).await;
-    let wake = g.next_wake_at.unwrap();
-    assert!(wake >= before + chrono::TimeDelta::seconds(9));
-    assert!(wake <= Utc::now() + chrono::TimeDelta::seconds(11));
+    assert_eq!(g.next_wake_at, Some(t0() + TimeDelta::seconds(10)));
 }

@@ -34,7 +34,7 @@ impl Demo {
             t.clone(),
             "worker-2",
         );
-        let engine = Engine::new(store, Arc::new(calls), config);
+        let engine = Engine::new(store, Arc::new(calls), config)?;
         let stored = engine.get(grant).await?;
         t.line(format_args!(
             "   in the database: {} is {} with {} in flight (v{}), next attention at {}",

@@ -115,7 +115,7 @@ impl Demo {
                     let store = AnyStore::connect(&url, 4)
                         .await
                         .with_context(|| format!("cannot open the database {}", redact(&url)))?;
-                    let engine = Engine::new(store, Arc::new(calls), config);
+                    let engine = Engine::new(store, Arc::new(calls), config)?;
                     watch(&engine, timeline, "worker-1");
                     engine.start_worker();
                     callback_listener.set_nonblocking(true)?;

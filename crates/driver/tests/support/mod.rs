@@ -7,14 +7,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::SubsecRound;
 use grantflow_client::Client;
 use grantflow_driver::{
-    ClientCalls, Engine, EngineConfig, GrantOrder, GrantView, Interaction, finish_router,
+    ClientCalls, Engine, EngineConfig, GrantOrder, GrantView, Interaction, ManualClock,
+    finish_router,
 };
 use grantflow_machine::{EventKind, StateKind};
 use grantflow_protocol::grant::AccessItem;
 use grantflow_protocol::keys::PrivateKey;
-use grantflow_sandbox::{Sandbox, SandboxConfig, SandboxHandle, WalletAddressSpec};
+use grantflow_sandbox::{Sandbox, SandboxClock, SandboxConfig, SandboxHandle, WalletAddressSpec};
 use grantflow_store::{GrantStore, SqliteStore};
 use serde_json::json;
 
@@ -50,6 +52,8 @@ pub struct World {
     pub sandbox: SandboxHandle,
     pub client_wallet: String,
     pub client: Client,
+    /// The engines' clock, when the world runs on manual time (see [`World::manual`]).
+    pub clock: Option<ManualClock>,
 }
 
 impl World {
@@ -71,7 +75,59 @@ impl World {
             sandbox,
             client_wallet,
             client,
+            clock: None,
         }
+    }
+
+    /// A sandbox and engines on one manual clock, standing at the real time now until
+    /// [`advance`](Self::advance)d: time-dependent steps (expiry, `wait`, back-off, leases)
+    /// happen when the test moves the clock, not after real sleeps.
+    pub async fn manual(config: SandboxConfig) -> Self {
+        let start = chrono::Utc::now().trunc_subsecs(6);
+        let mut world = Self::start(SandboxConfig {
+            clock: SandboxClock::manual(start),
+            ..config
+        })
+        .await;
+        world.clock = Some(ManualClock::new(start));
+        world
+    }
+
+    /// [`manual`](Self::manual) time, with a sandbox asking clients to wait `wait_seconds`.
+    pub async fn manual_with_wait(wait_seconds: u64) -> Self {
+        Self::manual(SandboxConfig {
+            wait_seconds,
+            ..SandboxConfig::default()
+        })
+        .await
+    }
+
+    /// Moves the sandbox's and the engines' clocks forward together.
+    pub fn advance(&self, by: Duration) {
+        let clock = self.clock.as_ref().expect("a world on manual time");
+        self.sandbox.clock().advance(by);
+        clock.advance(by);
+    }
+
+    /// Moves manual time forward a second at a time (giving the engine a moment of real time
+    /// after each step) until the grant is `kind`: for waits whose length the machine decides
+    /// (back-off, `wait`, leases lapsing).
+    pub async fn drive_until<S: GrantStore>(
+        &self,
+        engine: &Engine<S>,
+        id: grantflow_store::GrantId,
+        kind: StateKind,
+    ) -> GrantView {
+        for _ in 0..600 {
+            if let Ok(v) = engine
+                .wait_for(id, Duration::from_millis(50), |g| g.kind() == kind)
+                .await
+            {
+                return v;
+            }
+            self.advance(Duration::from_secs(1));
+        }
+        wait_kind(engine, id, kind).await
     }
 
     /// A sandbox asking clients to wait `wait_seconds` before continuing, on the system clock.
@@ -105,12 +161,16 @@ impl World {
         config.lease = Duration::from_secs(5);
         config.command_wait = Duration::from_secs(10);
         config.shutdown_grace = Duration::from_secs(10);
+        if let Some(clock) = &self.clock {
+            config = config.with_clock(clock.clone());
+        }
         tune(&mut config);
         let engine = Engine::new(
             store,
             Arc::new(ClientCalls::new(self.client.clone())),
             config,
-        );
+        )
+        .unwrap();
         let app = axum::Router::new().nest("/gf", finish_router(engine.clone()));
         let stopping = engine.stopping();
         tokio::spawn(async move {
