@@ -234,7 +234,7 @@ pub enum ErrorKind {
         status: StatusCode,
         /// The type the body should have been.
         expected: &'static str,
-        /// The parse error (position and what was expected; it quotes no body text).
+        /// The parse error: its category, line and column (it quotes no body text).
         reason: String,
         /// The body as received (never printed).
         body: RawBody,
