@@ -78,7 +78,7 @@ impl SandboxClock {
     pub fn now(&self) -> DateTime<Utc> {
         let state = self.lock();
         let base = state.manual.unwrap_or_else(Utc::now);
-        base + state.offset
+        plus(base, state.offset)
     }
 
     /// Moves the clock forward by `by` (saturating at chrono's range).
@@ -98,6 +98,27 @@ impl SandboxClock {
         let base = state.manual.unwrap_or_else(Utc::now);
         state.offset = now - base;
     }
+}
+
+/// `at` moved by `by`, saturating at the ends of chrono's range: no lifetime, offset or clock
+/// setting can make time arithmetic panic.
+pub(crate) fn plus(at: DateTime<Utc>, by: chrono::Duration) -> DateTime<Utc> {
+    at.checked_add_signed(by)
+        .unwrap_or(if by < chrono::Duration::zero() {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        })
+}
+
+/// `at` plus `seconds` (a configured lifetime or wait), saturating at the latest time chrono
+/// represents.
+pub(crate) fn plus_seconds(at: DateTime<Utc>, seconds: u64) -> DateTime<Utc> {
+    i64::try_from(seconds)
+        .ok()
+        .and_then(chrono::Duration::try_seconds)
+        .and_then(|by| at.checked_add_signed(by))
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 #[cfg(test)]

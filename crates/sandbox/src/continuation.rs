@@ -13,6 +13,7 @@ use grantflow_protocol::grant::{
 use grantflow_protocol::secret::Secret;
 use uuid::Uuid;
 
+use crate::clock;
 use crate::error::ApiError;
 use crate::httpsig::{self, SignedRequest};
 use crate::state::{Finalization, Grant, GrantState, Shared, Store};
@@ -51,8 +52,7 @@ fn authenticate(
 }
 
 fn is_too_fast(grant: &Grant, now: DateTime<Utc>, wait_seconds: u64) -> bool {
-    let wait = chrono::Duration::seconds(i64::try_from(wait_seconds).unwrap_or(i64::MAX / 1000));
-    now < grant.last_continued_at + wait
+    now < clock::plus_seconds(grant.last_continued_at, wait_seconds)
 }
 
 fn continuation_of(shared: &Shared, grant: &Grant, wait: Option<u64>) -> Continuation {

@@ -9,7 +9,6 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::Duration;
 use grantflow_protocol::error::{GnapErrorCode, parse_json};
 use grantflow_protocol::grant::{
     AccessAction, AccessItem, Client, Continuation, ContinuationToken, GrantRequest, GrantResponse,
@@ -229,10 +228,7 @@ pub(crate) async fn request(
                 nonce: Secret::new(nonce.clone()),
                 state: InteractionState::Pending,
                 created_at: now,
-                expires_in: Duration::seconds(
-                    i64::try_from(shared.config.interaction_lifetime_seconds)
-                        .unwrap_or(i64::MAX / 1000),
-                ),
+                expires_in: shared.config.interaction_lifetime_seconds,
             },
         );
     }

@@ -335,7 +335,7 @@ pub(crate) async fn start(
         client: grant.client_display.clone(),
         access: &grant.access,
         choice_action: format!("/auth/interact/{id}/{nonce}/choice"),
-        expires_at: interaction.created_at + interaction.expires_in,
+        expires_at: interaction.expires_at(),
         expired: interaction.is_expired(now),
         now,
         reading: shared.config.interval_reading,

@@ -18,7 +18,7 @@ use grantflow_protocol::secret::Secret;
 use rand::RngCore;
 use uuid::Uuid;
 
-use crate::clock::SandboxClock;
+use crate::clock::{self, SandboxClock};
 use crate::config::SandboxConfig;
 use crate::faults::FaultTable;
 
@@ -196,13 +196,19 @@ pub(crate) struct Interaction {
     pub nonce: Secret,
     pub state: InteractionState,
     pub created_at: DateTime<Utc>,
-    pub expires_in: chrono::Duration,
+    /// Lifetime in seconds (`INTERACTION_EXPIRY_SECONDS`).
+    pub expires_in: u64,
 }
 
 impl Interaction {
+    /// When the interaction expires (saturating: a huge lifetime is "never").
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        clock::plus_seconds(self.created_at, self.expires_in)
+    }
+
     /// The reference's `createdAt + expiresIn*1000 < now`.
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
-        self.created_at + self.expires_in < now
+        self.expires_at() < now
     }
 }
 
@@ -218,8 +224,7 @@ pub(crate) struct AccessToken {
 
 impl AccessToken {
     pub fn expires_at(&self) -> DateTime<Utc> {
-        self.created_at
-            + chrono::Duration::seconds(i64::try_from(self.expires_in).unwrap_or(i64::MAX / 1000))
+        clock::plus_seconds(self.created_at, self.expires_in)
     }
 }
 

@@ -684,3 +684,31 @@ async fn after_rejection_and_after_cancel() {
     assert_eq!(page.status(), 302);
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn deleting_an_issued_grant_revokes_it_and_its_tokens() {
+    // Reference §9: DELETE <continue uri> on an issued grant is 204; its tokens are inactive at
+    // the resource server and can no longer be rotated.
+    let (sandbox, client) = start(0).await;
+    let r = client.list_grant(&sandbox).await;
+    let (token, manage) = r.access_token();
+    let (curi, ctoken) = (
+        r.continue_uri().to_owned(),
+        r.continue_token().unwrap().to_owned(),
+    );
+    assert_eq!(client.list_incoming(&sandbox, &token).await.status, 200);
+
+    let r = client.call("DELETE", &curi, Some(&ctoken), None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = client.list_incoming(&sandbox, &token).await;
+    assert_eq!((r.status, r.description()), (403, Some("Inactive Token")));
+    client
+        .call("POST", &manage, Some(&token), None)
+        .await
+        .assert_error(401, "invalid_client");
+    client
+        .call("DELETE", &curi, Some(&ctoken), None)
+        .await
+        .assert_error(401, "invalid_continuation");
+    sandbox.shutdown().await;
+}

@@ -12,6 +12,7 @@ use super::access::{
     same_asset, wallet_asset,
 };
 use super::incoming::open_receiver;
+use crate::clock;
 use crate::error::ApiError;
 use crate::httpsig::SignedRequest;
 use crate::state::{Quote, Shared};
@@ -89,10 +90,7 @@ pub(crate) async fn create_quote(
         debit_amount: amount.clone(),
         receive_amount: amount,
         created_at: now,
-        expires_at: now
-            + chrono::Duration::seconds(
-                i64::try_from(shared.config.quote_lifetime_seconds).unwrap_or(i64::MAX / 1000),
-            ),
+        expires_at: clock::plus_seconds(now, shared.config.quote_lifetime_seconds),
         used: false,
     };
     let body = quote_wire(&shared, &quote);

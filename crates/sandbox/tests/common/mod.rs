@@ -243,6 +243,29 @@ impl TestClient {
         body
     }
 
+    /// An issued grant to list incoming payments (the answer asserted to be 200).
+    pub async fn list_grant(&self, sandbox: &SandboxHandle) -> Answer {
+        let r = self
+            .simple_grant(
+                sandbox,
+                json!([{"type": "incoming-payment", "actions": ["list"]}]),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        r
+    }
+
+    /// Lists bob's incoming payments with `token` (200 while the token is active, 403 "Inactive
+    /// Token" after).
+    pub async fn list_incoming(&self, sandbox: &SandboxHandle, token: &str) -> Answer {
+        let url = format!(
+            "{}/incoming-payments?wallet-address={}",
+            sandbox.resource_server_url(),
+            sandbox.wallet_address_url("bob")
+        );
+        self.call("GET", &url, Some(token), None).await
+    }
+
     /// A non-interactive grant for `types` (`incoming-payment`, `quote`), issued at once.
     pub async fn simple_grant(&self, sandbox: &SandboxHandle, access: Value) -> Answer {
         let body = json!({"access_token": {"access": access}, "client": self.wallet});
