@@ -23,6 +23,8 @@ async fn sandbox_prints_its_wallet_addresses_serves_them_and_stops_on_sigterm() 
             "--port",
             "0",
             "--json",
+            "--log-format",
+            "json",
             "--wallet-address",
             "carol:EUR:3",
         ])
@@ -76,6 +78,31 @@ async fn sandbox_prints_its_wallet_addresses_serves_them_and_stops_on_sigterm() 
     );
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status after SIGTERM: {status}");
+    // One log line per request received: carol, then the client's keys.
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let requests: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["fields"]["message"] == "sandbox: request")
+        .collect();
+    let routes: Vec<_> = requests
+        .iter()
+        .map(|l| {
+            (
+                l["fields"]["route"].as_str(),
+                l["fields"]["status"].as_u64(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            (Some("wallet_address"), Some(200)),
+            (Some("wallet_address_keys"), Some(200))
+        ],
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //!
 //! Exit codes: 0 success, 1 the command failed (the message says why and what to do), 2 the
 //! command line was wrong (clap's own code).
+//!
+//! The long-running subcommands (`worker`, `sandbox`) log to stderr instead ([`init_logs`]).
 
 use std::process::ExitCode;
 
@@ -78,6 +80,28 @@ fn ensure_newline(mut text: String) -> String {
         text.push('\n');
     }
     text
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logs to stderr at `RUST_LOG` (default `info`) in `format`; shared by `worker` and `sandbox`.
+pub(crate) fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 #[cfg(test)]

@@ -4,6 +4,10 @@
 //! Every flag has a `GRANTFLOW_SANDBOX_*` environment variable. `--client-key` publishes the
 //! public half of a key file at a client wallet address, so `grantflow worker`, the examples or
 //! any Open Payments client can sign as that wallet address right away.
+//!
+//! The log on stderr has one line per request the sandbox receives (`sandbox: request`: route,
+//! status, error code, whether it acted, whether the answer was delivered, fault, grant); the same
+//! records are in the journal, `GET /_sandbox/journal`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -16,7 +20,7 @@ use grantflow_sandbox::{Sandbox, SandboxConfig, SandboxHandle, WalletAddressSpec
 use serde_json::json;
 
 use crate::cli::keys::load_key;
-use crate::cli::output::{fail, runtime};
+use crate::cli::output::{LogFormat, fail, init_logs, runtime};
 use crate::cli::seconds::{DAY, YEAR, seconds};
 
 /// `grantflow sandbox ...`.
@@ -100,6 +104,10 @@ pub struct SandboxArgs {
     /// Print one JSON line (URLs and wallet addresses) once listening, instead of the text.
     #[arg(long)]
     json: bool,
+    /// Format of the log on stderr (one line per request the sandbox receives; `RUST_LOG`
+    /// filters it, default `info`).
+    #[arg(long, value_enum, default_value = "text")]
+    log_format: LogFormat,
 }
 
 /// `--hash-encoding`.
@@ -123,6 +131,7 @@ enum ReadingArg {
 /// Runs `grantflow sandbox` until ctrl-c and returns the process exit code.
 pub fn run(args: SandboxArgs) -> ExitCode {
     let json_output = args.json;
+    init_logs(args.log_format);
     let result = runtime().and_then(|rt| rt.block_on(serve(args)));
     match result {
         Ok(()) => ExitCode::SUCCESS,

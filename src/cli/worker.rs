@@ -11,13 +11,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use grantflow_driver::{EngineConfig, finish_router};
 use url::Url;
 
 use crate::cli::engine::{ClientArgs, DatabaseArgs, build_engine, redact};
 use crate::cli::keys::{KeySetDir, watch_key_set};
-use crate::cli::output::{fail, runtime};
+use crate::cli::output::{LogFormat, fail, init_logs, runtime};
 use crate::cli::sandbox::shutdown_signal;
 use crate::cli::seconds::{DAY, seconds};
 
@@ -69,15 +69,6 @@ pub struct WorkerArgs {
     log_format: LogFormat,
 }
 
-/// `--log-format`.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
 /// Runs the worker until a shutdown signal and returns the process exit code.
 pub fn run(args: WorkerArgs) -> ExitCode {
     init_logs(args.log_format);
@@ -89,18 +80,6 @@ pub fn run(args: WorkerArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
 }
 
 async fn work(args: WorkerArgs) -> anyhow::Result<()> {

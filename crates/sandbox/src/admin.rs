@@ -9,6 +9,8 @@
 //! POST   /_sandbox/interactions/{id}/approve       → 200 {"redirect","interact_ref","hash","result"}
 //! POST   /_sandbox/interactions/{id}/deny          → 200 {"redirect","result":"grant_rejected",…}
 //! PUT    /_sandbox/wallet-addresses/{name}         body {"publicName"?,"assetCode"?,"assetScale"?,"keys"?:[jwk]} → 200 {"id"}
+//! GET    /_sandbox/journal?since=N                 [{"seq","received_at","route","grant","continue_uri","status","error","acted","delivered","faults"}, …]
+//! DELETE /_sandbox/journal                         → 204
 //! GET    /_sandbox/clock                           {"now": "<RFC 3339>"}
 //! POST   /_sandbox/clock/advance                   body {"seconds": n} → {"now": …}
 //! ```
@@ -21,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use grantflow_protocol::jwk::{Jwk, Jwks};
 use serde::Deserialize;
@@ -31,6 +33,7 @@ use crate::config::WalletAddressSpec;
 use crate::error::{ApiError, SandboxError};
 use crate::faults::FaultRule;
 use crate::interaction::{self, Decision, InteractionOutcome};
+use crate::journal::JournalEntry;
 use crate::route::Route;
 use crate::state::Shared;
 
@@ -142,6 +145,29 @@ pub(crate) async fn put_wallet_address(
         )),
         Err(e) => Err(ApiError::internal(e.to_string())),
     }
+}
+
+/// The query of `GET /_sandbox/journal`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JournalQuery {
+    /// Only the entries after this `seq`.
+    #[serde(default)]
+    since: u64,
+}
+
+/// `GET /_sandbox/journal?since=N`: the journal, oldest first.
+pub(crate) async fn get_journal(
+    State(shared): State<Shared>,
+    Query(query): Query<JournalQuery>,
+) -> Json<Vec<JournalEntry>> {
+    Json(shared.journal.since(query.since))
+}
+
+/// `DELETE /_sandbox/journal`.
+pub(crate) async fn clear_journal(State(shared): State<Shared>) -> StatusCode {
+    shared.journal.clear();
+    StatusCode::NO_CONTENT
 }
 
 /// `GET /_sandbox/clock`.

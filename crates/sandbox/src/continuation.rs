@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::clock;
 use crate::error::ApiError;
 use crate::httpsig::{self, SignedRequest};
+use crate::journal;
 use crate::state::{Finalization, Grant, GrantState, Shared, Store};
 
 fn invalid_grant() -> ApiError {
@@ -47,6 +48,7 @@ fn authenticate(
         let grant = store.grants.get(&grant_id).ok_or_else(invalid_grant)?;
         (grant_id, grant.client.clone())
     };
+    journal::concerns(grant_id);
     httpsig::verify_client_request(shared, incoming, &client)?;
     Ok(grant_id)
 }
@@ -78,6 +80,7 @@ fn issue(
         .get_mut(&grant_id)
         .ok_or_else(|| ApiError::internal("grant vanished while being continued"))?;
     grant.state = GrantState::Finalized(Finalization::Issued);
+    journal::acted(grant_id);
     let access = grant.access.clone();
     let continue_ = continuation_of(shared, grant, None);
     let management_id = store.issue_token(
@@ -188,6 +191,7 @@ pub(crate) async fn continue_grant(
                     });
                     if let Some(g) = store.grants.get_mut(&grant_id) {
                         g.last_continued_at = now;
+                        journal::acted(grant_id);
                     }
                     Ok(Json(response))
                 }
@@ -220,5 +224,6 @@ pub(crate) async fn cancel(
     }
     grant.state = GrantState::Finalized(Finalization::Revoked);
     store.revoke_tokens_of(grant_id, now);
+    journal::acted(grant_id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -68,9 +68,19 @@ impl ApiError {
     }
 }
 
+/// The error code an [`ApiError`] answered with, attached to its response so the request journal
+/// can record it without reading the body.
+#[derive(Debug, Clone)]
+pub(crate) struct AnsweredCode(pub String);
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(&self.body)).into_response();
+        if let Some(code) = &self.body.code {
+            response
+                .extensions_mut()
+                .insert(AnsweredCode(code.as_str().to_owned()));
+        }
         if let Some(challenge) = self.www_authenticate
             && let Ok(v) = HeaderValue::from_str(&challenge)
         {

@@ -3,7 +3,8 @@
 //!
 //! A fault is attached to a [`Route`] (a named endpoint such as `continue` or `token_rotate`) with
 //! [`crate::SandboxHandle::set_fault`] or `PUT /_sandbox/faults/{route}`, for a number of requests
-//! or until cleared. The middleware in this module looks the matched route up on every request:
+//! or until cleared. The request middleware (`intercept.rs`) looks the matched route up on every
+//! request:
 //!
 //! | fault | what the client sees | did the server act? |
 //! |---|---|---|
@@ -19,13 +20,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
-use crate::conn::ConnectionInfo;
 use crate::route::Route;
 
 /// What to do to a request on a faulty route.
@@ -73,7 +69,7 @@ pub struct FaultRule {
     pub times: Option<u32>,
 }
 
-/// The current faults, by route. Shared by the middleware and the control API.
+/// The current faults, by route. Shared by the request middleware and the control API.
 #[derive(Debug, Clone)]
 pub struct FaultTable {
     /// One rule per route; a std mutex because it is held only to read or decrement a rule.
@@ -119,8 +115,22 @@ impl FaultTable {
         v
     }
 
+    /// Resolves once the sandbox is shutting down (never, if the sender is gone without it).
+    pub(crate) async fn stopped(&self) {
+        let mut stopping = self.stopping.clone();
+        loop {
+            let stop = *stopping.borrow_and_update();
+            if stop {
+                return;
+            }
+            if stopping.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
     /// Takes one use of `route`'s fault (removing it when its count runs out).
-    fn take(&self, route: Route) -> Option<Fault> {
+    pub(crate) fn take(&self, route: Route) -> Option<Fault> {
         let mut rules = self.lock();
         let rule = rules.get_mut(&route)?;
         let fault = rule.fault;
@@ -138,88 +148,6 @@ impl FaultTable {
             }
         }
         Some(fault)
-    }
-}
-
-/// Resolves once the sandbox is shutting down (never, if the sender is gone without it).
-async fn stopped(mut stopping: tokio::sync::watch::Receiver<bool>) {
-    loop {
-        let stop = *stopping.borrow_and_update();
-        if stop {
-            return;
-        }
-        if stopping.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
-}
-
-/// The axum middleware that applies [`FaultTable`] rules. Installed with `Router::layer`, so it
-/// runs after routing and sees the matched path template.
-pub(crate) async fn inject(
-    State(faults): State<FaultTable>,
-    matched: Option<MatchedPath>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let connection = request
-        .extensions()
-        .get::<ConnectInfo<ConnectionInfo>>()
-        .cloned();
-    let route = matched.and_then(|m| Route::from_matched(request.method(), m.as_str()));
-    let Some(route) = route else {
-        return next.run(request).await;
-    };
-    let Some(fault) = faults.take(route) else {
-        let started = std::time::Instant::now();
-        let response = next.run(request).await;
-        // The route name, never the path: paths carry nonces and ids.
-        tracing::info!(
-            route = %route,
-            status = response.status().as_u16(),
-            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-            "sandbox: request"
-        );
-        return response;
-    };
-    let peer = connection.as_ref().map(|c| c.0.remote);
-    tracing::info!(route = %route, ?fault, ?peer, "sandbox: injecting fault");
-    match fault {
-        Fault::Latency { millis } => {
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_millis(millis)) => next.run(request).await,
-                () = stopped(faults.stopping.clone()) => {
-                    if let Some(ConnectInfo(c)) = connection {
-                        c.cutter.cut();
-                    }
-                    StatusCode::SERVICE_UNAVAILABLE.into_response()
-                }
-            }
-        }
-        Fault::Status { status } => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
-            let body = serde_json::json!({
-                "error": {
-                    "code": "request_denied",
-                    "description": format!("fault injected by the sandbox on route {route}")
-                }
-            });
-            (status, axum::Json(body)).into_response()
-        }
-        Fault::DropConnection => {
-            if let Some(ConnectInfo(c)) = connection {
-                c.cutter.cut();
-            }
-            // Never written: the connection is cut.
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-        Fault::LoseResponse => {
-            let response = next.run(request).await;
-            if let Some(ConnectInfo(c)) = connection {
-                c.cutter.cut();
-            }
-            response
-        }
     }
 }
 

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::httpsig::{self, SignedRequest};
+use crate::journal;
 use crate::state::{
     ClientIdentity, Finish, Grant, GrantState, Interaction, InteractionState, Shared, random_hex,
 };
@@ -161,6 +162,7 @@ pub(crate) async fn request(
         );
         store.grants_by_continue.insert(continue_id, grant_id);
         let management_id = store.issue_token(grant_id, access, now, expires_in);
+        journal::acted(grant_id);
         let token = crate::token::wire_token(&shared, &store, management_id)?;
         return Ok(Json(GrantResponse::Issued(IssuedGrant {
             access_token: token,
@@ -220,6 +222,7 @@ pub(crate) async fn request(
             },
         );
         store.grants_by_continue.insert(continue_id, grant_id);
+        journal::acted(grant_id);
         store.insert_interaction(
             interaction_id,
             Interaction {

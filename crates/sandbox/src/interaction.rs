@@ -26,6 +26,7 @@ use uuid::Uuid;
 
 use crate::consent;
 use crate::error::ApiError;
+use crate::journal;
 use crate::state::{Finalization, GrantState, InteractionState, Shared, Store};
 
 /// The resource owner's decision.
@@ -115,6 +116,7 @@ fn choose(
             Decision::Approve => InteractionState::Approved,
             Decision::Deny => InteractionState::Denied,
         };
+        journal::acted(i.grant_id);
     }
     Ok(())
 }
@@ -167,6 +169,7 @@ fn finish_step(
         .ok_or_else(|| unknown_interaction(StatusCode::NOT_FOUND))?
         .clone();
     let grant_id = interaction.grant_id;
+    journal::concerns(grant_id);
     let grant = store
         .grants
         .get(&grant_id)
@@ -206,6 +209,7 @@ fn finish_step(
     };
     if let (Some(state), Some(g)) = (new_state, store.grants.get_mut(&grant_id)) {
         g.state = state;
+        journal::acted(grant_id);
     }
     match (&finish, interaction.state) {
         (Some(f), InteractionState::Approved) => {
@@ -311,6 +315,7 @@ pub(crate) async fn start(
         .interactions
         .get(&iid)
         .ok_or_else(|| unknown_interaction(StatusCode::BAD_REQUEST))?;
+    journal::concerns(interaction.grant_id);
     let grant = store
         .grants
         .get(&interaction.grant_id)

@@ -34,18 +34,20 @@
 //!    `grantflow-interval`).
 //! 2. On those: `config` ([`SandboxConfig`], one field per `grantflow sandbox` flag, and
 //!    [`WalletAddressSpec`]); `consent` (the consent page's HTML); `guard` (checks before any
-//!    handler); `faults` ([`Fault`], [`FaultRule`], the per-route fault table and its
-//!    middleware).
+//!    handler); `faults` ([`Fault`], [`FaultRule`], the per-route fault table); `journal`
+//!    ([`JournalEntry`]: every protocol request, and the notes handlers make about it).
 //! 3. `state`: what the handlers share (`Shared`: configuration, URLs, clock, faults, the store)
 //!    and the in-memory store behind one mutex with its domain records (grant, interaction,
 //!    access token, payments); each operation's checks and writes happen in one critical section.
 //! 4. `httpsig`: signature verification glue: the `SignedRequest` extractor every signed handler
-//!    takes, keys looked up per request, reference errors.
+//!    takes, keys looked up per request, reference errors. `intercept`: the middleware every
+//!    protocol request passes (its fault applied, journaled, one log line).
 //! 5. The handlers: `wallet` (wallet addresses and their `jwks.json`); `token` (rotate, revoke);
 //!    `grant` (the grant request) and `continuation` (continue, poll, cancel), which both issue
 //!    tokens through `token`; `interaction` (consent page flow, finish redirect, and the
 //!    decide-without-a-browser API); `resource/` (the resource server, with its own layout).
-//! 6. `admin`: the `/_sandbox/` control API (faults, interactions, wallet addresses, clock).
+//! 6. `admin`: the `/_sandbox/` control API (faults, interactions, wallet addresses, journal,
+//!    clock).
 //! 7. `router`: every route of the table wired to its handler, with the middlewares.
 //! 8. `server`: [`Sandbox::start`], [`SandboxHandle`] (URLs, test controls, designed shutdown).
 //!
@@ -70,6 +72,8 @@ mod grant;
 mod guard;
 mod httpsig;
 mod interaction;
+mod intercept;
+mod journal;
 mod limits;
 mod resource;
 mod route;
@@ -84,5 +88,6 @@ pub use config::{SandboxConfig, WalletAddressSpec};
 pub use error::SandboxError;
 pub use faults::{Fault, FaultRule};
 pub use interaction::InteractionOutcome;
+pub use journal::{JOURNAL_CAPACITY, JournalEntry};
 pub use route::{Route, UnknownRoute};
 pub use server::{Sandbox, SandboxHandle};

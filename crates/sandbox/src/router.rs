@@ -1,5 +1,6 @@
-//! The router: wires every path of the route table (`route.rs`) to its handler, with fault
-//! injection on the protocol routes and the control API beside them.
+//! The router: wires every path of the route table (`route.rs`) to its handler, with the request
+//! middleware (fault injection, journal, log line) around every protocol route and the control
+//! API beside them.
 
 use axum::Router;
 use axum::routing::{get, post, put};
@@ -11,7 +12,7 @@ use crate::route::{
     WALLET_ADDRESS_KEYS,
 };
 use crate::state::Shared;
-use crate::{admin, continuation, faults, grant, guard, interaction, resource, token, wallet};
+use crate::{admin, continuation, grant, guard, interaction, intercept, resource, token, wallet};
 
 /// Builds the router with fault injection on every protocol route (not on the control API).
 pub(crate) fn router(shared: Shared) -> Router {
@@ -55,11 +56,11 @@ pub(crate) fn router(shared: Shared) -> Router {
             OUTGOING_PAYMENT_GRANT,
             get(resource::spending::get_grant_spent_amounts),
         )
+        .layer(axum::middleware::from_fn(guard::single_content_type))
         .layer(axum::middleware::from_fn_with_state(
-            shared.faults.clone(),
-            faults::inject,
-        ))
-        .layer(axum::middleware::from_fn(guard::single_content_type));
+            shared.clone(),
+            intercept::observe,
+        ));
     let control = Router::new()
         .route(
             "/_sandbox/faults",
@@ -80,6 +81,10 @@ pub(crate) fn router(shared: Shared) -> Router {
         .route(
             "/_sandbox/wallet-addresses/{name}",
             put(admin::put_wallet_address),
+        )
+        .route(
+            "/_sandbox/journal",
+            get(admin::get_journal).delete(admin::clear_journal),
         )
         .route("/_sandbox/clock", get(admin::get_clock))
         .route("/_sandbox/clock/advance", post(admin::advance_clock));

@@ -19,6 +19,7 @@ use crate::conn::{ConnectionInfo, SandboxListener};
 use crate::error::SandboxError;
 use crate::faults::{Fault, FaultRule, FaultTable};
 use crate::interaction::{self, Decision, InteractionOutcome};
+use crate::journal::{Journal, JournalEntry};
 use crate::route::Route;
 use crate::state::{Shared, Store, Urls};
 use crate::{router, wallet};
@@ -60,6 +61,7 @@ impl Sandbox {
             clock: config.clock.clone(),
             urls: Arc::new(urls),
             faults: FaultTable::new(stopping),
+            journal: Journal::default(),
             store: Arc::new(Mutex::new(Store::default())),
             config: Arc::new(config.clone()),
         };
@@ -189,6 +191,36 @@ impl SandboxHandle {
     /// The current faults by route.
     pub fn faults(&self) -> HashMap<Route, FaultRule> {
         self.shared.faults.list().into_iter().collect()
+    }
+
+    /// Every request the sandbox received on a protocol route so far (the last
+    /// [`crate::JOURNAL_CAPACITY`]), oldest first: route, grant, status, whether the server acted,
+    /// whether the answer was delivered, faults applied. See [`JournalEntry`].
+    ///
+    /// A request whose answer a client received (or whose connection a fault closed) is in the
+    /// journal by then.
+    pub fn journal(&self) -> Vec<JournalEntry> {
+        self.shared.journal.since(0)
+    }
+
+    /// The journal entries after `seq` (from a previous entry's [`JournalEntry::seq`]).
+    pub fn journal_since(&self, seq: u64) -> Vec<JournalEntry> {
+        self.shared.journal.since(seq)
+    }
+
+    /// The journal entries of the grant whose continue URI is `continue_uri`.
+    pub fn journal_of_grant(&self, continue_uri: &str) -> Vec<JournalEntry> {
+        self.shared
+            .journal
+            .since(0)
+            .into_iter()
+            .filter(|e| e.continue_uri.as_deref() == Some(continue_uri))
+            .collect()
+    }
+
+    /// Forgets the journal's entries (their numbering goes on).
+    pub fn clear_journal(&self) {
+        self.shared.journal.clear();
     }
 
     /// The sandbox's clock (a shared clone: advancing it moves the server's time).

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use crate::clock::{self, SandboxClock};
 use crate::config::SandboxConfig;
 use crate::faults::FaultTable;
+use crate::journal::Journal;
 
 /// Everything the handlers share: configuration, clock, fault table and the store.
 #[derive(Clone)]
@@ -33,6 +34,8 @@ pub(crate) struct Shared {
     pub clock: SandboxClock,
     /// Per-route faults.
     pub faults: FaultTable,
+    /// Every request received on a protocol route.
+    pub journal: Journal,
     /// The mutable state; a std mutex because no critical section awaits.
     pub store: Arc<Mutex<Store>>,
 }

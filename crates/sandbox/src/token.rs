@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::httpsig::{self, SignedRequest};
+use crate::journal;
 use crate::state::{Shared, Store};
 
 /// The wire form of the token with this management id.
@@ -64,6 +65,7 @@ fn authenticate(
             .grants
             .get(&token.grant_id)
             .ok_or_else(invalid_access_token)?;
+        journal::concerns(token.grant_id);
         grant.client.clone()
     };
     httpsig::verify_client_request(shared, incoming, &client)?;
@@ -94,6 +96,7 @@ pub(crate) async fn rotate(
         now,
         shared.config.access_token_lifetime_seconds,
     );
+    journal::acted(grant_id);
     Ok(Json(RotatedToken {
         access_token: wire_token(&shared, &store, new_id)?,
     }))
@@ -111,6 +114,7 @@ pub(crate) async fn revoke(
         && t.revoked_at.is_none()
     {
         t.revoked_at = Some(now);
+        journal::acted(t.grant_id);
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,21 +12,6 @@ use common::start;
 use grantflow_sandbox::{Fault, Route};
 use serde_json::json;
 
-/// A pending outgoing-payment grant, approved; returns (continue uri, continue token, body).
-async fn approved(
-    sandbox: &grantflow_sandbox::SandboxHandle,
-    client: &common::TestClient,
-) -> (String, String, serde_json::Value) {
-    let body = client.outgoing_grant_body(&sandbox.wallet_address_url("alice"), 500, true);
-    let p = client.request_grant(sandbox, &body).await;
-    let outcome = sandbox.approve_interaction(p.redirect()).unwrap();
-    (
-        p.continue_uri().to_owned(),
-        p.continue_token().unwrap().to_owned(),
-        json!({"interact_ref": outcome.interact_ref.unwrap().expose()}),
-    )
-}
-
 /// Sends a control-API request and reads its JSON answer.
 async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
     request.send().await.unwrap().json().await.unwrap()
@@ -35,7 +20,7 @@ async fn json_of(request: reqwest::RequestBuilder) -> serde_json::Value {
 #[tokio::test]
 async fn dropped_connection_does_not_act() {
     let (sandbox, client) = start(0).await;
-    let (curi, ctoken, body) = approved(&sandbox, &client).await;
+    let (curi, ctoken, body) = client.approved_grant(&sandbox).await;
     sandbox.set_fault(Route::Continue, Fault::DropConnection, Some(1));
     let err = client
         .send("POST", &curi, Some(&ctoken), Some(&body))
@@ -52,7 +37,7 @@ async fn dropped_connection_does_not_act() {
 #[tokio::test]
 async fn lost_response_acts_then_drops() {
     let (sandbox, client) = start(0).await;
-    let (curi, ctoken, body) = approved(&sandbox, &client).await;
+    let (curi, ctoken, body) = client.approved_grant(&sandbox).await;
     sandbox.set_fault(Route::Continue, Fault::LoseResponse, Some(1));
     client
         .send("POST", &curi, Some(&ctoken), Some(&body))

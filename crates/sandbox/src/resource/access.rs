@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::httpsig::{self, Incoming, SignatureFailure, SignedRequest};
+use crate::journal;
 use crate::state::{ClientIdentity, Shared, Store, WalletAddress};
 
 /// Which kind of resource a route touches.
@@ -131,6 +132,7 @@ pub(super) fn authorize(
             .token_by_value(&Secret::new(token))
             .ok_or_else(inactive)?;
         let grant = store.grants.get(&t.grant_id).ok_or_else(inactive)?;
+        journal::concerns(t.grant_id);
         if t.revoked_at.is_some() || now >= t.expires_at() || grant.is_revoked() {
             return Err(inactive());
         }

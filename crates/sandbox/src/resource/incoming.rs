@@ -21,6 +21,7 @@ use super::access::{
 use super::list::{ListQuery, authorize_list, paginate};
 use crate::error::ApiError;
 use crate::httpsig::SignedRequest;
+use crate::journal;
 use crate::state::{IncomingPayment, Shared, Store, random_hex};
 
 pub(super) fn incoming_payment_url(shared: &Shared, id: Uuid) -> String {
@@ -104,6 +105,7 @@ pub(crate) async fn create_incoming_payment(
     let body = incoming_payment_wire(&shared, &ip, (&wa.asset_code, wa.asset_scale), now, true);
     store.incoming_order.push(ip.id);
     store.incoming_payments.insert(ip.id, ip);
+    journal::acted(auth.grant_id);
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -157,7 +159,7 @@ pub(crate) async fn complete_incoming_payment(
     request: SignedRequest,
 ) -> Result<Json<WireIncomingPayment>, ApiError> {
     let (id, wallet) = resource_wallet(&shared, Kind::IncomingPayment, &id)?;
-    authorize(
+    let auth = authorize(
         &shared,
         &request,
         Kind::IncomingPayment,
@@ -175,6 +177,7 @@ pub(crate) async fn complete_incoming_payment(
         return Err(bad_request("the incoming payment has expired"));
     }
     ip.completed = true;
+    journal::acted(auth.grant_id);
     Ok(Json(incoming_payment_wire(
         &shared,
         ip,

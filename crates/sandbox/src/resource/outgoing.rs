@@ -21,6 +21,7 @@ use super::quote::quote_url;
 use super::spending::{check_limits, spent};
 use crate::error::ApiError;
 use crate::httpsig::SignedRequest;
+use crate::journal;
 use crate::state::{OutgoingPayment, Shared};
 
 pub(super) fn outgoing_payment_url(shared: &Shared, id: Uuid) -> String {
@@ -178,6 +179,7 @@ pub(crate) async fn create_outgoing_payment(
     let mut body = outgoing_payment_wire(&shared, &payment);
     store.outgoing_order.push(payment.id);
     store.outgoing_payments.insert(payment.id, payment);
+    journal::acted(auth.grant_id);
     let (spent_debit, spent_receive, _) = spent(&store, auth.grant_id, window);
     body.grant_spent_debit_amount = Some(Amount::new(
         spent_debit,

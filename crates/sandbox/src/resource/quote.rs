@@ -15,6 +15,7 @@ use super::incoming::open_receiver;
 use crate::clock;
 use crate::error::ApiError;
 use crate::httpsig::SignedRequest;
+use crate::journal;
 use crate::state::{Quote, Shared};
 
 pub(super) fn quote_url(shared: &Shared, id: Uuid) -> String {
@@ -95,6 +96,7 @@ pub(crate) async fn create_quote(
     };
     let body = quote_wire(&shared, &quote);
     store.quotes.insert(quote.id, quote);
+    journal::acted(auth.grant_id);
     Ok((StatusCode::CREATED, Json(body)))
 }
 

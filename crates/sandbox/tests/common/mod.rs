@@ -243,6 +243,19 @@ impl TestClient {
         body
     }
 
+    /// A pending outgoing-payment grant for alice, approved (through the library API); returns
+    /// (continue uri, continue token, the continue body with its `interact_ref`).
+    pub async fn approved_grant(&self, sandbox: &SandboxHandle) -> (String, String, Value) {
+        let body = self.outgoing_grant_body(&sandbox.wallet_address_url("alice"), 500, true);
+        let p = self.request_grant(sandbox, &body).await;
+        let outcome = sandbox.approve_interaction(p.redirect()).unwrap();
+        (
+            p.continue_uri().to_owned(),
+            p.continue_token().unwrap().to_owned(),
+            json!({"interact_ref": outcome.interact_ref.unwrap().expose()}),
+        )
+    }
+
     /// An issued grant to list incoming payments (the answer asserted to be 200).
     pub async fn list_grant(&self, sandbox: &SandboxHandle) -> Answer {
         let r = self
