@@ -4,13 +4,18 @@
 //! check) without writing anything; only a verifying callback takes the lease, is recorded, and
 //! starts the continue, in the background so the browser is answered at once.
 
-use grantflow_machine::{Change, Event, FinishCallback, GrantState, MachineError, transition};
+use std::sync::Arc;
+
+use grantflow_machine::{
+    Change, Event, FinishCallback, GrantIntent, GrantState, MachineError, transition,
+};
 use grantflow_store::{GrantId, GrantStore};
 use tracing::Instrument;
 use url::Url;
 
 use crate::engine::{Engine, Inner};
 use crate::error::EngineError;
+use crate::view::HistoryEntry;
 
 /// How a finish callback was taken (it was recorded and the grant moved on).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +114,13 @@ impl<S: GrantStore> Inner<S> {
             }
             Err(e) => return Err(e.into()),
         };
-        if !finish_token_matches(&view.state, token) {
+        // The token is checked in every state, so a wrong one on an ended grant is refused like
+        // an unknown id. An ended grant no longer holds its intent; its first event does.
+        let intent = match waiting_intent(&view.state) {
+            Some(intent) => Some(Arc::clone(intent)),
+            None => self.first_intent(id).await?,
+        };
+        if !intent.is_some_and(|intent| finish_token_matches(&intent, token)) {
             tracing::warn!("finish callback refused: the finish URI token does not match");
             return Err(CallbackRefusal::Forged);
         }
@@ -151,6 +162,24 @@ impl<S: GrantStore> Inner<S> {
         }
         Ok(outcome)
     }
+
+    /// The intent a grant was requested with, from its first event (an ended grant's state no
+    /// longer holds it). Read only for a callback to a grant that is not waiting for one.
+    async fn first_intent(&self, id: GrantId) -> Result<Option<Arc<GrantIntent>>, EngineError> {
+        let first = self
+            .store
+            .first_event(id)
+            .await?
+            .map(HistoryEntry::from_record)
+            .transpose()?;
+        Ok(match first {
+            Some(HistoryEntry {
+                event: Event::Request { intent },
+                ..
+            }) => Some(intent),
+            _ => None,
+        })
+    }
 }
 
 fn refusal(source: MachineError) -> CallbackRefusal {
@@ -174,17 +203,20 @@ fn refusal(source: MachineError) -> CallbackRefusal {
     }
 }
 
-/// Whether `token` is the last path segment of the grant's finish URI (constant-time
+/// The intent of a grant that may still take a finish callback (it holds it in its state).
+fn waiting_intent(state: &GrantState) -> Option<&Arc<GrantIntent>> {
+    match state {
+        GrantState::Requested(s) => Some(&s.intent),
+        GrantState::AwaitingInteraction(s) => Some(&s.intent),
+        GrantState::Continuing(s) => Some(&s.intent),
+        _ => None,
+    }
+}
+
+/// Whether `token` is the last path segment of the intent's finish URI (constant-time
 /// comparison).
-fn finish_token_matches(state: &GrantState, token: &str) -> bool {
+fn finish_token_matches(intent: &GrantIntent, token: &str) -> bool {
     use subtle::ConstantTimeEq;
-    let intent = match state {
-        GrantState::Requested(s) => &s.intent,
-        GrantState::AwaitingInteraction(s) => &s.intent,
-        GrantState::Continuing(s) => &s.intent,
-        // Any other state refuses callbacks anyway; the machine says why.
-        _ => return true,
-    };
     let Some(uri) = intent
         .request
         .interact

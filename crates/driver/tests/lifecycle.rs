@@ -149,8 +149,37 @@ mod scenarios {
             200,
             "a used link gets the 'already used' page"
         );
+        // A wrong token is refused in every state: on the ended grant it gets exactly the answer
+        // an unknown grant id gets, so a guess learns nothing about which grants exist.
+        assert!(matches!(
+            engine.finish_callback(g.id, "not-the-token", &query).await,
+            Err(CallbackRefusal::Forged)
+        ));
+        let mut wrong_token = finish.clone();
+        wrong_token
+            .path_segments_mut()
+            .unwrap()
+            .pop()
+            .push("not-the-token");
+        let mut unknown_grant = finish.clone();
+        unknown_grant
+            .path_segments_mut()
+            .unwrap()
+            .pop()
+            .pop()
+            .push(&grantflow_store::GrantId::new_random().to_string())
+            .push(&token);
+        let refused = page(unknown_grant.as_str()).await;
+        assert_eq!(refused.0, 400, "{refused:?}");
+        assert_eq!(page(wrong_token.as_str()).await, refused);
         assert_eq!(engine.get(g.id).await.unwrap().version, settled.version);
         engine.shutdown().await;
+    }
+
+    /// The status and body a browser gets at `url`.
+    async fn page(url: &str) -> (u16, String) {
+        let answer = reqwest::get(url).await.unwrap();
+        (answer.status().as_u16(), answer.text().await.unwrap())
     }
 
     pub async fn polling_without_finish<S: GrantStore>(store: S) {
