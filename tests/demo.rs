@@ -46,7 +46,9 @@ const MILESTONES: &[&str] = &[
     "── step 6: rotate, revoke, cancel",
     "Issued → Rotating",
     "Rotating → Issued",
-    "Revoking → Revoked",
+    // Revoke deletes the token, then the grant (issue 12: nothing usable stays at the AS).
+    "Revoking → Canceling",
+    "Canceling → Revoked",
     "the revoked token is refused by the resource server: 403",
     "quote @alice  Canceling → Canceled",
     "incoming-payment @bob  Canceling → Canceled",

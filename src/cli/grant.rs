@@ -436,9 +436,8 @@ fn status(view: &GrantView) -> Report {
             })),
             None,
         ),
-        GrantState::Finalized(Outcome::Failed(f)) => (None, Some(f.to_string())),
-        GrantState::Finalized(Outcome::Lost(l)) => (None, Some(l.to_string())),
-        _ => (None, None),
+        // Why it failed or was lost, or, while a call keeps failing, its last error.
+        _ => (None, state.reason()),
     };
     if let Some(t) = &token {
         lines.push(format!(

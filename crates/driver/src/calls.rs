@@ -156,17 +156,102 @@ pub fn classify(error: &ClientError) -> CallOutcome {
             Delivery::Unknown => Event::Ambiguous { detail },
             // The server answered but the answer could not be used: a success we cannot read
             // may have taken effect; an error status is a refusal without a usable body.
-            Delivery::Received => match kind.status() {
-                Some(status) if !status.is_success() => Event::Refused {
+            Delivery::Received => match (kind, kind.status()) {
+                (_, Some(status)) if !status.is_success() => Event::Refused {
                     status: status.as_u16(),
                     error: GnapError {
                         code: None,
                         description: Some(detail),
                     },
                 },
+                // Received means received: the AS acted; the machine does not send it again.
+                (ErrorKind::MalformedBody { reason, body, .. }, Some(status)) => Event::Malformed {
+                    status: status.as_u16(),
+                    error: reason.clone(),
+                    body_start: body_outline(&body.to_text()),
+                },
+                (ErrorKind::InvalidResponse { reason, .. }, Some(status)) => Event::Malformed {
+                    status: status.as_u16(),
+                    error: reason.clone(),
+                    body_start: String::new(),
+                },
+                // The body never arrived whole: what it said is unknown.
                 _ => Event::Ambiguous { detail },
             },
         },
     };
     CallOutcome { event, retry_after }
+}
+
+/// The start of a body that did not parse, safe to keep in a grant's reason: the structure and
+/// the keys as sent, every string *value* replaced by `"…"` (values may be tokens, nonces or
+/// redirect URLs that carry the AS nonce).
+fn body_outline(body: &str) -> String {
+    let mut out = String::new();
+    let mut chars = body.chars();
+    // Whether the next string is a value (after `:` or inside an array) rather than a key.
+    let mut expect_value = false;
+    let mut depth_is_array: Vec<bool> = Vec::new();
+    while let Some(ch) = chars.next() {
+        if out.chars().count() >= Event::BODY_START_CHARS {
+            break;
+        }
+        match ch {
+            '"' => {
+                let mut text = String::new();
+                let mut escaped = false;
+                for ch in chars.by_ref() {
+                    if escaped {
+                        escaped = false;
+                    } else if ch == '\\' {
+                        escaped = true;
+                    } else if ch == '"' {
+                        break;
+                    }
+                    text.push(ch);
+                }
+                if expect_value || depth_is_array.last() == Some(&true) {
+                    out.push_str("\"…\"");
+                } else {
+                    out.push('"');
+                    out.push_str(&text);
+                    out.push('"');
+                }
+                expect_value = false;
+            }
+            ':' => {
+                expect_value = true;
+                out.push(ch);
+            }
+            '{' | '[' => {
+                depth_is_array.push(ch == '[');
+                expect_value = false;
+                out.push(ch);
+            }
+            '}' | ']' => {
+                depth_is_array.pop();
+                out.push(ch);
+            }
+            ',' => {
+                expect_value = false;
+                out.push(ch);
+            }
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::body_outline;
+
+    #[test]
+    fn a_malformed_body_keeps_its_keys_and_hides_every_string_value() {
+        let body = r#"{"interact":{"redirect":"https://as/interact/1/SECRETNONCE"},"continue":{"access_token":{"value":"SECRET"},"uri":"u","wait":5},"x":["SECRET"]}"#;
+        let outline = body_outline(body);
+        assert!(!outline.contains("SECRET"), "{outline}");
+        assert!(outline.starts_with(r#"{"interact":{"redirect":"…"},"continue":{"access_token""#));
+        assert!(outline.contains(r#""wait":5"#));
+    }
 }

@@ -3,7 +3,7 @@
 //! whoever holds it, on notifications rather than by polling), resolves a call a dead holder
 //! left in flight, and then advances the grant like any other path (`step.rs`).
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use grantflow_machine::{Event, GrantState, Outcome, TokenState};
 use grantflow_store::{GrantId, GrantStore};
 use tracing::Instrument;
@@ -11,7 +11,7 @@ use tracing::Instrument;
 use crate::engine::{Engine, Inner, wait_change};
 use crate::error::EngineError;
 use crate::step::Held;
-use crate::time::{after, deadline_in, delta, plus};
+use crate::time::{after, deadline_in};
 use crate::view::{AccessTokenView, GrantView};
 
 impl<S: GrantStore> Engine<S> {
@@ -43,7 +43,7 @@ impl<S: GrantStore> Engine<S> {
         let mut wakes = inner.store.wake_signal();
         loop {
             let view = inner.get(id).await?;
-            match usable_token(&view.state, inner.now(), delta(inner.config.token_margin)) {
+            match usable_token(&view.state, inner.now(), &inner.config.machine) {
                 TokenCheck::Usable(token) => return Ok(token),
                 TokenCheck::None => {
                     return Err(EngineError::NoAccessToken {
@@ -151,9 +151,8 @@ impl<S: GrantStore> Inner<S> {
         async {
             let mut held = self.claim_for_command(id).await?;
             self.settle(&mut held).await?;
-            let margin = delta(self.config.token_margin);
             if !matches!(
-                usable_token(&held.state, self.now(), margin),
+                usable_token(&held.state, self.now(), &self.config.machine),
                 TokenCheck::Expired
             ) {
                 self.release(&held.lease, held.unchanged_wake()).await;
@@ -173,11 +172,16 @@ enum TokenCheck {
     None,
 }
 
-fn usable_token(state: &GrantState, now: DateTime<Utc>, margin: TimeDelta) -> TokenCheck {
+fn usable_token(
+    state: &GrantState,
+    now: DateTime<Utc>,
+    config: &grantflow_machine::Config,
+) -> TokenCheck {
     match state {
         GrantState::Finalized(Outcome::Issued(i)) => match i.token_state {
             TokenState::Active { .. } => {
-                if i.expires_at.is_none_or(|e| e > plus(now, margin)) {
+                // The machine's margin adapts to the token's lifetime: a fresh token is usable.
+                if i.usable_at(now, config) {
                     TokenCheck::Usable(AccessTokenView {
                         value: i.token.value.clone(),
                         manage: i.token.manage.clone(),

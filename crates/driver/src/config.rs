@@ -39,9 +39,6 @@ pub struct EngineConfig {
     pub shutdown_grace: Duration,
     /// Cap on an honoured `Retry-After`.
     pub max_retry_after: Duration,
-    /// [`Engine::access_token`](crate::Engine::access_token) hands a token out only if it stays
-    /// valid at least this long; otherwise it rotates it first.
-    pub token_margin: Duration,
     /// Commit tasks: writes of concurrent grants are grouped into one batch per commit.
     pub committers: usize,
     /// Most writes in one commit batch.
@@ -71,7 +68,6 @@ impl EngineConfig {
             command_wait: Duration::from_secs(15),
             shutdown_grace: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(3600),
-            token_margin: Duration::from_secs(5),
             committers: 2,
             commit_batch: 256,
             commit_queue: 4096,

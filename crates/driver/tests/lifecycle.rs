@@ -281,14 +281,14 @@ mod scenarios {
     pub async fn rotation_on_expiry_once_for_many_callers<S: GrantStore>(store: S) {
         let world = World::manual(SandboxConfig {
             wait_seconds: 0,
-            access_token_lifetime_seconds: 40,
+            access_token_lifetime_seconds: 10,
             ..SandboxConfig::default()
         })
         .await;
         let engine = world
             .engine(store, |c| {
-                c.machine.auto_rotate = false;
-                c.token_margin = Duration::from_secs(35);
+                c.machine.rotation = grantflow_machine::Rotation::OnDemand;
+                c.machine.token_margin = chrono::TimeDelta::seconds(35);
             })
             .await;
         let g = engine
@@ -296,8 +296,9 @@ mod scenarios {
             .await
             .unwrap();
         let first = engine.access_token(g.id).await.unwrap();
-        // Within the margin of its expiry (40 s lifetime, 35 s margin: after 5 s) the token is
-        // rotated before it is handed out; the new one is then good for 5 s more.
+        // Within the margin of its expiry (10 s lifetime, the 35 s margin capped at half the
+        // lifetime: after 5 s) the token is rotated before it is handed out; the new one is then
+        // good for 5 s more.
         world.advance(Duration::from_millis(5500));
         let callers = (0..8).map(|_| {
             let engine = engine.clone();

@@ -1,8 +1,8 @@
 //! A full interactive lifecycle through the machine: request -> pending -> finish callback (hash
-//! verified) -> continue -> issued -> rotate -> rotated. Seven transitions per iteration; the
-//! events are built outside the measured routine (they come from parsing HTTP answers in the
-//! driver), the transitions (state sharing, hash verification, effects, dropping the states left
-//! behind) are measured, in batches of 64 lifecycles (inputs stay in cache, timer cost amortized).
+//! verified) -> continue -> issued -> rotate (on demand) -> rotated. Seven transitions per
+//! iteration; the events are built outside the measured routine (they come from parsing HTTP
+//! answers in the driver), the transitions (state sharing, hash verification, effects, dropping
+//! the states left behind) are measured, in batches of 64 lifecycles (inputs stay in cache, timer cost amortized).
 //!
 //! `cargo bench -p grantflow-machine` reports the time per lifecycle and, as throughput,
 //! transitions per second ("elem/s").
@@ -31,7 +31,7 @@ fn lifecycle_events() -> Vec<(Event, chrono::DateTime<chrono::Utc>)> {
         ),
         (Event::Wake, s(20)),
         (issued(1, Some(600)), s(20)),
-        (Event::Wake, s(600)),
+        (Event::RotateNow, s(600)),
         (rotated(2, Some(600)), s(600)),
     ]
 }

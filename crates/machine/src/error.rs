@@ -58,6 +58,15 @@ pub enum MachineError {
         /// The answer.
         answer: AnswerKind,
     },
+    /// A malformed-answer event for a `DELETE` (a driver bug: a 2xx to a `DELETE` is a success
+    /// whatever its body; feed `answered(204)`).
+    #[error(
+        "a 2xx answer to the {call} call (a DELETE) is a success whatever its body: feed answered(204), not answered(malformed)"
+    )]
+    MalformedAnswerToDelete {
+        /// The call in flight.
+        call: CallKind,
+    },
     /// A command arrived while a call is in flight; apply it once the outcome is recorded.
     #[error(
         "the {call} call is in flight: apply the `{event}` command again once its outcome is recorded"

@@ -47,8 +47,21 @@ pub enum Event {
         /// What went wrong, for the record.
         detail: String,
     },
+    /// The call in flight got a success status whose body does not parse (or breaks a protocol
+    /// rule). The AS acted: the call is not sent again. Only for calls whose answer carries data
+    /// (grant request, continue, poll, rotate); a 2xx to a `DELETE` is
+    /// [`Answer::NoContent`] whatever its body.
+    Malformed {
+        /// The HTTP status.
+        status: u16,
+        /// The parse error (position and what was expected).
+        error: String,
+        /// The start of the body, for the grant's reason. The driver must pass only text that is
+        /// safe to show: the machine keeps at most [`Event::BODY_START_CHARS`] characters of it.
+        body_start: String,
+    },
     /// The call in flight may or may not have reached the AS (timeout after sending, connection
-    /// reset before the answer, unparseable answer).
+    /// reset before the answer).
     Ambiguous {
         /// What went wrong, for the record.
         detail: String,
@@ -64,6 +77,9 @@ pub enum Event {
 }
 
 impl Event {
+    /// How much of a malformed body the machine keeps (see [`Event::Malformed`]).
+    pub const BODY_START_CHARS: usize = 200;
+
     /// Whether this event is the outcome of a call (an answer, a refusal, not sent, ambiguous):
     /// it needs a call in flight.
     pub fn is_call_outcome(&self) -> bool {
@@ -94,6 +110,7 @@ impl Event {
                 Some(grantflow_protocol::GnapErrorCode::TooFast) => EventKind::RefusedTooFast,
                 _ => EventKind::Refused,
             },
+            Self::Malformed { .. } => EventKind::Malformed,
             Self::NotSent { .. } => EventKind::NotSent,
             Self::Ambiguous { .. } => EventKind::Ambiguous,
             Self::FinishCallback { callback } => match callback {

@@ -139,6 +139,8 @@ pub enum EventKind {
     AnsweredRotated,
     /// Answer: 204.
     AnsweredNoContent,
+    /// Answer: a success status with a body that does not parse.
+    Malformed,
     /// Refusal: `too_fast`.
     RefusedTooFast,
     /// Refusal: any other status / GNAP error.
@@ -168,6 +170,7 @@ impl EventKind {
             Self::AnsweredContinuation => "answered(continuation)",
             Self::AnsweredRotated => "answered(rotated)",
             Self::AnsweredNoContent => "answered(204)",
+            Self::Malformed => "answered(malformed)",
             Self::RefusedTooFast => "refused(too_fast)",
             Self::Refused => "refused",
             Self::NotSent => "not_sent",

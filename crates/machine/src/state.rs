@@ -11,6 +11,7 @@ use grantflow_protocol::grant::{AccessToken, Continuation, InteractResponse, Sub
 use grantflow_protocol::{GnapError, Secret};
 use serde::{Deserialize, Serialize};
 
+use crate::config::Config;
 use crate::intent::GrantIntent;
 use crate::kind::{AnswerKind, CallKind, StateKind};
 use crate::redact::RedactedInteraction;
@@ -130,6 +131,9 @@ pub enum CancelGoal {
     /// The token could not be revoked on its own: the whole grant is canceled instead and ends
     /// `Finalized(Revoked)`.
     Revoked,
+    /// The finish callback said the user denied: the grant is deleted at the AS too (best
+    /// effort), then ends `Finalized(Rejected)`.
+    Rejected,
 }
 
 /// [`GrantState::Canceling`].
@@ -191,13 +195,31 @@ pub struct Issued {
     pub token_state: TokenState,
 }
 
+impl Issued {
+    /// Whether the token may be handed out at `now`: it does not expire, or `now` is before its
+    /// expiry minus the margin for its lifetime, or it was received at `now`.
+    pub fn usable_at(&self, now: DateTime<Utc>, config: &Config) -> bool {
+        match self.expires_at {
+            None => true,
+            Some(expires_at) => {
+                let margin = config.margin_for(expires_at - self.token_received_at);
+                now <= self.token_received_at
+                    || expires_at
+                        .checked_sub_signed(margin)
+                        .is_some_and(|usable_until| now < usable_until)
+            }
+        }
+    }
+}
+
 /// The token sub-lifecycle of an issued grant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "token_state", rename_all = "snake_case")]
 pub enum TokenState {
-    /// Usable; rotated before expiry when `auto_rotate` is on.
+    /// Usable (until the margin before expiry); rotated on demand, for keep-alive, or kept warm.
     Active {
-        /// When the machine will rotate it (expiry minus margin), if it will.
+        /// When the machine will rotate it on its own (keep-alive after expiry, or expiry minus
+        /// margin when kept warm), if it will.
         rotate_at: Option<DateTime<Utc>>,
     },
     /// A rotation (`POST` on the manage URL) is due or in flight.
@@ -241,6 +263,28 @@ pub enum Failure {
         /// What came back.
         answer: AnswerKind,
     },
+    /// The AS answered with a success status and a body that does not parse. The AS acted, so the
+    /// call is not sent again.
+    MalformedAnswer {
+        /// The call.
+        call: CallKind,
+        /// The HTTP status.
+        status: u16,
+        /// The parse error.
+        error: String,
+        /// The start of the body, as the driver gave it (see [`Event::Malformed`](crate::Event::Malformed)).
+        body_start: String,
+    },
+    /// The call kept failing (never sent, 429, 5xx, no answer) for the whole recovery budget, and
+    /// no attempt can have acted at the AS.
+    GaveUp {
+        /// The call.
+        call: CallKind,
+        /// Sends so far.
+        attempts: u32,
+        /// The last failure.
+        last_error: String,
+    },
 }
 
 impl fmt::Display for Failure {
@@ -264,6 +308,23 @@ impl fmt::Display for Failure {
                     "the AS answered the {call} call with a {answer} response"
                 )
             }
+            Self::MalformedAnswer {
+                call,
+                status,
+                error,
+                body_start,
+            } => write!(
+                f,
+                "the AS answered the {call} call with HTTP {status} and a body that does not parse ({error}); the body starts: {body_start}"
+            ),
+            Self::GaveUp {
+                call,
+                attempts,
+                last_error,
+            } => write!(
+                f,
+                "the {call} call failed for the whole recovery budget ({attempts} attempts; last: {last_error})"
+            ),
         }
     }
 }
@@ -282,12 +343,14 @@ pub struct Lost {
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum LostReason {
     /// The call was re-sent once after an ambiguous outcome, and that outcome was ambiguous too.
+    /// (No longer produced: the machine now retries for [`Config::recovery_budget`](crate::Config::recovery_budget);
+    /// kept so stored grants stay readable.)
     AmbiguousTwice {
         /// The last ambiguous outcome.
         detail: String,
     },
-    /// After an ambiguous outcome the re-sent call was refused: the first attempt most likely
-    /// succeeded at the AS (a second continue answers `request_denied`, a second rotate
+    /// After an ambiguous outcome the re-sent call was refused in the way that proves an earlier
+    /// attempt succeeded at the AS (a continue or poll answered `request_denied`, a rotation
     /// `invalid_client`), and its answer is gone.
     RefusedAfterResend {
         /// The HTTP status of the refusal.
@@ -295,7 +358,16 @@ pub enum LostReason {
         /// The GNAP error.
         error: GnapError,
     },
-    /// The AS refused to rotate the token: the grant has no usable token any more.
+    /// The call kept failing for the whole recovery budget after an attempt whose outcome is
+    /// unknown (it may have consumed the interaction or rotated the token).
+    BudgetExhausted {
+        /// Sends so far.
+        attempts: u32,
+        /// The last failure.
+        last_error: String,
+    },
+    /// The AS refused to rotate the token: the grant has no usable token any more. (No longer
+    /// produced: a first refusal now ends `Failed`; kept so stored grants stay readable.)
     RotationRefused {
         /// The HTTP status of the refusal.
         status: u16,
@@ -315,6 +387,13 @@ impl fmt::Display for Lost {
             LostReason::RefusedAfterResend { status, error } => write!(
                 f,
                 "the {call} call was re-sent after an ambiguous outcome and refused (HTTP {status}, {error}): the first attempt most likely succeeded and its answer is lost: request a new grant"
+            ),
+            LostReason::BudgetExhausted {
+                attempts,
+                last_error,
+            } => write!(
+                f,
+                "the {call} call failed for the whole recovery budget ({attempts} attempts; last: {last_error}) after an attempt whose outcome is unknown; it is not idempotent, so the token cannot be obtained: request a new grant"
             ),
             LostReason::RotationRefused { status, error } => write!(
                 f,
@@ -337,7 +416,7 @@ pub struct ExpiredGrant {
 ///
 /// The driver commits the state with the call in flight *before* making it, so after a crash the
 /// machine knows a call may have been sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Call {
     /// Which call.
     pub kind: CallKind,
@@ -349,9 +428,23 @@ pub struct Call {
     /// Transient failures in a row (never sent, 429, 5xx on an idempotent call): drives the
     /// back-off.
     pub failures: u32,
-    /// The call was re-sent after an ambiguous outcome and no definite answer has resolved that
-    /// ambiguity since. A second ambiguous outcome, or a refusal, now means `Lost`.
+    /// An attempt of this call had an unknown outcome (5xx, no answer, crash) and no definite
+    /// answer has settled it since: a refusal that proves the earlier attempt acted, or the end of
+    /// the recovery budget, now means `Lost`.
     pub resent_after_ambiguity: bool,
+    /// Since when the call has been failing, and how it last failed; `None` while it has not
+    /// failed (absent in stored states before format version 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trouble: Option<CallTrouble>,
+}
+
+/// [`Call::trouble`]: a call failing in a row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallTrouble {
+    /// The first failure in a row: the recovery budget counts from here.
+    pub since: DateTime<Utc>,
+    /// The last failure, for the grant's status.
+    pub last_error: String,
 }
 
 /// [`Call::status`].
@@ -390,9 +483,11 @@ impl Call {
 
 impl GrantState {
     /// The instant this grant next needs attention (a `Wake`), or `None` for final states and for
-    /// an issued token that needs nothing (no expiry known, or `auto_rotate` off).
+    /// an issued token that never expires (nothing can go stale).
     ///
-    /// Every state that is not final has one: no grant can be stuck.
+    /// Every other state that is not final has one: no grant can be stuck. An issued token is
+    /// woken for its keep-alive rotation ([`Rotation::OnDemand`](crate::Rotation::OnDemand)) or
+    /// before its expiry ([`Rotation::KeepWarm`](crate::Rotation::KeepWarm)).
     pub fn next_wake_at(&self) -> Option<DateTime<Utc>> {
         match self {
             Self::Initial | Self::Expired(_) => None,
@@ -457,6 +552,47 @@ impl GrantState {
         match self {
             Self::Finalized(Outcome::Issued(i)) => Some(&i.token),
             _ => None,
+        }
+    }
+
+    /// The access token, if it may be handed out at `now`: the grant is issued, no rotation or
+    /// revocation is under way, and the token is not within the margin of its expiry
+    /// ([`Config::margin_for`]). `None` means: send [`Event::RotateNow`](crate::Event::RotateNow)
+    /// (if the grant is issued) and hand out the token of the transition that rotated it, without
+    /// asking again (a token just rotated is usable whatever its lifetime).
+    pub fn usable_token(&self, now: DateTime<Utc>, config: &Config) -> Option<&AccessToken> {
+        match self {
+            Self::Finalized(Outcome::Issued(i))
+                if matches!(i.token_state, TokenState::Active { .. })
+                    && i.usable_at(now, config) =>
+            {
+                Some(&i.token)
+            }
+            _ => None,
+        }
+    }
+
+    /// Why the grant failed or was lost, or, while a call keeps failing, its last error.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Self::Finalized(Outcome::Failed(f)) => Some(f.to_string()),
+            Self::Finalized(Outcome::Lost(l)) => Some(l.to_string()),
+            Self::Canceling(Canceling {
+                then: CancelGoal::Failed(f),
+                ..
+            }) => Some(f.to_string()),
+            Self::Canceling(Canceling {
+                then: CancelGoal::Lost(l),
+                ..
+            }) => Some(l.to_string()),
+            _ => self.call().and_then(|c| c.trouble.as_ref()).map(|t| {
+                format!(
+                    "retrying the {} call (failing since {}): {}",
+                    self.call().map_or(CallKind::GrantRequest, |c| c.kind),
+                    t.since.format("%Y-%m-%d %H:%M:%S UTC"),
+                    t.last_error
+                )
+            }),
         }
     }
 

@@ -159,6 +159,13 @@ fn refusal(state_kind: StateKind, call_in_flight: Option<CallKind>, event: &Even
                 event: event_kind,
             },
         },
+        Event::Malformed { .. } => match call_in_flight {
+            Some(call) => MachineError::MalformedAnswerToDelete { call },
+            None => MachineError::NoCallInFlight {
+                state: state_kind,
+                event: event_kind,
+            },
+        },
         Event::Wake => MachineError::NothingScheduled { state: state_kind },
         _ => MachineError::NoCallInFlight {
             state: state_kind,

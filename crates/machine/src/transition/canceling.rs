@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use grantflow_protocol::grant::Continuation;
 
-use super::call::{CallOutcome, RetryEdges, classify, retry, send_due};
+use super::call::{CallOutcome, RetryEdges, Woken, classify, fail, wake};
 use super::{Cx, Transition, failed, finalized, refusal};
 use crate::effect::{Change, Effect, Effects};
 use crate::error::MachineError;
@@ -17,11 +17,20 @@ use crate::table::Edge;
 const RETRY: RetryEdges = RetryEdges {
     not_sent: Edge::CancelNotSent,
     too_fast: Edge::CancelTooFast,
-    throttled: Edge::CancelServerTrouble,
-    server_error: Edge::CancelServerTrouble,
+    server_trouble: Edge::CancelServerTrouble,
     ambiguous: Edge::CancelAmbiguous,
-    resumed: Edge::CancelResumed,
 };
+
+/// How a cancel ended.
+#[derive(Clone, Copy)]
+enum Ending {
+    /// `204`: the AS deleted the grant.
+    Confirmed,
+    /// 4xx: the AS no longer knows the continuation (already canceled, revoked or finalized).
+    UnknownToAs,
+    /// The recovery budget ran out: the grant is finalized here; the AS may still hold it.
+    GaveUp,
+}
 
 /// Starts canceling the grant at the AS, along `edge`, on the way to `then`.
 pub(super) fn cancel(
@@ -65,19 +74,26 @@ pub(super) fn canceling(
         Transition::new(edge, GrantState::Canceling(canceling), effects)
     };
     if let Event::Wake = event {
-        if !s.call.in_flight() {
-            return Ok(with_call(Edge::CancelDue, send_due(s.call, cx)?));
-        }
+        return Ok(match wake(&s.call, cx)? {
+            Woken::Send(call) => with_call(Edge::CancelDue, call),
+            Woken::Resend(call) => with_call(Edge::CancelResumed, call),
+            Woken::GiveUp(_) => reach_goal(&s.then, Ending::GaveUp, cx),
+        });
     }
     match classify(event) {
-        Ok(CallOutcome::Answer(Answer::NoContent)) => Ok(reach_goal(&s.then, true, cx)),
+        Ok(CallOutcome::Answer(Answer::NoContent)) => {
+            Ok(reach_goal(&s.then, Ending::Confirmed, cx))
+        }
         // 401 invalid_continuation / 404 invalid_request: the AS no longer knows the
         // continuation (already canceled or revoked). Nothing more can be done from here.
-        Ok(CallOutcome::Refusal { .. }) => Ok(reach_goal(&s.then, false, cx)),
+        Ok(CallOutcome::Refusal { .. }) => Ok(reach_goal(&s.then, Ending::UnknownToAs, cx)),
         Ok(CallOutcome::Trouble(t)) => {
-            let (edge, call) = retry(s.call, t, &RETRY, cx);
+            let (edge, call) = fail(&s.call, t, cx.config.default_wait, &RETRY, cx);
             Ok(with_call(edge, call))
         }
+        Ok(CallOutcome::Malformed { .. }) => Err(MachineError::MalformedAnswerToDelete {
+            call: CallKind::Cancel,
+        }),
         Ok(CallOutcome::Answer(answer)) => Err(refusal(
             StateKind::Canceling,
             s.call.in_flight_kind(),
@@ -91,17 +107,29 @@ pub(super) fn canceling(
     }
 }
 
-/// The final state of a cancel, confirmed by the AS (`204`) or not known to it any more (4xx).
-fn reach_goal(goal: &CancelGoal, confirmed: bool, cx: Cx<'_>) -> Transition {
-    let edge = |at_as: Edge, unknown: Edge| if confirmed { at_as } else { unknown };
+/// The final state a cancel was for.
+fn reach_goal(goal: &CancelGoal, ending: Ending, cx: Cx<'_>) -> Transition {
+    let edge = |[confirmed, unknown, gave_up]: [Edge; 3]| match ending {
+        Ending::Confirmed => confirmed,
+        Ending::UnknownToAs => unknown,
+        Ending::GaveUp => gave_up,
+    };
     match goal {
         CancelGoal::Canceled => finalized(
-            edge(Edge::CanceledAtAs, Edge::CanceledUnknownToAs),
+            edge([
+                Edge::CanceledAtAs,
+                Edge::CanceledUnknownToAs,
+                Edge::CanceledGaveUp,
+            ]),
             Outcome::Canceled { at: cx.now },
             Change::Canceled,
         ),
         CancelGoal::Expired { deadline } => Transition::new(
-            edge(Edge::ExpiredAtAs, Edge::ExpiredUnknownToAs),
+            edge([
+                Edge::ExpiredAtAs,
+                Edge::ExpiredUnknownToAs,
+                Edge::ExpiredGaveUp,
+            ]),
             GrantState::Expired(ExpiredGrant {
                 deadline: *deadline,
                 at: cx.now,
@@ -109,15 +137,35 @@ fn reach_goal(goal: &CancelGoal, confirmed: bool, cx: Cx<'_>) -> Transition {
             Effects::notify(Change::Expired),
         ),
         CancelGoal::Lost(lost) => finalized(
-            edge(Edge::LostAtAs, Edge::LostUnknownToAs),
+            edge([Edge::LostAtAs, Edge::LostUnknownToAs, Edge::LostGaveUp]),
             Outcome::Lost(lost.clone()),
             Change::Lost,
         ),
-        CancelGoal::Failed(f) => failed(edge(Edge::FailedAtAs, Edge::FailedUnknownToAs), f.clone()),
+        CancelGoal::Failed(f) => failed(
+            edge([
+                Edge::FailedAtAs,
+                Edge::FailedUnknownToAs,
+                Edge::FailedGaveUp,
+            ]),
+            f.clone(),
+        ),
         CancelGoal::Revoked => finalized(
-            edge(Edge::RevokedAtAs, Edge::RevokedUnknownToAs),
+            edge([
+                Edge::RevokedAtAs,
+                Edge::RevokedUnknownToAs,
+                Edge::RevokedGaveUp,
+            ]),
             Outcome::Revoked { at: cx.now },
             Change::Revoked,
+        ),
+        CancelGoal::Rejected => finalized(
+            edge([
+                Edge::RejectedAtAs,
+                Edge::RejectedUnknownToAs,
+                Edge::RejectedGaveUp,
+            ]),
+            Outcome::Rejected { at: cx.now },
+            Change::Rejected,
         ),
     }
 }

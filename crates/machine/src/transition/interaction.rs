@@ -8,7 +8,7 @@ use grantflow_protocol::GnapErrorCode;
 use grantflow_protocol::finish_hash::verify_finish_hash;
 use grantflow_protocol::grant::GrantResponse;
 
-use super::call::{CallOutcome, LostEdges, RetryEdges, Trouble, classify, resend_once, send_due};
+use super::call::{CallOutcome, RetryEdges, Trouble, Woken, classify, fail, wake};
 use super::canceling::cancel;
 use super::{Cx, Transition, add, failed, finalized, refusal, token};
 use crate::effect::{Change, Effect, Effects};
@@ -24,16 +24,8 @@ use crate::table::Edge;
 const RETRY: RetryEdges = RetryEdges {
     not_sent: Edge::ContinueNotSent,
     too_fast: Edge::ContinueTooFast,
-    throttled: Edge::ContinueThrottled,
-    server_error: Edge::ContinueServerError,
+    server_trouble: Edge::ContinueServerTrouble,
     ambiguous: Edge::ContinueAmbiguous,
-    resumed: Edge::ContinueResumed,
-};
-
-const LOST: LostEdges = LostEdges {
-    server_error: Edge::ContinueServerErrorTwice,
-    ambiguous: Edge::ContinueAmbiguousTwice,
-    resumed: Edge::ContinueResumedTwice,
 };
 
 pub(super) fn awaiting(
@@ -88,11 +80,21 @@ pub(super) fn awaiting(
             callback: FinishCallback::Result { result, message },
         } => {
             if result == "grant_rejected" {
-                // The AS already finalized the grant as rejected: nothing to cancel.
-                Ok(finalized(
+                // The AS finalized the grant as rejected; the DELETE makes sure both sides agree
+                // (best effort: any refusal still ends Rejected).
+                Ok(cancel(
                     Edge::FinishRejected,
-                    Outcome::Rejected { at: cx.now },
-                    Change::Rejected,
+                    &s.continuation,
+                    CancelGoal::Rejected,
+                    cx,
+                ))
+            } else if result == "grant_invalid" {
+                // The user reached the finish step before deciding; the reference keeps the
+                // interaction pending, so the grant keeps waiting until its deadline.
+                Ok(Transition::new(
+                    Edge::FinishTooEarly,
+                    GrantState::AwaitingInteraction(s.clone()),
+                    Effects::NONE,
                 ))
             } else {
                 let failure = Failure::InteractionFailed { result, message };
@@ -145,27 +147,29 @@ pub(super) fn continuing(
         let state = GrantState::Continuing(Continuing { call, ..s.clone() });
         Transition::new(edge, state, effects)
     };
-    let lose = |edge: Edge, lost: Lost| cancel(edge, &s.continuation, CancelGoal::Lost(lost), cx);
-    let on_trouble = |trouble: Trouble| match resend_once(s.call, trouble, &RETRY, &LOST, cx) {
-        (edge, Ok(call)) => with_call(edge, call),
-        (edge, Err(lost)) => lose(edge, lost),
-    };
+    let cancel_then = |edge: Edge, goal: CancelGoal| cancel(edge, &s.continuation, goal, cx);
     match event {
-        Event::Wake if !s.call.in_flight() => {
-            if let ContinueMode::Poll { deadline } = s.mode {
-                if cx.now >= deadline {
-                    let goal = CancelGoal::Expired { deadline };
-                    return Ok(cancel(Edge::PollExpired, &s.continuation, goal, cx));
+        Event::Wake => {
+            if let (ContinueMode::Poll { deadline }, CallStatus::Due { at }) =
+                (&s.mode, &s.call.status)
+            {
+                if cx.now >= *deadline {
+                    let goal = CancelGoal::Expired {
+                        deadline: *deadline,
+                    };
+                    return Ok(cancel_then(Edge::PollExpired, goal));
                 }
-                if let CallStatus::Due { at } = s.call.status {
-                    if cx.now < at {
-                        return Err(MachineError::NotDue {
-                            at: at.min(deadline),
-                        });
-                    }
+                if cx.now < *at {
+                    return Err(MachineError::NotDue {
+                        at: (*at).min(*deadline),
+                    });
                 }
             }
-            return Ok(with_call(Edge::ContinueDue, send_due(s.call, cx)?));
+            return Ok(match wake(&s.call, cx)? {
+                Woken::Send(call) => with_call(Edge::ContinueDue, call),
+                Woken::Resend(call) => with_call(Edge::ContinueResumed, call),
+                Woken::GiveUp(give_up) => cancel_then(Edge::ContinueGaveUp, give_up.goal()),
+            });
         }
         Event::Cancel => {
             if s.call.in_flight() {
@@ -174,12 +178,7 @@ pub(super) fn continuing(
                     event: event.kind(),
                 });
             }
-            return Ok(cancel(
-                Edge::ContinuingCanceled,
-                &s.continuation,
-                CancelGoal::Canceled,
-                cx,
-            ));
+            return Ok(cancel_then(Edge::ContinuingCanceled, CancelGoal::Canceled));
         }
         _ => {}
     }
@@ -188,8 +187,8 @@ pub(super) fn continuing(
             Ok(token::issue(Edge::ContinueIssued, g, cx))
         }
         Ok(CallOutcome::Answer(Answer::Grant(GrantResponse::Continuation(c)))) => {
-            // Still pending. A definite answer: it also settles any earlier ambiguity (had the
-            // lost call issued the token, the AS would now refuse).
+            // Still pending. A definite answer: it also settles any earlier unknown outcome (had
+            // the lost call issued the token, the AS would now refuse).
             let continuation = Arc::new(c.continue_);
             let next = cx.after(cx.config.wait(continuation.wait));
             let continuing = Continuing {
@@ -212,35 +211,55 @@ pub(super) fn continuing(
                 answer: AnswerKind::Pending,
             },
         )),
-        Ok(CallOutcome::Trouble(Trouble::TooFast)) => {
-            let too_fast = s.too_fast.saturating_add(1);
-            let delay = cx
-                .config
-                .too_fast_delay(cx.config.wait(s.continuation.wait), too_fast);
+        Ok(CallOutcome::Malformed {
+            status,
+            error,
+            body_start,
+        }) => {
+            // The AS acted (it may have issued the token we cannot read): cancel so both sides
+            // agree, then Failed.
+            let failure = Failure::MalformedAnswer {
+                call: s.call.kind,
+                status,
+                error,
+                body_start,
+            };
+            Ok(cancel_then(
+                Edge::ContinueMalformed,
+                CancelGoal::Failed(failure),
+            ))
+        }
+        Ok(CallOutcome::Trouble(t @ Trouble::TooFast { .. })) => {
+            let wait = cx.config.wait(s.continuation.wait);
+            let (edge, call) = fail(&s.call, t, wait, &RETRY, cx);
             let continuing = Continuing {
-                too_fast,
-                call: s.call.later(cx.after(delay)),
+                too_fast: s.too_fast.saturating_add(1),
+                call,
                 ..s.clone()
             };
             Ok(Transition::new(
-                Edge::ContinueTooFast,
+                edge,
                 GrantState::Continuing(continuing),
                 Effects::NONE,
             ))
         }
         Ok(CallOutcome::Refusal { status, error }) => {
-            if s.call.resent_after_ambiguity {
+            let denied = error.code == Some(GnapErrorCode::RequestDenied);
+            if denied && s.call.resent_after_ambiguity {
+                // Proof: an earlier attempt whose answer we never saw consumed the interaction
+                // (the reference answers a second continue, or a poll of a finalized grant,
+                // with `request_denied`).
                 let lost = Lost {
                     call: s.call.kind,
                     reason: LostReason::RefusedAfterResend { status, error },
                 };
-                return Ok(lose(Edge::ContinueRefusedResent, lost));
+                return Ok(cancel_then(Edge::ContinueConsumed, CancelGoal::Lost(lost)));
             }
             let rejected = match error.code {
                 Some(GnapErrorCode::UserDenied) => true,
                 // A poll of a finalized grant: the reference server answers `request_denied`
-                // "grant cannot be continued". Without an ambiguous poll of ours (handled above)
-                // the grant cannot have been issued, so it was rejected.
+                // "grant cannot be continued". Without an earlier poll of unknown outcome
+                // (handled above) the grant cannot have been issued, so it was rejected.
                 Some(GnapErrorCode::RequestDenied) => s.call.kind == CallKind::Poll,
                 _ => false,
             };
@@ -259,7 +278,10 @@ pub(super) fn continuing(
                 Ok(failed(Edge::ContinueRefused, failure))
             }
         }
-        Ok(CallOutcome::Trouble(t)) => Ok(on_trouble(t)),
+        Ok(CallOutcome::Trouble(t)) => {
+            let (edge, call) = fail(&s.call, t, cx.config.default_wait, &RETRY, cx);
+            Ok(with_call(edge, call))
+        }
         Ok(CallOutcome::Answer(answer)) => Err(refusal(
             StateKind::Continuing,
             s.call.in_flight_kind(),

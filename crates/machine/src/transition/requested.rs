@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use grantflow_protocol::grant::GrantResponse;
 
-use super::call::{CallOutcome, RetryEdges, classify, retry, send_due};
+use super::call::{CallOutcome, RetryEdges, Woken, classify, fail, wake};
 use super::{Cx, Transition, failed, finalized, refusal, token};
 use crate::effect::{Change, Effect, Effects};
 use crate::error::MachineError;
@@ -19,10 +19,8 @@ use crate::table::Edge;
 const RETRY: RetryEdges = RetryEdges {
     not_sent: Edge::RequestNotSent,
     too_fast: Edge::RequestTooFast,
-    throttled: Edge::RequestServerTrouble,
-    server_error: Edge::RequestServerTrouble,
+    server_trouble: Edge::RequestServerTrouble,
     ambiguous: Edge::RequestAmbiguous,
-    resumed: Edge::RequestResumed,
 };
 
 /// `Initial --request--> Requested`.
@@ -75,9 +73,11 @@ pub(super) fn requested(
         ));
     }
     if let Event::Wake = event {
-        if !s.call.in_flight() {
-            return Ok(with_call(Edge::RequestDue, send_due(s.call, cx)?));
-        }
+        return Ok(match wake(&s.call, cx)? {
+            Woken::Send(call) => with_call(Edge::RequestDue, call),
+            Woken::Resend(call) => with_call(Edge::RequestResumed, call),
+            Woken::GiveUp(give_up) => failed(Edge::RequestGaveUp, give_up.failure()),
+        });
     }
     match classify(event) {
         Ok(CallOutcome::Answer(Answer::Grant(GrantResponse::Pending(p)))) => {
@@ -133,8 +133,21 @@ pub(super) fn requested(
                 error,
             },
         )),
+        Ok(CallOutcome::Malformed {
+            status,
+            error,
+            body_start,
+        }) => Ok(failed(
+            Edge::RequestMalformed,
+            Failure::MalformedAnswer {
+                call: CallKind::GrantRequest,
+                status,
+                error,
+                body_start,
+            },
+        )),
         Ok(CallOutcome::Trouble(t)) => {
-            let (edge, call) = retry(s.call, t, &RETRY, cx);
+            let (edge, call) = fail(&s.call, t, cx.config.default_wait, &RETRY, cx);
             Ok(with_call(edge, call))
         }
         Ok(CallOutcome::Answer(answer)) => Err(refusal(

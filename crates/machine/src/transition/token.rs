@@ -8,38 +8,31 @@ use chrono::{DateTime, TimeDelta, Utc};
 use grantflow_protocol::GnapErrorCode;
 use grantflow_protocol::grant::{AccessToken, IssuedGrant};
 
-use super::call::{CallOutcome, LostEdges, RetryEdges, classify, resend_once, retry, send_due};
+use super::call::{CallOutcome, RetryEdges, Woken, classify, fail, wake};
 use super::canceling::cancel;
 use super::{Cx, Transition, add, finalized, refusal};
+use crate::config::Rotation;
 use crate::effect::{Change, Effect, Effects};
 use crate::error::MachineError;
 use crate::event::{Answer, Event};
 use crate::kind::{CallKind, StateKind};
-use crate::state::{Call, CancelGoal, GrantState, Issued, Lost, LostReason, Outcome, TokenState};
+use crate::state::{
+    Call, CancelGoal, Failure, GrantState, Issued, Lost, LostReason, Outcome, TokenState,
+};
 use crate::table::Edge;
 
 const ROTATE_RETRY: RetryEdges = RetryEdges {
     not_sent: Edge::RotateNotSent,
     too_fast: Edge::RotateTooFast,
-    throttled: Edge::RotateThrottled,
-    server_error: Edge::RotateServerError,
+    server_trouble: Edge::RotateServerTrouble,
     ambiguous: Edge::RotateAmbiguous,
-    resumed: Edge::RotateResumed,
-};
-
-const ROTATE_LOST: LostEdges = LostEdges {
-    server_error: Edge::RotateServerErrorTwice,
-    ambiguous: Edge::RotateAmbiguousTwice,
-    resumed: Edge::RotateResumedTwice,
 };
 
 const REVOKE_RETRY: RetryEdges = RetryEdges {
     not_sent: Edge::RevokeNotSent,
     too_fast: Edge::RevokeTooFast,
-    throttled: Edge::RevokeServerTrouble,
-    server_error: Edge::RevokeServerTrouble,
+    server_trouble: Edge::RevokeServerTrouble,
     ambiguous: Edge::RevokeAmbiguous,
-    resumed: Edge::RevokeResumed,
 };
 
 /// The grant is issued (along `edge`): its token becomes active.
@@ -69,15 +62,15 @@ fn expiry(token: &AccessToken, cx: Cx<'_>) -> (Option<DateTime<Utc>>, Option<Dat
     };
     let lifetime = TimeDelta::seconds(i64::try_from(secs.min(10 * 365 * 86_400)).unwrap_or(0));
     let expires_at = cx.after(lifetime);
-    let rotate_at = cx.config.auto_rotate.then(|| {
-        // Expiry minus the margin, but never sooner than half the lifetime nor than the retry
+    let rotate_at = match cx.config.rotation {
+        // Before the AS could forget the expired token.
+        Rotation::OnDemand => add(expires_at, cx.config.keep_alive),
+        // Expiry minus the margin (at most half the lifetime), and never sooner than the retry
         // base delay, so a tiny `expires_in` cannot make the grant rotate in a tight loop.
-        let by_margin = add(expires_at, -cx.config.rotate_before_expiry);
-        by_margin
-            .max(cx.after(lifetime / 2))
-            .max(cx.after(cx.config.retry_base_delay))
-    });
-    (Some(expires_at), rotate_at)
+        Rotation::KeepWarm => add(expires_at, -cx.config.margin_for(lifetime))
+            .max(cx.after(cx.config.retry_base_delay)),
+    };
+    (Some(expires_at), Some(rotate_at))
 }
 
 pub(super) fn issued(i: &Issued, event: Event, cx: Cx<'_>) -> Result<Transition, MachineError> {
@@ -140,28 +133,37 @@ pub(super) fn issued(i: &Issued, event: Event, cx: Cx<'_>) -> Result<Transition,
         (TokenState::Rotating { call }, Event::Revoke) if !call.in_flight() => {
             Ok(revoke(Edge::RotatingRevoked))
         }
-        (TokenState::Rotating { call }, event) => rotating(i, *call, event, cx, &with_token_state),
-        (TokenState::Revoking { call }, event) => revoking(i, *call, event, cx, &with_token_state),
+        (TokenState::Rotating { call }, event) => rotating(i, call, event, cx, &with_token_state),
+        (TokenState::Revoking { call }, event) => revoking(i, call, event, cx, &with_token_state),
         (TokenState::Active { .. }, event) => Err(refusal(StateKind::Issued, None, &event)),
     }
 }
 
 fn rotating(
     i: &Issued,
-    call: Call,
+    call: &Call,
     event: Event,
     cx: Cx<'_>,
     with_token_state: &dyn Fn(Edge, TokenState) -> Transition,
 ) -> Result<Transition, MachineError> {
-    let lose = |edge: Edge, lost: Lost| cancel(edge, &i.continuation, CancelGoal::Lost(lost), cx);
+    let cancel_then = |edge: Edge, goal: CancelGoal| cancel(edge, &i.continuation, goal, cx);
     if let Event::Wake = event {
-        if !call.in_flight() {
-            let call = send_due(call, cx)?;
-            return Ok(with_token_state(
-                Edge::RotateDue,
-                TokenState::Rotating { call },
-            ));
-        }
+        return Ok(match wake(call, cx)? {
+            Woken::Send(call) => with_token_state(Edge::RotateDue, TokenState::Rotating { call }),
+            Woken::Resend(call) => {
+                with_token_state(Edge::RotateResumed, TokenState::Rotating { call })
+            }
+            Woken::GiveUp(give_up) if give_up.outcome_unknown => {
+                cancel_then(Edge::RotateLost, give_up.goal())
+            }
+            // No attempt reached the AS: the old token is as good as before. Try again later.
+            Woken::GiveUp(_) => {
+                let (_, rotate_at) = expiry(&i.token, cx);
+                let later = cx.after(cx.config.max_retry_delay);
+                let rotate_at = rotate_at.map(|at| at.max(later));
+                with_token_state(Edge::RotateGaveUp, TokenState::Active { rotate_at })
+            }
+        });
     }
     match classify(event) {
         Ok(CallOutcome::Answer(Answer::Rotated(r))) => {
@@ -182,25 +184,46 @@ fn rotating(
             ))
         }
         Ok(CallOutcome::Refusal { status, error }) => {
-            let (edge, reason) = if call.resent_after_ambiguity {
-                let reason = LostReason::RefusedAfterResend { status, error };
-                (Edge::RotateRefusedResent, reason)
-            } else {
-                let reason = LostReason::RotationRefused { status, error };
-                (Edge::RotationRefused, reason)
-            };
-            let lost = Lost {
+            if call.resent_after_ambiguity && error.code == Some(GnapErrorCode::InvalidClient) {
+                // Proof: an earlier attempt whose answer we never saw rotated the token (the old
+                // value is now unknown to the AS).
+                let lost = Lost {
+                    call: CallKind::Rotate,
+                    reason: LostReason::RefusedAfterResend { status, error },
+                };
+                return Ok(cancel_then(Edge::RotationConsumed, CancelGoal::Lost(lost)));
+            }
+            let failure = Failure::Refused {
                 call: CallKind::Rotate,
-                reason,
+                status,
+                error,
             };
-            Ok(lose(edge, lost))
+            Ok(cancel_then(
+                Edge::RotationRefused,
+                CancelGoal::Failed(failure),
+            ))
         }
-        Ok(CallOutcome::Trouble(t)) => Ok(
-            match resend_once(call, t, &ROTATE_RETRY, &ROTATE_LOST, cx) {
-                (edge, Ok(call)) => with_token_state(edge, TokenState::Rotating { call }),
-                (edge, Err(lost)) => lose(edge, lost),
-            },
-        ),
+        Ok(CallOutcome::Malformed {
+            status,
+            error,
+            body_start,
+        }) => {
+            // The AS rotated (the old token is gone) and the new one is unreadable.
+            let failure = Failure::MalformedAnswer {
+                call: CallKind::Rotate,
+                status,
+                error,
+                body_start,
+            };
+            Ok(cancel_then(
+                Edge::RotateMalformed,
+                CancelGoal::Failed(failure),
+            ))
+        }
+        Ok(CallOutcome::Trouble(t)) => {
+            let (edge, call) = fail(call, t, cx.config.default_wait, &ROTATE_RETRY, cx);
+            Ok(with_token_state(edge, TokenState::Rotating { call }))
+        }
         Ok(CallOutcome::Answer(answer)) => Err(refusal(
             StateKind::Rotating,
             call.in_flight_kind(),
@@ -212,47 +235,40 @@ fn rotating(
 
 fn revoking(
     i: &Issued,
-    call: Call,
+    call: &Call,
     event: Event,
     cx: Cx<'_>,
     with_token_state: &dyn Fn(Edge, TokenState) -> Transition,
 ) -> Result<Transition, MachineError> {
+    // Whatever happens to the token, the grant is deleted next: `revoke` leaves nothing usable
+    // at the AS.
+    let delete_grant = |edge: Edge| cancel(edge, &i.continuation, CancelGoal::Revoked, cx);
     if let Event::Wake = event {
-        if !call.in_flight() {
-            let call = send_due(call, cx)?;
-            return Ok(with_token_state(
-                Edge::RevokeDue,
-                TokenState::Revoking { call },
-            ));
-        }
+        return Ok(match wake(call, cx)? {
+            Woken::Send(call) => with_token_state(Edge::RevokeDue, TokenState::Revoking { call }),
+            Woken::Resend(call) => {
+                with_token_state(Edge::RevokeResumed, TokenState::Revoking { call })
+            }
+            Woken::GiveUp(_) => delete_grant(Edge::RevokeGaveUp),
+        });
     }
     match classify(event) {
-        Ok(CallOutcome::Answer(Answer::NoContent)) => Ok(finalized(
-            Edge::TokenRevoked,
-            Outcome::Revoked { at: cx.now },
-            Change::Revoked,
-        )),
+        Ok(CallOutcome::Answer(Answer::NoContent)) => Ok(delete_grant(Edge::TokenRevoked)),
         // 401 invalid_client: the manage URL is unknown or the token already revoked.
         Ok(CallOutcome::Refusal { error, .. })
             if error.code == Some(GnapErrorCode::InvalidClient) =>
         {
-            Ok(finalized(
-                Edge::TokenAlreadyRevoked,
-                Outcome::Revoked { at: cx.now },
-                Change::Revoked,
-            ))
+            Ok(delete_grant(Edge::TokenAlreadyRevoked))
         }
-        // Any other refusal: revoke the whole grant instead (revokes all its tokens).
-        Ok(CallOutcome::Refusal { .. }) => Ok(cancel(
-            Edge::RevokeRefused,
-            &i.continuation,
-            CancelGoal::Revoked,
-            cx,
-        )),
+        // Any other refusal: deleting the grant revokes all its tokens.
+        Ok(CallOutcome::Refusal { .. }) => Ok(delete_grant(Edge::RevokeRefused)),
         Ok(CallOutcome::Trouble(t)) => {
-            let (edge, call) = retry(call, t, &REVOKE_RETRY, cx);
+            let (edge, call) = fail(call, t, cx.config.default_wait, &REVOKE_RETRY, cx);
             Ok(with_token_state(edge, TokenState::Revoking { call }))
         }
+        Ok(CallOutcome::Malformed { .. }) => Err(MachineError::MalformedAnswerToDelete {
+            call: CallKind::RevokeToken,
+        }),
         Ok(CallOutcome::Answer(answer)) => Err(refusal(
             StateKind::Revoking,
             call.in_flight_kind(),

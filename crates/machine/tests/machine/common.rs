@@ -164,6 +164,16 @@ pub fn not_sent() -> Event {
     }
 }
 
+/// A 2xx whose body does not parse (the pending grant without `interact.finish` of the issue).
+pub fn malformed() -> Event {
+    Event::Malformed {
+        status: 200,
+        error: "missing field `finish` at line 1 column 120".into(),
+        body_start: r#"{"interact":{"redirect":"https://auth.example/interact/x"},"continue":{"#
+            .into(),
+    }
+}
+
 pub fn ambiguous() -> Event {
     Event::Ambiguous {
         detail: "timed out after 30s waiting for the response".into(),

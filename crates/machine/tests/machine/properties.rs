@@ -7,9 +7,11 @@ use std::sync::Mutex;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use grantflow_machine::{
-    CallKind, CancelGoal, Config, Edge, Effect, Event, FinishCallback, GrantState, LostReason,
-    MachineError, Outcome, TRANSITIONS, TokenState, Transition, table, transition,
+    CallKind, CallStatus, CancelGoal, Config, Edge, Effect, Event, FinishCallback, GrantState,
+    LostReason, MachineError, Outcome, Rotation, TRANSITIONS, TokenState, Transition, table,
+    transition,
 };
+use grantflow_protocol::GnapErrorCode;
 use grantflow_protocol::finish_hash::FinishHashEncoding;
 use grantflow_protocol::finish_hash::verify_finish_hash;
 use grantflow_protocol::grant::GrantResponse;
@@ -29,10 +31,10 @@ enum Step {
     /// A command: cancel, rotate now, revoke, or a second request.
     Command(u8),
     /// An HTTP outcome for the call in flight: 0 success, 1 refusal, 2 not sent, 3 ambiguous,
-    /// 4 an answer of some other shape.
+    /// 4 an answer of some other shape, 5 a 2xx whose body does not parse.
     Outcome { kind: u8, a: u8, b: u8, delay: u8 },
     /// A finish callback: 0/1 valid (both encodings), 2 forged, 3 garbage, 4 grant_rejected,
-    /// 5 another result.
+    /// 5 grant_invalid, 6 another result.
     Callback { kind: u8, r: u8, delay: u16 },
 }
 
@@ -41,31 +43,35 @@ fn step() -> impl Strategy<Value = Step> {
         3 => (0u16..4).prop_map(|extra| Step::WakeAtDue { extra }),
         1 => prop_oneof![Just(0u16), 0u16..30, 0u16..1200].prop_map(|secs| Step::WakeAfter { secs }),
         1 => any::<u8>().prop_map(Step::Command),
-        6 => (0u8..5, any::<u8>(), any::<u8>(), 0u8..3)
+        6 => (0u8..6, any::<u8>(), any::<u8>(), 0u8..3)
             .prop_map(|(kind, a, b, delay)| Step::Outcome { kind, a, b, delay }),
-        2 => (0u8..6, 0u8..3, prop_oneof![0u16..10, 0u16..900])
+        2 => (0u8..7, 0u8..3, prop_oneof![0u16..10, 0u16..900])
             .prop_map(|(kind, r, delay)| Step::Callback { kind, r, delay }),
     ]
 }
 
-/// The default configuration, or one with short deadlines and timeouts and/or rotation off.
+/// The default configuration, or one with short deadlines, timeouts, budgets and keep-alive;
+/// tokens rotated on demand or kept warm.
 fn config() -> impl Strategy<Value = Config> {
-    (any::<bool>(), any::<bool>()).prop_map(|(short, auto_rotate)| {
+    (any::<bool>(), any::<bool>()).prop_map(|(short, keep_warm)| {
         let base = Config::default();
+        let rotation = if keep_warm {
+            Rotation::KeepWarm
+        } else {
+            Rotation::OnDemand
+        };
         if short {
             Config {
                 interaction_deadline: TimeDelta::seconds(30),
                 call_timeout: TimeDelta::seconds(5),
-                too_fast_backoff: TimeDelta::seconds(1),
                 max_retry_delay: TimeDelta::seconds(20),
-                auto_rotate,
+                recovery_budget: TimeDelta::seconds(60),
+                keep_alive: TimeDelta::seconds(300),
+                rotation,
                 ..base
             }
         } else {
-            Config {
-                auto_rotate,
-                ..base
-            }
+            Config { rotation, ..base }
         }
     })
 }
@@ -110,24 +116,13 @@ fn expires_of(b: u8) -> Option<u64> {
     }
 }
 
-/// The edges a non-idempotent call takes when its first ambiguous outcome is re-sent.
-const RESENT_ONCE: &[Edge] = &[
-    Edge::ContinueServerError,
-    Edge::ContinueAmbiguous,
-    Edge::ContinueResumed,
-    Edge::RotateServerError,
-    Edge::RotateAmbiguous,
-    Edge::RotateResumed,
-];
-
-/// The edges a non-idempotent call takes when a second ambiguous outcome loses the grant.
-const LOST_AFTER_AMBIGUITY: &[Edge] = &[
-    Edge::ContinueServerErrorTwice,
-    Edge::ContinueAmbiguousTwice,
-    Edge::ContinueResumedTwice,
-    Edge::RotateServerErrorTwice,
-    Edge::RotateAmbiguousTwice,
-    Edge::RotateResumedTwice,
+/// The edges that decide `Lost`: on proof (a refusal that shows an earlier attempt acted) or when
+/// the recovery budget runs out after an unknown outcome.
+const LOSING: &[Edge] = &[
+    Edge::ContinueConsumed,
+    Edge::ContinueGaveUp,
+    Edge::RotationConsumed,
+    Edge::RotateLost,
 ];
 
 /// Everything the checker remembers across steps.
@@ -143,8 +138,6 @@ struct Checker {
     last_answer: Option<(DateTime<Utc>, TimeDelta)>,
     /// No continue/poll before this (after a too_fast).
     too_fast_floor: Option<DateTime<Utc>>,
-    /// Ambiguous outcomes of non-idempotent calls since the last definite answer.
-    ambiguous_run: u32,
     tokens: u32,
     edges: BTreeSet<Edge>,
 }
@@ -160,7 +153,6 @@ impl Checker {
             verified_refs: HashSet::new(),
             last_answer: None,
             too_fast_floor: None,
-            ambiguous_run: 0,
             tokens: 0,
             edges: BTreeSet::new(),
         }
@@ -208,7 +200,8 @@ impl Checker {
                     ),
                     2 => not_sent(),
                     3 => ambiguous(),
-                    _ => self.any_answer(a, b),
+                    4 => self.any_answer(a, b),
+                    _ => malformed(),
                 }
             }
             Step::Callback { kind, r, delay } => {
@@ -225,6 +218,7 @@ impl Checker {
                         },
                     },
                     4 => result_callback("grant_rejected", None),
+                    5 => result_callback("grant_invalid", None),
                     _ => result_callback("invalid_interaction", Some("interaction expired")),
                 }
             }
@@ -333,14 +327,18 @@ impl Checker {
         prop_assert!(table::is_listed(from, event_kind, to));
         self.edges.insert(t.edge);
 
-        // Every non-final state has a next wake-up (an issued token only when it will rotate).
+        // Every non-final state has a next wake-up (an issued token whenever it expires: its
+        // keep-alive or keep-warm rotation).
         match new {
             GrantState::Finalized(Outcome::Issued(i)) => {
                 if let TokenState::Active { rotate_at } = i.token_state {
-                    prop_assert_eq!(
-                        rotate_at.is_some(),
-                        self.config.auto_rotate && i.expires_at.is_some()
-                    );
+                    prop_assert_eq!(rotate_at.is_some(), i.expires_at.is_some());
+                    if let (Some(at), Some(expires_at), Rotation::OnDemand) =
+                        (rotate_at, i.expires_at, self.config.rotation)
+                    {
+                        // On demand, an idle token is touched only for its keep-alive.
+                        prop_assert!(at >= expires_at, "on-demand rotation before expiry");
+                    }
                 } else {
                     prop_assert!(new.next_wake_at().is_some());
                 }
@@ -419,7 +417,7 @@ impl Checker {
                 );
             }
         }
-        let old_call = old.call().filter(|c| c.in_flight()).copied();
+        let old_call = old.call().filter(|c| c.in_flight()).cloned();
         match &event {
             Event::Answered {
                 answer: grantflow_machine::Answer::Grant(GrantResponse::Pending(p)),
@@ -435,73 +433,95 @@ impl Checker {
                 if error.code == Some(grantflow_protocol::GnapErrorCode::TooFast)
                     && matches!(old, GrantState::Continuing(_)) =>
             {
+                // The next attempt waits `wait` after the attempt that got `too_fast`.
                 let wait = self
                     .last_answer
                     .map_or(self.config.default_wait, |(_, w)| w);
-                self.too_fast_floor = Some(now + wait);
+                if let Some(CallStatus::InFlight { since, .. }) = old.call().map(|c| c.status) {
+                    self.too_fast_floor = Some(since + wait);
+                    let due = new.call().map(|c| c.wake_at());
+                    prop_assert_eq!(due, Some((since + wait).max(now)), "too_fast not at wait");
+                }
             }
             _ => {}
         }
 
-        // Re-send once after an ambiguous outcome, then Lost: never a loop.
-        if let Some(call) = old_call.filter(|c| c.kind.is_non_idempotent()) {
-            let ambiguous = match &event {
-                Event::Ambiguous { .. } | Event::Wake => true,
-                Event::Refused { status, error } => {
-                    *status >= 500 && error.code != Some(grantflow_protocol::GnapErrorCode::TooFast)
+        // `Lost` only on proof or when the budget ran out after an unknown outcome.
+        let goes_lost = |s: &GrantState| match s {
+            GrantState::Canceling(c) => matches!(&c.then, CancelGoal::Lost(_)),
+            GrantState::Finalized(Outcome::Lost(_)) => true,
+            _ => false,
+        };
+        if goes_lost(new) && !goes_lost(old) {
+            prop_assert!(LOSING.contains(&t.edge), "Lost along {}", t.edge);
+            let call = old_call.clone().or_else(|| old.call().cloned());
+            let call = call.ok_or_else(|| TestCaseError::fail("Lost without a call"))?;
+            prop_assert!(
+                call.resent_after_ambiguity || matches!(event, Event::Wake),
+                "Lost without an unknown outcome before"
+            );
+            let lost = match new {
+                GrantState::Canceling(grantflow_machine::Canceling {
+                    then: CancelGoal::Lost(l),
+                    ..
+                }) => l.clone(),
+                other => {
+                    return Err(TestCaseError::fail(format!(
+                        "Lost reached outside Canceling: {:?}",
+                        other.kind()
+                    )));
                 }
-                _ => false,
             };
-            let refused_4xx = matches!(&event, Event::Refused { status, error }
-                if *status < 500 && *status != 429
-                    && error.code != Some(grantflow_protocol::GnapErrorCode::TooFast));
-            if ambiguous {
-                self.ambiguous_run += 1;
-                if call.resent_after_ambiguity {
-                    let lost = matches!(new, GrantState::Canceling(c) if matches!(
-                        &c.then, CancelGoal::Lost(l) if matches!(l.reason, LostReason::AmbiguousTwice { .. })));
-                    prop_assert!(lost, "second ambiguous outcome did not lose the grant");
-                    prop_assert!(
-                        LOST_AFTER_AMBIGUITY.contains(&t.edge),
-                        "second ambiguous outcome took {}",
-                        t.edge
-                    );
-                } else {
-                    let resent = new.call().is_some_and(|c| {
-                        c.kind == call.kind
-                            && c.in_flight()
-                            && c.resent_after_ambiguity
-                            && c.attempts == call.attempts + 1
-                    });
-                    prop_assert!(resent, "first ambiguous outcome was not re-sent once");
-                    prop_assert!(
-                        RESENT_ONCE.contains(&t.edge),
-                        "first ambiguous outcome took {}",
-                        t.edge
-                    );
+            match (&lost.reason, &event) {
+                (LostReason::RefusedAfterResend { error, .. }, Event::Refused { .. }) => {
+                    let proof = match lost.call {
+                        CallKind::Continue | CallKind::Poll => GnapErrorCode::RequestDenied,
+                        _ => GnapErrorCode::InvalidClient,
+                    };
+                    prop_assert_eq!(error.code.as_ref(), Some(&proof));
+                    prop_assert!(call.resent_after_ambiguity);
                 }
-            } else if refused_4xx && call.resent_after_ambiguity {
-                let lost = matches!(new, GrantState::Canceling(c) if matches!(&c.then, CancelGoal::Lost(_)));
-                prop_assert!(lost, "a refusal after a re-send did not lose the grant");
-                prop_assert!(
-                    matches!(
-                        t.edge,
-                        Edge::ContinueRefusedResent | Edge::RotateRefusedResent
-                    ),
-                    "a refusal after a re-send took {}",
-                    t.edge
-                );
+                (LostReason::BudgetExhausted { .. }, Event::Wake) => {
+                    let trouble = call
+                        .trouble
+                        .as_ref()
+                        .map(|t| t.since)
+                        .ok_or_else(|| TestCaseError::fail("budget without trouble"))?;
+                    prop_assert!(now >= trouble + self.config.recovery_budget);
+                    prop_assert!(call.resent_after_ambiguity || call.in_flight());
+                }
+                (reason, _) => prop_assert!(false, "Lost for {:?} on {:?}", reason, event.kind()),
             }
-            if matches!(&event, Event::Answered { .. }) {
-                self.ambiguous_run = 0;
-            }
-            prop_assert!(self.ambiguous_run <= 2, "ambiguous outcomes looped");
         }
-        if !matches!(
-            new,
-            GrantState::Continuing(_) | GrantState::Finalized(Outcome::Issued(_))
+
+        // A 2xx that does not parse is never sent again.
+        if let Event::Malformed { .. } = event {
+            let call = t.effects.call_effect().and_then(Effect::call_kind);
+            prop_assert!(matches!(call, Some(CallKind::Cancel) | None), "{:?}", call);
+            prop_assert!(!matches!(
+                new,
+                GrantState::Requested(_) | GrantState::Continuing(_)
+            ));
+        }
+
+        // At most one rotation in flight: a rotation starts only from an active token.
+        if let Some(Effect::Rotate { .. }) = t.effects.call_effect() {
+            prop_assert!(matches!(
+                old.kind(),
+                grantflow_machine::StateKind::Issued | grantflow_machine::StateKind::Rotating
+            ));
+            prop_assert_eq!(new.call_in_flight(), Some(CallKind::Rotate));
+        }
+
+        // A token just issued or rotated is usable, whatever its lifetime.
+        if matches!(
+            t.edge,
+            Edge::IssuedAtOnce | Edge::ContinueIssued | Edge::Rotated
         ) {
-            self.ambiguous_run = 0;
+            prop_assert!(
+                new.usable_token(now, &self.config).is_some(),
+                "fresh token not usable"
+            );
         }
 
         // Secrets never appear in Debug output.
