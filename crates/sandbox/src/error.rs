@@ -2,8 +2,8 @@
 //! shapes it; and [`SandboxError`], what the library API returns.
 //!
 //! Error policy: handlers return `Result<_, ApiError>`; an `ApiError` is an HTTP status plus the
-//! reference's body `{"error":{"code":"<gnap code>","description":"<text>"}}`, or the code-less
-//! `{"error":{"description":"…"}}` the reference's OpenAPI validator sends for malformed bodies.
+//! reference's body `{"error":{"code":"<gnap code>","description":"<text>"}}`, always with a
+//! `code` (RFC 9635), also where the reference's OpenAPI validator sends none (malformed bodies).
 //! Nothing in the request path panics; an internal inconsistency becomes a 500 with
 //! `request_denied`, as the reference answers internal errors.
 
@@ -35,16 +35,14 @@ impl ApiError {
         }
     }
 
-    /// A request-validation failure: the reference's validator answers 400 without a code.
+    /// A request-validation failure (a malformed body): 400 `invalid_request`. The reference's
+    /// validator answers without a code; RFC 9635 requires one in every error.
     pub fn validation(description: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            body: GnapError {
-                code: None,
-                description: Some(description.into()),
-            },
-            www_authenticate: None,
-        }
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            GnapErrorCode::InvalidRequest,
+            description,
+        )
     }
 
     /// An error whose code is not one of GNAP's (the resource server's own codes).

@@ -1,8 +1,10 @@
 //! The grant request: `POST <base>/auth/<tenant>`.
 //!
-//! Checks run in the reference's order: tenant, body shape (code-less 400, as its OpenAPI
-//! validator answers), signature against the client's keys, then the route's own rules
-//! (`canSkipInteraction`, client and `interact` requirements). A grant that needs no
+//! Checks run in this order: tenant; the signature (headers, `Content-Digest` and the signature
+//! itself) against the keys of the client the body names, reading nothing of the body but its
+//! `client` field; then the body's shape (400 `invalid_request`) and the route's own rules
+//! (`canSkipInteraction`, client and `interact` requirements). The reference checks the body's
+//! shape first and answers a malformed body without a `code`; see `docs/sandbox.md`. A grant that needs no
 //! interaction is issued at once (state `APPROVED`, token in the response, no `wait`); any
 //! other grant is `PENDING` with an interaction whose redirect opens the consent page.
 
@@ -61,6 +63,19 @@ fn item_identifier(item: &AccessItem) -> Option<&str> {
     }
 }
 
+/// The `client` a grant request body names, read alone (the rest of the body is read only once
+/// the signature is verified). A body without a readable `client` names no one, whose keys are
+/// then unknown: 400 `invalid_client` "could not determine client".
+fn client_of(body: &[u8]) -> Client {
+    #[derive(serde::Deserialize)]
+    struct ClientOnly {
+        client: Client,
+    }
+    serde_json::from_slice::<ClientOnly>(body)
+        .map(|c| c.client)
+        .unwrap_or_else(|_| Client::WalletAddress(String::new()))
+}
+
 /// `POST <base>/auth/<tenant>`.
 pub(crate) async fn request(
     State(shared): State<Shared>,
@@ -74,6 +89,16 @@ pub(crate) async fn request(
             "unknown tenant",
         ));
     }
+    // Signature first, against the key the `client` field names: nothing else of an
+    // unauthenticated body is read.
+    let client = match client_of(signed.body()) {
+        Client::Jwk { jwk } => ClientIdentity::Jwk(jwk),
+        other => {
+            ClientIdentity::WalletAddress(other.wallet_address().unwrap_or_default().to_owned())
+        }
+    };
+    httpsig::verify_client_request(&shared, &signed.incoming(), &client)?;
+
     let request: GrantRequest =
         parse_json(signed.body()).map_err(|e| ApiError::validation(e.to_string()))?;
     if let Some(at) = &request.access_token {
@@ -90,15 +115,6 @@ pub(crate) async fn request(
     {
         return Err(ApiError::validation("interact.start must not be empty"));
     }
-
-    // Signature, against the key the `client` field names.
-    let client = match &request.client {
-        Client::Jwk { jwk } => ClientIdentity::Jwk(jwk.clone()),
-        other => {
-            ClientIdentity::WalletAddress(other.wallet_address().unwrap_or_default().to_owned())
-        }
-    };
-    httpsig::verify_client_request(&shared, &signed.incoming(), &client)?;
 
     // canSkipInteraction.
     let access = request

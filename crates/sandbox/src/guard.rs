@@ -9,7 +9,8 @@ use crate::error::ApiError;
 
 /// Refuses a request whose `Content-Type` names more than one media type (two header lines, or
 /// one line with a comma, which is what a client that adds the header twice sends): the
-/// reference answers 415 with a code-less error body (protocol notes §8).
+/// reference answers 415 (protocol notes §8), with a code-less error body where the sandbox
+/// gives `invalid_request`.
 pub(crate) async fn single_content_type(request: Request, next: Next) -> Response {
     let media_types: usize = request
         .headers()

@@ -122,7 +122,7 @@ async fn grant_request_validation_errors() {
         Some("missing required request field 'client'")
     );
 
-    // Malformed body: the validator's code-less 400.
+    // Malformed body, correctly signed: 400 with a code (the reference's validator gives none).
     let r = client
         .call(
             "POST",
@@ -131,8 +131,7 @@ async fn grant_request_validation_errors() {
             Some(&json!({"client": client.wallet, "access_token": {"access": [{"type": "nope"}]}})),
         )
         .await;
-    assert_eq!(r.status, 400);
-    assert!(r.code().is_none());
+    r.assert_error(400, "invalid_request");
     assert!(r.description().is_some());
 
     // Unknown tenant.
@@ -605,7 +604,8 @@ async fn two_content_types_are_refused_with_415() {
         .unwrap();
     assert_eq!(r.status(), 415);
     let body: serde_json::Value = r.json().await.unwrap();
-    assert!(body["error"].get("code").is_none(), "{body}");
+    // The reference's body has no code; RFC 9635 requires one.
+    assert_eq!(body["error"]["code"], "invalid_request", "{body}");
     let r = client
         .get(&format!("{}/auth/nowhere/at/all", sandbox.base_url()))
         .await;
@@ -710,5 +710,139 @@ async fn deleting_an_issued_grant_revokes_it_and_its_tokens() {
         .call("DELETE", &curi, Some(&ctoken), None)
         .await
         .assert_error(401, "invalid_continuation");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_signature_is_verified_before_the_body_is_read() {
+    let (sandbox, client) = start(0).await;
+    let as_url = sandbox.auth_server_url();
+    let malformed =
+        json!({"client": client.wallet, "access_token": {"access": [{"type": "nope"}]}});
+
+    // Unsigned: the signature answer, not the body's.
+    let r = client
+        .send_unsigned("POST", as_url, None, Some(&malformed))
+        .await
+        .unwrap();
+    r.assert_error(401, "invalid_client");
+    assert_eq!(r.description(), Some("invalid signature headers"));
+
+    // Signed by a key the client does not publish.
+    let stranger = PrivateKey::from_seed(&[7; 32]);
+    let r = client
+        .send_signed_with(
+            &stranger,
+            common::KID,
+            "POST",
+            as_url,
+            None,
+            Some(&malformed),
+        )
+        .await
+        .unwrap();
+    r.assert_error(401, "invalid_client");
+    assert_eq!(r.description(), Some("invalid signature"));
+
+    // Signed, but the body sent is not the body signed: the digest refuses it.
+    let signed_body = serde_json::to_vec(&json!({"client": client.wallet})).unwrap();
+    let headers = grantflow_protocol::signature::sign_request(
+        &grantflow_protocol::signature::SignableRequest {
+            method: "POST",
+            target_uri: as_url,
+            authorization: None,
+            body: Some(&signed_body),
+        },
+        &client.key,
+        common::KID,
+        chrono::Utc::now().timestamp(),
+    )
+    .unwrap();
+    let mut request = client.http.post(as_url);
+    for (name, value) in headers.iter() {
+        request = request.header(name, value);
+    }
+    let tampered = serde_json::to_vec(&malformed).unwrap();
+    let response = request
+        .header("Content-Length", tampered.len().to_string())
+        .body(tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_client");
+
+    // A signed body that names no client: whose keys are unknown.
+    let r = client
+        .call("POST", as_url, None, Some(&json!(["not", "a", "grant"])))
+        .await;
+    r.assert_error(400, "invalid_client");
+    assert_eq!(r.description(), Some("could not determine client"));
+
+    // A continue with a body that is not JSON, correctly signed: 400 with a code.
+    let (curi, ctoken, _) = client.approved_grant(&sandbox).await;
+    let r = client
+        .call("POST", &curi, Some(&ctoken), Some(&json!("not an object")))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.code().is_some(), "{}", r.body);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn any_key_the_client_publishes_verifies_during_a_rotation() {
+    // Client key rotation: publish the new key beside the old one, sign with either, retire the
+    // old one. The signature's keyid picks the key among those the JWKS lists.
+    let (sandbox, client) = start(0).await;
+    let new_key = PrivateKey::from_seed(&[99; 32]);
+    let publish = |keys: Vec<grantflow_protocol::jwk::Jwk>| {
+        sandbox
+            .put_wallet_address(grantflow_sandbox::WalletAddressSpec::client(
+                "client",
+                "Test Client",
+                grantflow_protocol::jwk::Jwks { keys },
+            ))
+            .unwrap();
+    };
+    publish(vec![
+        client.key.public_jwk(common::KID),
+        new_key.public_jwk("new-kid"),
+    ]);
+    let body = json!({"access_token": {"access": [{"type": "quote", "actions": ["create"]}]},
+                      "client": client.wallet});
+    let as_url = sandbox.auth_server_url();
+    let old = client.call("POST", as_url, None, Some(&body)).await;
+    assert_eq!(old.status, 200, "{}", old.body);
+    let new = client
+        .send_signed_with(&new_key, "new-kid", "POST", as_url, None, Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(new.status, 200, "{}", new.body);
+    // A grant made under the old key is managed with the new one.
+    let (token, manage) = old.access_token();
+    let r = client
+        .send_signed_with(&new_key, "new-kid", "POST", &manage, Some(&token), None)
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A keyid naming one key with the other key's signature is refused.
+    let r = client
+        .send_signed_with(&new_key, common::KID, "POST", as_url, None, Some(&body))
+        .await
+        .unwrap();
+    r.assert_error(401, "invalid_client");
+
+    // The old key retired: refused, the new one still works.
+    publish(vec![new_key.public_jwk("new-kid")]);
+    client
+        .call("POST", as_url, None, Some(&body))
+        .await
+        .assert_error(400, "invalid_client");
+    let r = client
+        .send_signed_with(&new_key, "new-kid", "POST", as_url, None, Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
     sandbox.shutdown().await;
 }
