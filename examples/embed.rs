@@ -42,6 +42,7 @@ use grantflow::protocol::grant::{
 };
 use grantflow::protocol::keys::PrivateKey;
 use grantflow::sandbox::{Sandbox, SandboxConfig, WalletAddressSpec};
+use grantflow::seal::{KeyId, KeyRing, SealingStore, StorageKey};
 use grantflow::store::{AnyStore, GrantId};
 use serde::Deserialize;
 use serde_json::json;
@@ -50,7 +51,7 @@ use url::Url;
 /// What the application's handlers share.
 #[derive(Clone)]
 struct App {
-    engine: Engine<AnyStore>,
+    engine: Engine<SealingStore<AnyStore>>,
     /// To read the user's wallet address (its `authServer`).
     client: Client,
 }
@@ -138,7 +139,13 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base: Url = format!("http://{}/", listener.local_addr()?).parse()?;
     let client = Client::builder(our_wallet.parse()?, "shop-key", key).build()?;
-    let store = AnyStore::connect("sqlite::memory:", 1).await?;
+    // Tokens and nonces are sealed in the database under a storage key; a real deployment loads
+    // its key file (`KeyRing::from_file`), made once by `grantflow keys storage generate`.
+    let storage_keys = KeyRing::new(vec![StorageKey::generate(KeyId::new("shop-run")?)])?;
+    let store = SealingStore::new(
+        AnyStore::connect("sqlite::memory:", 1).await?,
+        Arc::new(storage_keys),
+    );
     let config = EngineConfig::new("shop-1", our_wallet.clone())
         .with_finish_base_url(base.join("grantflow")?);
     let engine = Engine::new(store, Arc::new(ClientCalls::new(client.clone())), config)?;

@@ -33,6 +33,7 @@ use grantflow::protocol::keys::PrivateKey;
 use grantflow::protocol::outgoing_payment::CreateOutgoingPayment;
 use grantflow::protocol::wallet_address::WalletAddress;
 use grantflow::sandbox::{Sandbox, SandboxClock, SandboxConfig, SandboxHandle, WalletAddressSpec};
+use grantflow::seal::{KeyId, KeyRing, SealingStore, StorageKey};
 use grantflow::store::{AnyStore, GrantId};
 use url::Url;
 
@@ -70,7 +71,13 @@ async fn main() -> anyhow::Result<()> {
         key.public_jwks("k1"),
     ))?;
     let client = Client::builder(our_wallet.parse()?, "k1", key).build()?;
-    let store = AnyStore::connect("sqlite::memory:", 1).await?;
+    // Tokens and nonces are sealed in the database under a storage key; a real deployment loads
+    // its key file (`KeyRing::from_file`), made once by `grantflow keys storage generate`.
+    let storage_keys = KeyRing::new(vec![StorageKey::generate(KeyId::new("subscriptions-run")?)])?;
+    let store = SealingStore::new(
+        AnyStore::connect("sqlite::memory:", 1).await?,
+        Arc::new(storage_keys),
+    );
     let config = EngineConfig::new("subscriptions-1", our_wallet)
         .with_finish_base_url("http://127.0.0.1:3344/grantflow".parse()?);
     let engine = Engine::new(store, Arc::new(ClientCalls::new(client.clone())), config)?;
@@ -173,7 +180,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// Asks the user for a daily subscription grant starting `now`, and waits until it is issued.
 async fn subscribe(
-    engine: &Engine<AnyStore>,
+    engine: &Engine<SealingStore<AnyStore>>,
     sandbox: &SandboxHandle,
     user: &WalletAddress,
     now: DateTime<Utc>,
@@ -239,7 +246,7 @@ async fn subscribe(
 
 /// The merchant's side: an incoming payment at `merchant` the subscription pays into.
 async fn open_incoming_payment(
-    engine: &Engine<AnyStore>,
+    engine: &Engine<SealingStore<AnyStore>>,
     client: &Client,
     merchant: &WalletAddress,
 ) -> anyhow::Result<String> {

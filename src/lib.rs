@@ -63,6 +63,11 @@ pub use grantflow_client as client;
 /// ```
 pub use grantflow_store as store;
 
+/// Secrets sealed at rest (`grantflow-seal`): a storage key ring and
+/// [`SealingStore`](seal::SealingStore), which seals every token, nonce and `interact_ref` of any
+/// store's rows.
+pub use grantflow_seal as seal;
+
 /// The durable grant engine (`grantflow-driver`): [`Engine`](driver::Engine) (request, read,
 /// wait, access token, cancel, rotate, revoke), its workers, and the finish callback router.
 /// See the crate-level example above.

@@ -19,7 +19,8 @@ enum Command {
     /// ISO 8601 repeating intervals (Open Payments `limits.interval`): parse, find windows.
     Interval(cli::interval::IntervalArgs),
     /// Client signing keys: generate one (PKCS#8 PEM, mode 0600), print a key file's public JWKS,
-    /// rotate keys in a key set (add, activate, retire, list).
+    /// rotate keys in a key set (add, activate, retire, list); storage keys (`keys storage`),
+    /// which seal the secrets in the database.
     Keys(cli::keys::KeysArgs),
     /// Run the local Open Payments server (wallet addresses, auth server, resource server,
     /// consent page) on loopback until ctrl-c.

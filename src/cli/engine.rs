@@ -10,10 +10,15 @@ use clap::Args;
 use grantflow_client::{Client, ClientKeys};
 use grantflow_driver::{CallFuture, CallOutcome, Calls, ClientCalls, Engine, EngineConfig};
 use grantflow_machine::{Effect, Event};
+use grantflow_seal::SealingStore;
 use grantflow_store::AnyStore;
 use url::Url;
 
 use crate::cli::keys::{KeySetDir, load_key};
+use crate::cli::storage_keys::StorageKeyArgs;
+
+/// The store the CLI's engines use: the database, its secrets sealed under the storage keys.
+pub type Store = SealingStore<AnyStore>;
 
 /// The database.
 #[derive(Debug, Clone, Args)]
@@ -30,6 +35,9 @@ pub struct DatabaseArgs {
         value_name = "N"
     )]
     pub max_connections: u32,
+    /// The storage keys that seal the secrets in the database.
+    #[command(flatten)]
+    pub storage: StorageKeyArgs,
 }
 
 impl DatabaseArgs {
@@ -48,6 +56,14 @@ impl DatabaseArgs {
                     redact(url)
                 )
             })
+    }
+
+    /// Opens the store with its secrets sealed (see [`StorageKeyArgs::seal`]): refused on
+    /// PostgreSQL without a storage key.
+    pub async fn connect_sealed(&self) -> anyhow::Result<Store> {
+        // Check the keys before connecting: a bad key file is the likelier mistake.
+        self.storage.key_ring()?;
+        self.storage.seal(self.connect().await?)
     }
 }
 
@@ -128,13 +144,13 @@ pub async fn build_engine(
     worker_id: String,
     calls: bool,
     tune: impl FnOnce(&mut EngineConfig),
-) -> anyhow::Result<Engine<AnyStore>> {
+) -> anyhow::Result<Engine<Store>> {
     let calls: Arc<dyn Calls> = if calls {
         Arc::new(ClientCalls::new(client.client()?))
     } else {
         Arc::new(NoCalls)
     };
-    let store = database.connect().await?;
+    let store = database.connect_sealed().await?;
     let mut config = EngineConfig::new(worker_id, client.wallet_address_str());
     config.finish_base_url = client.public_url.clone();
     tune(&mut config);
@@ -183,6 +199,11 @@ mod tests {
         let db = DatabaseArgs {
             database_url: None,
             max_connections: 1,
+            storage: StorageKeyArgs {
+                storage_key_file: None,
+                storage_key: None,
+                insecure_plaintext: false,
+            },
         };
         let err = db.connect().await.unwrap_err().to_string();
         assert!(err.contains("GRANTFLOW_DATABASE_URL"), "{err}");

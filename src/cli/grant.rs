@@ -20,11 +20,11 @@ use grantflow_protocol::grant::{
     AccessAction, AccessItem, IncomingPaymentAccess, OutgoingPaymentAccess, OutgoingPaymentLimits,
     QuoteAccess,
 };
-use grantflow_store::{AnyStore, GrantId};
+use grantflow_store::GrantId;
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::cli::engine::{ClientArgs, DatabaseArgs, build_engine};
+use crate::cli::engine::{ClientArgs, DatabaseArgs, Store, build_engine};
 use crate::cli::output::{Report, finish, runtime};
 
 /// `grantflow grant ...`.
@@ -150,7 +150,7 @@ async fn grant(args: GrantArgs) -> anyhow::Result<Report> {
     report
 }
 
-async fn command(engine: &Engine<AnyStore>, args: &GrantArgs) -> anyhow::Result<Report> {
+async fn command(engine: &Engine<Store>, args: &GrantArgs) -> anyhow::Result<Report> {
     match &args.command {
         GrantCommand::Request(request) => request_grant(engine, &args.client, request).await,
         GrantCommand::Status { id } => Ok(status(&engine.get(GrantId(*id)).await?)),
@@ -208,7 +208,7 @@ const CONTINUE_MAX_WAIT: Duration = Duration::from_secs(300);
 /// While it runs, this process's worker may also advance other due grants of the database, as
 /// any worker would. If the grant is still `Continuing` at the end, the report says a worker must
 /// run.
-async fn continue_grant(engine: &Engine<AnyStore>, finish_url: &Url) -> anyhow::Result<Report> {
+async fn continue_grant(engine: &Engine<Store>, finish_url: &Url) -> anyhow::Result<Report> {
     let (id, token) = finish_path(finish_url)?;
     let query = finish_url.query().unwrap_or_default();
     let outcome = engine
@@ -252,7 +252,7 @@ async fn continue_grant(engine: &Engine<AnyStore>, finish_url: &Url) -> anyhow::
 }
 
 async fn request_grant(
-    engine: &Engine<AnyStore>,
+    engine: &Engine<Store>,
     client: &ClientArgs,
     args: &RequestArgs,
 ) -> anyhow::Result<Report> {

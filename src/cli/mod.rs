@@ -7,7 +7,7 @@
 //! - `worker.rs`, `grant.rs`: the engine from the shell; `engine.rs` the settings they share
 //!   (database, client identity) and how an engine is built from them.
 //! - `sandbox.rs`: `grantflow sandbox`; `keys.rs`: `grantflow keys`; `interval.rs`: `grantflow
-//!   interval`.
+//!   interval`; `storage_keys.rs`: `grantflow keys storage` and the `--storage-key-file` flags.
 //! - `browser.rs`: the demo's small browser (cookies, redirects, the consent form) and
 //!   `display_url`, which hides secrets in printed URLs.
 //! - `output.rs`: how one-shot commands print (`--json`), fail and exit.
@@ -25,4 +25,5 @@ pub mod keys;
 pub mod output;
 pub mod sandbox;
 pub mod seconds;
+pub mod storage_keys;
 pub mod worker;

@@ -127,6 +127,8 @@
 //!   (awaiting the user, continuing, polling), `canceling.rs`, `token.rs` (issued token: active,
 //!   rotating, revoking).
 //! - `format.rs`: the versioned JSON envelope of a stored state ([`FORMAT_VERSION`]).
+//! - `secrets.rs`: [`SECRET_FIELDS`], where the secrets sit in a stored state or event (what a
+//!   storage layer seals).
 //!
 //! # Architecture invariant
 //!
@@ -141,6 +143,7 @@ mod format;
 mod intent;
 mod kind;
 mod redact;
+mod secrets;
 mod state;
 pub mod table;
 mod transition;
@@ -152,6 +155,7 @@ pub use event::{Answer, CallbackQueryError, Event, FinishCallback};
 pub use format::{FORMAT_VERSION, OLDEST_READABLE_VERSION, StateFormatError};
 pub use intent::GrantIntent;
 pub use kind::{AnswerKind, CallKind, EventKind, StateKind};
+pub use secrets::{SECRET_FIELDS, SecretField, secret_field, visit_secrets};
 pub use state::{
     AwaitingInteraction, Call, CallStatus, CallTrouble, CancelGoal, Canceling, ContinueMode,
     Continuing, ExpiredGrant, Failure, GrantState, Issued, Lost, LostReason, Outcome, Requested,

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
 use crate::model::{
-    ClaimRequest, Claimed, Created, EventRecord, GrantId, GrantRecord, Lease, NewGrant, StateWrite,
-    WriteResult,
+    ClaimRequest, Claimed, Created, EventRecord, GrantId, GrantRecord, Lease, NewGrant, Rewrite,
+    StateWrite, WriteResult,
 };
 use crate::postgres::PgStore;
 use crate::sqlite::SqliteStore;
@@ -111,6 +111,10 @@ impl GrantStore for AnyStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<WriteResult>, StoreError> {
         delegate!(self, s => s.commit(writes, now).await)
+    }
+
+    async fn rewrite(&self, rewrite: Rewrite) -> Result<bool, StoreError> {
+        delegate!(self, s => s.rewrite(rewrite).await)
     }
 
     async fn next_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {

@@ -41,6 +41,11 @@ pub enum StoreError {
         "unsupported database URL {0:?}: use postgres://... (or postgresql://...) or sqlite:..."
     )]
     UnsupportedUrl(String),
+    /// A row's secrets could not be sealed or opened by a sealing layer over the store
+    /// (`grantflow-seal`): a storage key missing or wrong, a sealed value tampered with or moved.
+    /// The message names the grant and the key; nothing was written.
+    #[error(transparent)]
+    Secrets(Box<dyn std::error::Error + Send + Sync>),
     /// A lease renewal or release found the lease gone.
     #[error(
         "lease on grant {0} lost: it was released, or it lapsed and another worker claimed the grant"

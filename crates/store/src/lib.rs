@@ -14,7 +14,8 @@
 //!
 //! - `store.rs`: the [`GrantStore`] trait and its contract (what crash recovery relies on).
 //! - `model.rs`: the values: [`GrantRecord`], [`EventRecord`], [`Lease`], [`StateWrite`] and its
-//!   [`Fence`], the write results [`Committed`] / [`Refused`].
+//!   [`Fence`], the write results [`Committed`] / [`Refused`], and [`Rewrite`] (re-encoding
+//!   stored texts without a transition).
 //! - `postgres.rs`: [`PgStore`]: `FOR UPDATE SKIP LOCKED` batch claims, one-statement batch
 //!   commits, `LISTEN grantflow_due` wake-ups; [`PG_MIGRATOR`].
 //! - `sqlite.rs`: [`SqliteStore`]: one connection (the single writer), in-process wake-ups;
@@ -72,9 +73,9 @@ mod wake;
 pub use any::AnyStore;
 pub use error::StoreError;
 pub use model::{
-    AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, Fence, GrantId,
-    GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, NewLease, Refused, RefusedReason,
-    StateWrite, WriteResult,
+    AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, EventRewrite, Fence,
+    GrantId, GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, NewLease, Refused, RefusedReason,
+    Rewrite, StateWrite, WriteResult,
 };
 pub use postgres::{DUE_CHANNEL, PG_MIGRATOR, PgStore};
 pub use sqlite::{SQLITE_MIGRATOR, SqliteStore};

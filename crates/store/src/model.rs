@@ -260,6 +260,54 @@ impl fmt::Debug for StateWrite {
     }
 }
 
+/// A re-encoding of a grant's stored texts that is not a transition: its state and some of its
+/// event rows get new text with the same meaning (re-sealing their secrets under a new key).
+/// Applied by [`crate::GrantStore::rewrite`] only if nothing changed since they were read.
+#[derive(Clone)]
+pub struct Rewrite {
+    /// The grant rewritten.
+    pub id: GrantId,
+    /// The version read; the rewrite is refused if the grant moved on.
+    pub version: i64,
+    /// The state text read (compared as JSON where the column is JSON).
+    pub old_state: String,
+    /// The state text to store instead.
+    pub state: String,
+    /// The event rows to rewrite.
+    pub events: Vec<EventRewrite>,
+}
+
+/// One event row of a [`Rewrite`].
+#[derive(Clone)]
+pub struct EventRewrite {
+    /// The row's position in the log ([`EventRecord::seq`]).
+    pub seq: i64,
+    /// The event text read.
+    pub old_event: String,
+    /// The event text to store instead.
+    pub event: String,
+}
+
+impl fmt::Debug for Rewrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rewrite")
+            .field("id", &self.id)
+            .field("version", &self.version)
+            .field("state", &Redacted)
+            .field("events", &self.events.len())
+            .finish()
+    }
+}
+
+impl fmt::Debug for EventRewrite {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventRewrite")
+            .field("seq", &self.seq)
+            .field("event", &Redacted)
+            .finish()
+    }
+}
+
 /// A write that was applied.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Committed {

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::model::{
     AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, Fence, GrantId,
-    GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, StateWrite, WriteResult,
+    GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, Rewrite, StateWrite, WriteResult,
 };
 use crate::store::{FenceRow, GrantStore, check_batch, refusal_reason};
 use crate::wake::{WakeSignal, Waker};
@@ -530,6 +530,49 @@ impl GrantStore for PgStore {
                 }),
             })
             .collect())
+    }
+
+    async fn rewrite(&self, rewrite: Rewrite) -> Result<bool, StoreError> {
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(StoreError::db("begin a transaction"))?;
+        let done = sqlx::query(
+            "UPDATE grantflow_grants SET state = $1::jsonb
+             WHERE id = $2 AND version = $3 AND state = $4::jsonb",
+        )
+        .bind(&rewrite.state)
+        .bind(rewrite.id.0)
+        .bind(rewrite.version)
+        .bind(&rewrite.old_state)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::db("rewrite a grant's state"))?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        for e in &rewrite.events {
+            let done = sqlx::query(
+                "UPDATE grantflow_grant_events SET event = $1::jsonb
+                 WHERE seq = $2 AND grant_id = $3 AND event = $4::jsonb",
+            )
+            .bind(&e.event)
+            .bind(e.seq)
+            .bind(rewrite.id.0)
+            .bind(&e.old_event)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::db("rewrite a grant's events"))?;
+            if done.rows_affected() == 0 {
+                // Dropping the transaction rolls the state back too: never a partial rewrite.
+                return Ok(false);
+            }
+        }
+        tx.commit()
+            .await
+            .map_err(StoreError::db("commit a rewrite"))?;
+        Ok(true)
     }
 
     async fn next_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {

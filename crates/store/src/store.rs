@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::error::StoreError;
 use crate::model::{
     ClaimRequest, Claimed, Created, EventRecord, Fence, GrantId, GrantRecord, Lease, NewGrant,
-    RefusedReason, StateWrite, WriteResult,
+    RefusedReason, Rewrite, StateWrite, WriteResult,
 };
 use crate::wake::WakeSignal;
 
@@ -45,7 +45,14 @@ use crate::wake::WakeSignal;
 ///    of version 1 (the one written by [`create`](Self::create)), whatever was committed since,
 ///    reading that one row only: later transitions never change it, so an idempotency check can
 ///    compare a repeated request with it at a cost that does not grow with the grant's history.
-/// 8. **Wake-ups.** After a write that leaves an unleased grant due within the next 5 seconds,
+/// 8. **Rewrites are invisible to transitions.** [`rewrite`](Self::rewrite) replaces a grant's
+///    state text and some of its event texts in one transaction, only if the grant is still at
+///    the version read with the state read (as JSON) and every event row still holds the text
+///    read; otherwise it writes nothing and answers `false`. It changes no version, lease,
+///    wake-up or event count, so a worker's fenced write computed before it still applies
+///    (and overwrites the rewritten state with its own, which is how it must be: the writer's
+///    state is newer). It is for re-encoding the same meaning (re-sealing under a new key).
+/// 9. **Wake-ups.** After a write that leaves an unleased grant due within the next 5 seconds,
 ///    every [`WakeSignal`] of the store (in any process for a shared database) is eventually
 ///    woken; workers must still poll (at least every 5 s), since a wake-up may be lost and
 ///    later wake-ups are not signalled.
@@ -135,6 +142,10 @@ pub trait GrantStore: Clone + Send + Sync + 'static {
         writes: Vec<StateWrite>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<WriteResult>, StoreError>> + Send;
+
+    /// Replaces a grant's stored texts with others of the same meaning, if unchanged since read
+    /// (contract point 8); `Ok(false)` when the grant moved on or is gone.
+    fn rewrite(&self, rewrite: Rewrite) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The earliest wake-up time of any grant (leased ones count with their lease's end).
     fn next_wake_at(

@@ -703,6 +703,81 @@ mod scenarios {
             "no wake-up after a release with a wake-up time"
         );
     }
+
+    pub async fn rewrite_is_all_or_nothing_and_fenced<S: GrantStore>(store: S) {
+        let g = new_grant(&store, None, Some(t0())).await;
+        let c = claim(&store, "w", t0(), 1).await.remove(0);
+        commit_one(
+            &store,
+            leased_write(&c, 2, AfterWrite::Release, Some(t0())),
+            t0(),
+        )
+        .await
+        .unwrap();
+        let read = store.get(g.id).await.unwrap().unwrap();
+        let events = store.history(g.id).await.unwrap();
+        let rewrite = |events: Vec<EventRewrite>, old_state: &str| Rewrite {
+            id: g.id,
+            version: read.version,
+            old_state: old_state.to_owned(),
+            state: json!({"step": 2, "by": "w", "re": 1}).to_string(),
+            events,
+        };
+        let all: Vec<EventRewrite> = events
+            .iter()
+            .map(|e| EventRewrite {
+                seq: e.seq,
+                old_event: e.event.clone(),
+                event: json!({"re": e.version}).to_string(),
+            })
+            .collect();
+        // One event row changed since read: nothing is written, not even the state.
+        let mut stale = all.clone();
+        stale[1].old_event = json!({"event": 99}).to_string();
+        assert!(!store.rewrite(rewrite(stale, &read.state)).await.unwrap());
+        assert_eq!(
+            v(&store.get(g.id).await.unwrap().unwrap().state),
+            v(&read.state)
+        );
+        assert_eq!(
+            v(&store.history(g.id).await.unwrap()[0].event),
+            v(&events[0].event)
+        );
+        // A state other than the one read: refused.
+        let other = json!({"step": 7}).to_string();
+        assert!(!store.rewrite(rewrite(all.clone(), &other)).await.unwrap());
+        // As read: all of it, and nothing else changes.
+        assert!(
+            store
+                .rewrite(rewrite(all.clone(), &read.state))
+                .await
+                .unwrap()
+        );
+        let after = store.get(g.id).await.unwrap().unwrap();
+        assert_eq!(after.version, read.version);
+        assert_eq!(after.next_wake_at, read.next_wake_at);
+        assert_eq!(v(&after.state)["re"], json!(1));
+        let history = store.history(g.id).await.unwrap();
+        assert_eq!(history.len(), 2);
+        assert!(
+            history
+                .iter()
+                .all(|e| v(&e.event)["re"] == json!(e.version))
+        );
+        // A worker's write computed from the version read still applies over the rewrite.
+        let c = claim(&store, "w2", t0(), 1).await.remove(0);
+        assert_eq!(c.grant.version, read.version);
+        commit_one(&store, leased_write(&c, 3, AfterWrite::Release, None), t0())
+            .await
+            .unwrap();
+        // And a rewrite from before that write is refused.
+        assert!(
+            !store
+                .rewrite(rewrite(Vec::new(), &after.state))
+                .await
+                .unwrap()
+        );
+    }
 }
 
 macro_rules! contract {
@@ -743,4 +818,5 @@ contract!(
     create_leased_to_the_creator,
     wake_signal_fires_when_work_is_scheduled,
     first_event_is_the_creating_one,
+    rewrite_is_all_or_nothing_and_fenced,
 );

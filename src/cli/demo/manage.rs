@@ -5,6 +5,7 @@ use anyhow::{bail, ensure};
 use grantflow_client::Client;
 use grantflow_driver::Engine;
 use grantflow_machine::StateKind;
+use grantflow_seal::SealingStore;
 use grantflow_store::AnyStore;
 
 use super::grants::{FirstGrants, OutgoingGrant};
@@ -15,7 +16,7 @@ use super::timeline::{Timeline, short};
 /// Step 6.
 pub(super) async fn rotate_revoke_cancel(
     t: &Timeline,
-    engine: &Engine<AnyStore>,
+    engine: &Engine<SealingStore<AnyStore>>,
     client: &Client,
     first: &FirstGrants,
     outgoing: &OutgoingGrant,
@@ -63,7 +64,7 @@ pub(super) async fn rotate_revoke_cancel(
 /// The summary: every grant's final state and event count, the crash, the payments.
 pub(super) async fn summary(
     t: &Timeline,
-    engine: &Engine<AnyStore>,
+    engine: &Engine<SealingStore<AnyStore>>,
     first: &FirstGrants,
     outgoing: &OutgoingGrant,
     payments: &Payments,

@@ -47,6 +47,7 @@ use anyhow::{Context, anyhow};
 use clap::Args;
 use grantflow_driver::Engine;
 use grantflow_sandbox::SandboxHandle;
+use grantflow_seal::SealingStore;
 use grantflow_store::AnyStore;
 
 use crate::cli::output::runtime;
@@ -120,7 +121,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
 struct Demo {
     sandbox: Option<SandboxHandle>,
     first_worker: Option<KillableRuntime>,
-    engine: Option<Engine<AnyStore>>,
+    engine: Option<Engine<SealingStore<AnyStore>>>,
     temp: Option<tempfile::TempDir>,
 }
 

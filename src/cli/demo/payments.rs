@@ -9,6 +9,7 @@ use grantflow_driver::Engine;
 use grantflow_interval::{Allowance, Debit, Fit, Reading};
 use grantflow_protocol::amount::Amount;
 use grantflow_protocol::outgoing_payment::CreateOutgoingPayment;
+use grantflow_seal::SealingStore;
 use grantflow_store::AnyStore;
 
 use super::grants::{FirstGrants, OutgoingGrant};
@@ -27,7 +28,7 @@ pub(super) struct Payments {
 /// Step 5.
 pub(super) async fn within_and_over(
     t: &Timeline,
-    engine: &Engine<AnyStore>,
+    engine: &Engine<SealingStore<AnyStore>>,
     client: &Client,
     first: &FirstGrants,
     outgoing: &OutgoingGrant,

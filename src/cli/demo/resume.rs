@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, ensure};
 use grantflow_driver::Engine;
 use grantflow_machine::StateKind;
+use grantflow_seal::SealingStore;
 use grantflow_store::{AnyStore, GrantId};
 
 use super::calls::ObservedCalls;
@@ -22,12 +23,13 @@ impl Demo {
         t: &Arc<Timeline>,
         setup: &Setup,
         grant: GrantId,
-    ) -> anyhow::Result<Engine<AnyStore>> {
+    ) -> anyhow::Result<Engine<SealingStore<AnyStore>>> {
         drop(self.first_worker.take());
         t.line("   worker-1 killed: its runtime is torn down, nothing shut down, its lease not released");
         let store = AnyStore::connect(&setup.database_url, 4)
             .await
             .context("cannot reopen the database")?;
+        let store = SealingStore::new(store, setup.storage_keys.clone());
         let config = engine_config("worker-2", &setup.client_wallet, setup.finish_base.clone());
         let calls = ObservedCalls::new(
             grantflow_driver::ClientCalls::new(setup.client.clone()),

@@ -11,6 +11,7 @@ use grantflow_client::Client;
 use grantflow_driver::{Engine, EngineConfig, finish_router};
 use grantflow_protocol::keys::PrivateKey;
 use grantflow_sandbox::{Sandbox, SandboxConfig, WalletAddressSpec};
+use grantflow_seal::{KeyRing, SealingStore, StorageKey, key_id_for};
 use grantflow_store::AnyStore;
 use tokio::sync::oneshot;
 use url::Url;
@@ -32,8 +33,10 @@ pub(super) struct Setup {
     pub finish_base: Url,
     pub alice_url: String,
     pub bob_url: String,
+    /// The storage key made for this run: both workers seal with it.
+    pub storage_keys: Arc<KeyRing>,
     /// The first worker's engine (run its futures with [`Demo::on_first_worker`]).
-    pub engine1: Engine<AnyStore>,
+    pub engine1: Engine<SealingStore<AnyStore>>,
 }
 
 impl Demo {
@@ -55,6 +58,13 @@ impl Demo {
         t.line(format_args!(
             "client key: new Ed25519 key {KEY_ID}, generated for this run ({})",
             key_path.display()
+        ));
+        let storage_keys = Arc::new(KeyRing::new(vec![StorageKey::generate(key_id_for(
+            chrono::Utc::now(),
+        ))])?);
+        t.line(format_args!(
+            "storage key: {}, generated for this run; tokens and nonces are sealed in the database",
+            storage_keys.sealing_key().id()
         ));
         let database_url = match &args.database_url {
             Some(url) => url.clone(),
@@ -110,11 +120,13 @@ impl Demo {
             let config = engine_config("worker-1", &client_wallet, finish_base.clone());
             let url = database_url.clone();
             let timeline = t.clone();
+            let storage_keys = storage_keys.clone();
             first
                 .run(async move {
                     let store = AnyStore::connect(&url, 4)
                         .await
                         .with_context(|| format!("cannot open the database {}", redact(&url)))?;
+                    let store = SealingStore::new(store, storage_keys);
                     let engine = Engine::new(store, Arc::new(calls), config)?;
                     watch(&engine, timeline, "worker-1");
                     engine.start_worker();
@@ -139,6 +151,7 @@ impl Demo {
             finish_base,
             alice_url,
             bob_url,
+            storage_keys,
             engine1,
         };
         Ok((setup, crash))
@@ -158,7 +171,11 @@ pub(super) fn engine_config(worker: &str, client_wallet: &str, finish_base: Url)
 }
 
 /// Prints the engine's transitions on the timeline.
-pub(super) fn watch(engine: &Engine<AnyStore>, timeline: Arc<Timeline>, worker: &'static str) {
+pub(super) fn watch(
+    engine: &Engine<SealingStore<AnyStore>>,
+    timeline: Arc<Timeline>,
+    worker: &'static str,
+) {
     let mut changes = engine.subscribe();
     tokio::spawn(async move {
         loop {

@@ -1,0 +1,318 @@
+//! [`SealingStore`]: any [`GrantStore`] with the secrets of every state and event sealed on the
+//! way in and opened on the way out; and re-sealing a whole store under a new key.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use grantflow_store::{
+    ClaimRequest, Claimed, Created, EventRecord, EventRewrite, GrantId, GrantRecord, GrantStore,
+    Lease, NewGrant, Rewrite, StateWrite, StoreError, WakeSignal, WriteResult,
+};
+
+use crate::error::SealError;
+use crate::keys::KeyRing;
+use crate::sealed::{is_current, open_text, seal_text};
+
+fn store_error(e: SealError) -> StoreError {
+    StoreError::Secrets(Box::new(e))
+}
+
+/// A [`GrantStore`] whose rows hold sealed secrets.
+///
+/// Writes (`create`, `commit`) seal every secret field of the state and event texts under the
+/// ring's sealing key; reads (`get`, `list`, `history`, claims) open them, so the engine sees
+/// the same JSON it wrote and the inner store sees only sealed JSON. A row written before
+/// sealing (no marker) is read as it is and sealed on its next write.
+///
+/// Without a ring ([`SealingStore::insecure_plaintext`]) texts are written in the clear and
+/// sealed rows cannot be read ([`SealError::NoKeyRing`]): for tests only.
+#[derive(Clone, Debug)]
+pub struct SealingStore<S> {
+    inner: S,
+    ring: Option<Arc<KeyRing>>,
+}
+
+impl<S: GrantStore> SealingStore<S> {
+    /// Seals with `ring`.
+    pub fn new(inner: S, ring: Arc<KeyRing>) -> Self {
+        Self {
+            inner,
+            ring: Some(ring),
+        }
+    }
+
+    /// Writes secrets in the clear (reads plain rows only). Callers should say so loudly.
+    pub fn insecure_plaintext(inner: S) -> Self {
+        Self { inner, ring: None }
+    }
+
+    /// The store underneath (its rows hold sealed texts).
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// The key ring, unless plaintext.
+    pub fn key_ring(&self) -> Option<&Arc<KeyRing>> {
+        self.ring.as_ref()
+    }
+
+    fn seal(&self, grant: GrantId, text: String) -> Result<String, StoreError> {
+        match &self.ring {
+            Some(ring) => seal_text(ring, grant, &text).map_err(store_error),
+            None => Ok(text),
+        }
+    }
+
+    fn open(&self, grant: GrantId, text: &mut String) -> Result<(), StoreError> {
+        *text = open_text(self.ring.as_deref(), grant, text).map_err(store_error)?;
+        Ok(())
+    }
+
+    fn open_record(&self, mut record: GrantRecord) -> Result<GrantRecord, StoreError> {
+        self.open(record.id, &mut record.state)?;
+        Ok(record)
+    }
+
+    fn open_claimed(&self, mut claimed: Claimed) -> Result<Claimed, StoreError> {
+        claimed.grant = self.open_record(claimed.grant)?;
+        Ok(claimed)
+    }
+
+    /// Re-seals one grant (its state and every event row) under the sealing key, unless all of
+    /// it already is. One atomic [`GrantStore::rewrite`], fenced on what was read: a grant that
+    /// moved on meanwhile is read again (its new writes are sealed by their writer).
+    pub async fn reseal_grant(&self, id: GrantId) -> Result<Resealed, StoreError> {
+        let ring = self
+            .ring
+            .as_deref()
+            .ok_or_else(|| StoreError::Secrets(Box::new(SealError::NoKeyRing { grant: id })))?;
+        loop {
+            let Some(grant) = self.inner.get(id).await? else {
+                return Ok(Resealed::Gone);
+            };
+            let events = self.inner.history(id).await?;
+            let current = |text: &str| is_current(ring, id, text).map_err(store_error);
+            let mut rewrites = Vec::new();
+            for e in &events {
+                if !current(&e.event)? {
+                    rewrites.push(EventRewrite {
+                        seq: e.seq,
+                        old_event: e.event.clone(),
+                        event: seal_text(ring, id, &e.event).map_err(store_error)?,
+                    });
+                }
+            }
+            let state_current = current(&grant.state)?;
+            if state_current && rewrites.is_empty() {
+                return Ok(Resealed::AlreadyCurrent);
+            }
+            let state = if state_current {
+                grant.state.clone()
+            } else {
+                seal_text(ring, id, &grant.state).map_err(store_error)?
+            };
+            let rewrite = Rewrite {
+                id,
+                version: grant.version,
+                old_state: grant.state,
+                state,
+                events: rewrites,
+            };
+            if self.inner.rewrite(rewrite).await? {
+                return Ok(Resealed::Rewritten);
+            }
+            tracing::debug!(grant = %id, "grant changed while being re-sealed; reading it again");
+        }
+    }
+
+    /// Re-seals every grant, `page` at a time, calling `progress` after each one; repeats whole
+    /// passes until one finds nothing left to re-seal (grants written meanwhile by a process still
+    /// sealing under an older key are caught by the next pass), at most [`MAX_PASSES`]; then
+    /// [`ResealReport::complete`] is `false` (some process still seals under an older key: give it
+    /// the new key file and run again). Resumable: grants already sealed
+    /// under the sealing key are skipped without a write, so a crashed run is finished by running
+    /// it again.
+    pub async fn reseal_all(
+        &self,
+        page: u32,
+        mut progress: impl FnMut(GrantId, Resealed),
+    ) -> Result<ResealReport, StoreError> {
+        let mut report = ResealReport::default();
+        loop {
+            let mut rewritten_this_pass = 0;
+            let mut offset = 0u64;
+            loop {
+                let ids: Vec<GrantId> = self
+                    .inner
+                    .list(page.max(1), offset)
+                    .await?
+                    .iter()
+                    .map(|g| g.id)
+                    .collect();
+                if ids.is_empty() {
+                    break;
+                }
+                offset += ids.len() as u64;
+                for id in ids {
+                    let outcome = self.reseal_grant(id).await?;
+                    match outcome {
+                        Resealed::Rewritten => {
+                            rewritten_this_pass += 1;
+                            report.rewritten += 1;
+                        }
+                        Resealed::AlreadyCurrent => report.already_current += 1,
+                        Resealed::Gone => {}
+                    }
+                    progress(id, outcome);
+                }
+            }
+            report.passes += 1;
+            if rewritten_this_pass == 0 {
+                report.complete = true;
+                return Ok(report);
+            }
+            if report.passes >= MAX_PASSES {
+                return Ok(report);
+            }
+        }
+    }
+}
+
+/// What [`SealingStore::reseal_grant`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resealed {
+    /// The grant's state and events were sealed again under the sealing key, in one write.
+    Rewritten,
+    /// Everything was already sealed under the sealing key: nothing written.
+    AlreadyCurrent,
+    /// No such grant.
+    Gone,
+}
+
+/// What [`SealingStore::reseal_all`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ResealReport {
+    /// Grants rewritten.
+    pub rewritten: u64,
+    /// Grant visits that found nothing to do (a grant can be visited once per pass).
+    pub already_current: u64,
+    /// Passes over the whole store.
+    pub passes: u32,
+    /// The last pass rewrote nothing: every grant is sealed under the sealing key.
+    pub complete: bool,
+}
+
+/// The most passes [`SealingStore::reseal_all`] makes.
+pub const MAX_PASSES: u32 = 5;
+
+impl<S: GrantStore> GrantStore for SealingStore<S> {
+    async fn create(&self, mut grant: NewGrant, now: DateTime<Utc>) -> Result<Created, StoreError> {
+        grant.state = self.seal(grant.id, grant.state)?;
+        grant.event = self.seal(grant.id, grant.event)?;
+        let mut created = self.inner.create(grant, now).await?;
+        created.grant = self.open_record(created.grant)?;
+        Ok(created)
+    }
+
+    async fn get(&self, id: GrantId) -> Result<Option<GrantRecord>, StoreError> {
+        self.inner
+            .get(id)
+            .await?
+            .map(|r| self.open_record(r))
+            .transpose()
+    }
+
+    async fn get_by_idempotency_key(&self, key: &str) -> Result<Option<GrantRecord>, StoreError> {
+        self.inner
+            .get_by_idempotency_key(key)
+            .await?
+            .map(|r| self.open_record(r))
+            .transpose()
+    }
+
+    async fn list(&self, limit: u32, offset: u64) -> Result<Vec<GrantRecord>, StoreError> {
+        self.inner
+            .list(limit, offset)
+            .await?
+            .into_iter()
+            .map(|r| self.open_record(r))
+            .collect()
+    }
+
+    async fn history(&self, id: GrantId) -> Result<Vec<EventRecord>, StoreError> {
+        let mut events = self.inner.history(id).await?;
+        for e in &mut events {
+            self.open(id, &mut e.event)?;
+        }
+        Ok(events)
+    }
+
+    async fn first_event(&self, id: GrantId) -> Result<Option<EventRecord>, StoreError> {
+        let Some(mut event) = self.inner.first_event(id).await? else {
+            return Ok(None);
+        };
+        self.open(id, &mut event.event)?;
+        Ok(Some(event))
+    }
+
+    async fn claim_due(&self, request: ClaimRequest) -> Result<Vec<Claimed>, StoreError> {
+        self.inner
+            .claim_due(request)
+            .await?
+            .into_iter()
+            .map(|c| self.open_claimed(c))
+            .collect()
+    }
+
+    async fn claim_grant(
+        &self,
+        id: GrantId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<Claimed>, StoreError> {
+        self.inner
+            .claim_grant(id, owner, now, lease_until)
+            .await?
+            .map(|c| self.open_claimed(c))
+            .transpose()
+    }
+
+    async fn renew(&self, lease: &Lease, until: DateTime<Utc>) -> Result<Lease, StoreError> {
+        self.inner.renew(lease, until).await
+    }
+
+    async fn release(
+        &self,
+        lease: &Lease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.release(lease, next_wake_at, now).await
+    }
+
+    async fn commit(
+        &self,
+        mut writes: Vec<StateWrite>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WriteResult>, StoreError> {
+        for w in &mut writes {
+            w.state = self.seal(w.id, std::mem::take(&mut w.state))?;
+            w.event = self.seal(w.id, std::mem::take(&mut w.event))?;
+        }
+        self.inner.commit(writes, now).await
+    }
+
+    /// Passes the texts through as they are (a rewrite is already sealed text).
+    async fn rewrite(&self, rewrite: Rewrite) -> Result<bool, StoreError> {
+        self.inner.rewrite(rewrite).await
+    }
+
+    async fn next_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.inner.next_wake_at().await
+    }
+
+    fn wake_signal(&self) -> WakeSignal {
+        self.inner.wake_signal()
+    }
+}
