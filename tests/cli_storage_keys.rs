@@ -219,7 +219,7 @@ async fn reseal_killed_mid_way_then_resumed_while_a_worker_writes() {
         n
     };
     assert!(
-        current_states >= GRANTS / 3 && current_states < GRANTS,
+        (GRANTS / 3..GRANTS).contains(&current_states),
         "{current_states} of {GRANTS} states under the new key after the kill"
     );
 
