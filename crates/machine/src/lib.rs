@@ -113,7 +113,8 @@
 //! - `redact.rs`: `Debug` helpers for wire types that carry secrets in plain fields.
 //! - `state.rs`: [`GrantState`] and its parts ([`Call`] in flight or due, [`Outcome`],
 //!   [`Failure`], [`Lost`]), `next_wake_at`.
-//! - `event.rs`: [`Event`], [`Answer`], [`FinishCallback`] (and its query parser).
+//! - `event.rs`: [`Event`], [`Answer`]; [`FinishCallback`] is re-exported from `grantflow-protocol`
+//!   (which parses its query).
 //! - `effect.rs`: [`Effect`], [`Change`] (application notifications), [`Effects`].
 //! - `table.rs`: the edges, one line each ([`Edge`], [`TRANSITIONS`]), and the Mermaid diagram
 //!   generated from them. **To change how a grant reacts**, add or change the edge's line here,

@@ -21,6 +21,7 @@
 //! - [`pagination`]: list pages and the `first`/`last`/`cursor` query.
 //! - [`error`]: the GNAP error body in its three shapes, and [`error::ProtocolError`] for
 //!   malformed bodies ([`error::parse_json`] is the one way bodies are parsed).
+//! - [`finish_callback`]: the finish redirect's query ([`finish_callback::FinishCallback`]).
 //! - [`finish_hash`]: compute and verify the interaction finish hash (RFC 9635 §4.2.3).
 //! - [`text`]: [`text::untrusted`], the one cleaner of text from outside (callback messages, AS
 //!   descriptions, parse errors): no control or invisible characters, capped length; and
@@ -47,6 +48,7 @@
 
 pub mod amount;
 pub mod error;
+pub mod finish_callback;
 pub mod finish_hash;
 pub mod grant;
 pub mod incoming_payment;
