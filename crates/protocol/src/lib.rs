@@ -37,7 +37,10 @@
 //! reference vectors (a copy of `shared/vectors/http-signatures.json` in `tests/fixtures/`);
 //! `tests/openapi.rs` validates our serialised fixtures against the specs shipped in
 //! `@interledger/open-payments`; `tests/node_interop.rs` signs and verifies both ways with
-//! `@interledger/http-signature-utils`; `tests/properties.rs` holds the proptests. The Node
+//! `@interledger/http-signature-utils`; `tests/properties.rs` holds the proptests;
+//! `tests/fuzz_regressions.rs` replays the minimised corpora (`tests/fuzz_corpus/`) of the
+//! cargo-fuzz targets in `fuzz/` (its own workspace: responses, wallet address and JWKS, the
+//! finish callback's query, RFC 9421 signatures) with their checks (`tests/fuzz_checks/`). The Node
 //! scripts are in `js/`; `docs/protocol.md` lists what is deliberately not modelled.
 //!
 //! # Error policy
