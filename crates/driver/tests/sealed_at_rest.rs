@@ -124,7 +124,9 @@ async fn lifecycles<S: GrantStore>(world: &World, engine: &Engine<S>, tag: &str)
 
 async fn after_rotation_and_reseal_nothing_is_in_the_clear<S: GrantStore>(inner: S, raw: Raw) {
     let world = World::quick().await;
-    let tune = |c: &mut grantflow_driver::EngineConfig| c.machine.auto_rotate = false;
+    let tune = |c: &mut grantflow_driver::EngineConfig| {
+        c.machine.rotation = grantflow_machine::Rotation::OnDemand
+    };
     // Generation 1: key k1.
     let ring1 = Arc::new(KeyRing::new(vec![key("k1")]).unwrap());
     let engine = world
