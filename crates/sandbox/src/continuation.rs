@@ -97,6 +97,24 @@ fn issue(
     }))
 }
 
+/// The continue body's `interact_ref`: none for an empty body (a poll); a body that is not JSON
+/// is a 400 `invalid_request`, one without an `interact_ref` string a 401 `invalid_request`.
+pub(crate) fn interact_ref_of(body: &[u8]) -> Result<Option<Secret>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| ApiError::validation(format!("continue body is not JSON: {e}")))?;
+    match value.get("interact_ref").and_then(|v| v.as_str()) {
+        Some(r) => Ok(Some(Secret::new(r))),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            GnapErrorCode::InvalidRequest,
+            "missing interaction reference",
+        )),
+    }
+}
+
 /// `POST <base>/auth/continue/{id}`.
 pub(crate) async fn continue_grant(
     State(shared): State<Shared>,
@@ -105,22 +123,7 @@ pub(crate) async fn continue_grant(
 ) -> Result<Json<GrantResponse>, ApiError> {
     let grant_id = authenticate(&shared, &continue_id, &request)?;
 
-    let interact_ref = if request.body().iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        let value: serde_json::Value = serde_json::from_slice(request.body())
-            .map_err(|e| ApiError::validation(format!("continue body is not JSON: {e}")))?;
-        match value.get("interact_ref").and_then(|v| v.as_str()) {
-            Some(r) => Some(Secret::new(r)),
-            None => {
-                return Err(ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    GnapErrorCode::InvalidRequest,
-                    "missing interaction reference",
-                ));
-            }
-        }
-    };
+    let interact_ref = interact_ref_of(request.body())?;
 
     let now = shared.now();
     let wait = shared.config.wait_seconds;

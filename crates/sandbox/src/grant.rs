@@ -66,7 +66,7 @@ fn item_identifier(item: &AccessItem) -> Option<&str> {
 /// The `client` a grant request body names, read alone (the rest of the body is read only once
 /// the signature is verified). A body without a readable `client` names no one, whose keys are
 /// then unknown: 400 `invalid_client` "could not determine client".
-fn client_of(body: &[u8]) -> Client {
+pub(crate) fn client_of(body: &[u8]) -> Client {
     #[derive(serde::Deserialize)]
     struct ClientOnly {
         client: Client,
@@ -74,6 +74,28 @@ fn client_of(body: &[u8]) -> Client {
     serde_json::from_slice::<ClientOnly>(body)
         .map(|c| c.client)
         .unwrap_or_else(|_| Client::WalletAddress(String::new()))
+}
+
+/// The grant request body, read once its signature is verified, with the reference's schema
+/// checks: a malformed body or one that breaks them is a 400 `invalid_request`.
+pub(crate) fn parse_request(body: &[u8]) -> Result<GrantRequest, ApiError> {
+    let request: GrantRequest =
+        parse_json(body).map_err(|e| ApiError::validation(e.to_string()))?;
+    if let Some(at) = &request.access_token {
+        if at.access.is_empty() || at.access.len() > 3 {
+            return Err(ApiError::validation(
+                "access_token.access must have between 1 and 3 items",
+            ));
+        }
+    }
+    if request
+        .interact
+        .as_ref()
+        .is_some_and(|i| i.start.is_empty())
+    {
+        return Err(ApiError::validation("interact.start must not be empty"));
+    }
+    Ok(request)
 }
 
 /// `POST <base>/auth/<tenant>`.
@@ -99,22 +121,7 @@ pub(crate) async fn request(
     };
     httpsig::verify_client_request(&shared, &signed.incoming(), &client)?;
 
-    let request: GrantRequest =
-        parse_json(signed.body()).map_err(|e| ApiError::validation(e.to_string()))?;
-    if let Some(at) = &request.access_token {
-        if at.access.is_empty() || at.access.len() > 3 {
-            return Err(ApiError::validation(
-                "access_token.access must have between 1 and 3 items",
-            ));
-        }
-    }
-    if request
-        .interact
-        .as_ref()
-        .is_some_and(|i| i.start.is_empty())
-    {
-        return Err(ApiError::validation("interact.start must not be empty"));
-    }
+    let request = parse_request(signed.body())?;
 
     // canSkipInteraction.
     let access = request

@@ -50,6 +50,9 @@
 //!    clock).
 //! 7. `router`: every route of the table wired to its handler, with the middlewares.
 //! 8. `server`: [`Sandbox::start`], [`SandboxHandle`] (URLs, test controls, designed shutdown).
+//! 9. `fuzzing` (hidden, not API): the fuzz target's entry point, the handlers' body parsing
+//!    alone (`fuzzing::parse_body`); the cargo-fuzz target is in `fuzz/` (its own workspace),
+//!    its minimised corpus is replayed by `tests/fuzz_regressions.rs`.
 //!
 //! # Error policy
 //!
@@ -68,6 +71,8 @@ mod consent;
 mod continuation;
 mod error;
 mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 mod grant;
 mod guard;
 mod httpsig;

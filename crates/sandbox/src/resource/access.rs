@@ -103,7 +103,8 @@ pub(super) fn hosted_wallet(
         .ok_or_else(|| bad_request(format!("unknown wallet address {url}")))
 }
 
-pub(super) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+/// A resource server request body: malformed is a 400 `invalid_request`.
+pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid request body: {e}")))
 }
 

@@ -28,6 +28,7 @@
 //!   grant's limits).
 
 mod access;
+pub(crate) use access::parse_body;
 pub(crate) mod incoming;
 pub(crate) mod list;
 pub(crate) mod outgoing;
