@@ -281,24 +281,32 @@ impl Series {
         }
     }
 
-    /// The last boundary `before` `t` (index below `count`) and its value, found from the
-    /// checkpoint table: a binary search, then at most [`CHECKPOINT`] steps (more only beyond the
-    /// table's years). The same answer as walking from the anchor (`walk_from_anchor`
-    /// in the tests), since the chain is strictly monotonic.
-    pub(super) fn walk(&self, t: i128) -> Option<(u128, i128)> {
+    /// The test "this boundary lies before the instant `t`" in the series' direction (at or
+    /// before `t` going forward, after it going backward), shared by [`Series::walk`] and its
+    /// oracle in the tests; `None` when `t` has no civil date.
+    pub(super) fn before_instant(&self, t: i128) -> Option<impl Fn(&Chained) -> bool + Copy> {
         let target = Civil::from_nanos(t)?;
         let target = (
             target.month_index,
             i64::from(target.day),
             target.nanos_of_day,
         );
-        let before = |c: &Chained| {
+        let direction = self.direction;
+        Some(move |c: &Chained| {
             let key = (c.month_index, c.day, c.nanos_of_day);
-            match self.direction {
+            match direction {
                 Direction::Forward => key <= target,
                 Direction::Backward => key > target,
             }
-        };
+        })
+    }
+
+    /// The last boundary `before` `t` (index below `count`) and its value, found from the
+    /// checkpoint table: a binary search, then at most [`CHECKPOINT`] steps (more only beyond the
+    /// table's years). The same answer as walking from the anchor (`walk_from_anchor`
+    /// in the tests), since the chain is strictly monotonic.
+    pub(super) fn walk(&self, t: i128) -> Option<(u128, i128)> {
+        let before = self.before_instant(t)?;
         if self.count == 0 || !before(&self.chain_start()) {
             return None;
         }

@@ -3,7 +3,7 @@
 
 use super::series::{SATURATED, min_days_in_month};
 use super::*;
-use crate::calendar::{Civil, NANOS_PER_SECOND};
+use crate::calendar::NANOS_PER_SECOND;
 
 fn interval(s: &str) -> RepeatingInterval {
     s.parse()
@@ -369,19 +369,7 @@ fn chained_mixed_iteration_across_checkpoints() {
 impl Series {
     /// The oracle for [`Series::walk`]: walk the chain from the anchor, step by step.
     fn walk_from_anchor(&self, t: i128) -> Option<(u128, i128)> {
-        let target = Civil::from_nanos(t)?;
-        let target = (
-            target.month_index,
-            i64::from(target.day),
-            target.nanos_of_day,
-        );
-        let before = |c: &Chained| {
-            let key = (c.month_index, c.day, c.nanos_of_day);
-            match self.direction {
-                Direction::Forward => key <= target,
-                Direction::Backward => key > target,
-            }
-        };
+        let before = self.before_instant(t)?;
         let mut c = self.chain_start();
         if self.count == 0 || !before(&c) {
             return None;
