@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use grantflow_protocol::amount::Amount;
 use grantflow_protocol::grant::{AccessAction, AccessItem};
 
@@ -50,25 +50,110 @@ fn action_phrase(action: AccessAction) -> &'static str {
     }
 }
 
+/// The requested actions as phrases, each said once: a repeated action is shown once, and
+/// `read`/`list` are left out when `read-all`/`list-all` (which include them) are asked too.
+fn action_phrases(actions: &[AccessAction]) -> Vec<&'static str> {
+    let mut phrases: Vec<&'static str> = Vec::new();
+    for action in actions {
+        let covered = match action {
+            AccessAction::Read => actions.contains(&AccessAction::ReadAll),
+            AccessAction::List => actions.contains(&AccessAction::ListAll),
+            _ => false,
+        };
+        let phrase = action_phrase(*action);
+        if !covered && !phrases.contains(&phrase) {
+            phrases.push(phrase);
+        }
+    }
+    phrases
+}
+
+/// An instant as people read it: `24 Aug 2016 08:00 UTC` (seconds only when not zero).
+fn instant_in_words(at: DateTime<Utc>) -> String {
+    if at.timestamp_subsec_nanos() == 0 && at.second() == 0 {
+        at.format("%-d %b %Y %H:%M UTC").to_string()
+    } else {
+        at.format("%-d %b %Y %H:%M:%S UTC").to_string()
+    }
+}
+
+/// How often the periods repeat: `every day`, `every 2 months`, or, for a duration that mixes
+/// units or has a fraction, `every period of P1M1D`.
+fn step_in_words(duration: &grantflow_interval::Duration) -> String {
+    let written = [
+        (duration.years, "year"),
+        (duration.months, "month"),
+        (duration.weeks, "week"),
+        (duration.days, "day"),
+        (duration.hours, "hour"),
+        (duration.minutes, "minute"),
+        (duration.seconds, "second"),
+    ];
+    let mut present = written.iter().filter_map(|(c, unit)| c.map(|c| (c, *unit)));
+    match (present.next(), present.next()) {
+        (Some((c, unit)), None) if c.fraction_digits == 0 && c.whole == 1 => {
+            format!("every {unit}")
+        }
+        (Some((c, unit)), None) if c.fraction_digits == 0 => format!("every {} {unit}s", c.whole),
+        _ => format!("every period of {duration}"),
+    }
+}
+
+/// The series in words: `every day from 24 Aug 2016 08:00 UTC` plus how many periods it has.
+fn series_in_words(
+    interval: &grantflow_interval::RepeatingInterval,
+    reading: grantflow_interval::Reading,
+) -> String {
+    use grantflow_interval::IntervalForm;
+    let utc = |t: chrono::DateTime<chrono::FixedOffset>| instant_in_words(t.with_timezone(&Utc));
+    let mut text = match interval.form() {
+        IntervalForm::StartDuration { start, duration } => {
+            format!("{} from {}", step_in_words(duration), utc(*start))
+        }
+        IntervalForm::DurationEnd { duration, end } => {
+            format!(
+                "{}, the last period ending {}",
+                step_in_words(duration),
+                utc(*end)
+            )
+        }
+        IntervalForm::StartEnd { start, end } => format!(
+            "every period as long as the first, which runs from {} to {}",
+            utc(*start),
+            utc(*end)
+        ),
+    };
+    match interval.window_count(reading) {
+        None => text.push_str(", with no end"),
+        Some(1) => text.push_str(", one period only"),
+        Some(n) => text.push_str(&format!(", {n} periods in all")),
+    }
+    text
+}
+
 fn describe_interval(
     interval: &grantflow_interval::RepeatingInterval,
     reading: grantflow_interval::Reading,
     now: DateTime<Utc>,
 ) -> String {
     let mut text = format!(
-        "The limit applies separately to each period of the repeating interval <code>{}</code>",
+        "The limit applies anew to each period: {} (<code>{}</code>); ",
+        escape(&series_in_words(interval, reading)),
         escape(&interval.to_string())
     );
     match crate::limits::window_at(interval, reading, now) {
         Some((start, end)) => text.push_str(&format!(
-            "; the current period runs from {} to {}.",
-            start.format("%Y-%m-%d %H:%M:%S UTC"),
-            end.format("%Y-%m-%d %H:%M:%S UTC")
+            "this period: from {} to {}.",
+            instant_in_words(start),
+            instant_in_words(end)
         )),
-        None => text.push_str("; no period is current now, so no payment would be allowed now."),
+        None => text.push_str("no period is current now, so no payment would be allowed now."),
     }
     text
 }
+
+/// The prominent warning for an outgoing-payment grant without an amount limit.
+const NO_LIMIT: &str = "<p class=\"warning\" role=\"alert\"><strong>No limit: any amount may leave your account.</strong></p>";
 
 fn describe(item: &AccessItem, reading: grantflow_interval::Reading, now: DateTime<Utc>) -> String {
     let what = match item {
@@ -76,7 +161,7 @@ fn describe(item: &AccessItem, reading: grantflow_interval::Reading, now: DateTi
         AccessItem::OutgoingPayment(_) => "outgoing payments (money going out)",
         AccessItem::Quote(_) => "quotes",
     };
-    let actions: Vec<&str> = item.actions().iter().map(|a| action_phrase(*a)).collect();
+    let actions = action_phrases(item.actions());
     let mut html = format!(
         "<li><p><strong>{}</strong>: {}.</p>",
         escape(what),
@@ -94,36 +179,44 @@ fn describe(item: &AccessItem, reading: grantflow_interval::Reading, now: DateTi
         ));
     }
     if let AccessItem::OutgoingPayment(op) = item {
-        match &op.limits {
-            None => html.push_str("<p><strong>No spending limit.</strong></p>"),
-            Some(limits) => {
-                html.push_str("<ul>");
-                if let Some(a) = &limits.debit_amount {
-                    html.push_str(&format!(
-                        "<li>At most <strong>{}</strong> may leave your account.</li>",
-                        escape(&format_amount(a))
-                    ));
-                }
-                if let Some(a) = &limits.receive_amount {
-                    html.push_str(&format!(
-                        "<li>At most <strong>{}</strong> may be received by the payees.</li>",
-                        escape(&format_amount(a))
-                    ));
-                }
-                if let Some(r) = &limits.receiver {
-                    html.push_str(&format!("<li>Only to <code>{}</code>.</li>", escape(r)));
-                }
-                match &limits.interval {
-                    Some(interval) => html.push_str(&format!(
-                        "<li>{}</li>",
-                        describe_interval(interval, reading, now)
-                    )),
-                    None => {
-                        html.push_str("<li>The limit applies to the whole life of the grant.</li>")
-                    }
-                }
-                html.push_str("</ul>");
+        let limits = op.limits.as_ref();
+        let amount_limited =
+            limits.is_some_and(|l| l.debit_amount.is_some() || l.receive_amount.is_some());
+        if !amount_limited {
+            html.push_str(NO_LIMIT);
+        }
+        let mut rules = String::new();
+        if let Some(limits) = limits {
+            if let Some(a) = &limits.debit_amount {
+                rules.push_str(&format!(
+                    "<li>At most <strong>{}</strong> may leave your account.</li>",
+                    escape(&format_amount(a))
+                ));
             }
+            if let Some(a) = &limits.receive_amount {
+                rules.push_str(&format!(
+                    "<li>At most <strong>{}</strong> may be received by the payees.</li>",
+                    escape(&format_amount(a))
+                ));
+            }
+            if let Some(r) = &limits.receiver {
+                rules.push_str(&format!("<li>Only to <code>{}</code>.</li>", escape(r)));
+            }
+            match &limits.interval {
+                Some(interval) if amount_limited => rules.push_str(&format!(
+                    "<li>{}</li>",
+                    describe_interval(interval, reading, now)
+                )),
+                // An interval without an amount limits nothing: the warning above says so.
+                Some(_) => {}
+                None if amount_limited => {
+                    rules.push_str("<li>The limit applies to the whole life of the grant.</li>")
+                }
+                None => {}
+            }
+        }
+        if !rules.is_empty() {
+            html.push_str(&format!("<ul>{rules}</ul>"));
         }
     }
     html.push_str("</li>");
@@ -133,7 +226,18 @@ fn describe(item: &AccessItem, reading: grantflow_interval::Reading, now: DateTi
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;line-height:1.5}\
 button{font-size:1rem;padding:.5rem 1.5rem;margin-right:1rem}\
 button:focus{outline:3px solid #1a5fb4;outline-offset:2px}\
-code{word-break:break-all}";
+code{word-break:break-all}\
+.warning{border:2px solid #c01c28;background:#fff0f0;padding:.5rem 1rem;font-size:1.15rem}";
+
+/// A whole page: `lang`, charset, viewport, title and the one style, around `body` (HTML).
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>{}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>\n",
+        escape(title)
+    )
+}
 
 /// The consent page.
 pub(crate) fn render(view: &ConsentView<'_>) -> String {
@@ -156,45 +260,47 @@ pub(crate) fn render(view: &ConsentView<'_>) -> String {
 </form>\
 <p><small>This request expires at {}.</small></p>",
             escape(&view.choice_action),
-            view.expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+            instant_in_words(view.expires_at)
         )
     };
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-<title>Approve access for {name_e}? (grantflow sandbox)</title><style>{STYLE}</style></head>\
-<body><main><h1>Approve access for {name_e}?</h1>\
+    let name_e = escape(&name);
+    let uri_part = if uri.is_empty() {
+        String::new()
+    } else {
+        format!(" (<code>{}</code>)", escape(&uri))
+    };
+    page(
+        &format!("Approve access for {name}? (grantflow sandbox)"),
+        &format!(
+            "<h1>Approve access for {name_e}?</h1>\
 <p><strong>{name_e}</strong>{uri_part} asks for access to your account:</p>\
 <ul>{items}</ul>{form}\
-<p><small>grantflow sandbox: a local test server, no real money moves.</small></p>\
-</main></body></html>\n",
-        name_e = escape(&name),
-        uri_part = if uri.is_empty() {
-            String::new()
-        } else {
-            format!(" (<code>{}</code>)", escape(&uri))
-        },
+<p><small>grantflow sandbox: a local test server, no real money moves.</small></p>"
+        ),
     )
 }
 
 /// A small HTML page for a refused consent step, with the reference's status.
 pub(crate) fn error_page(status: StatusCode, code: &str, description: &str) -> Response {
-    let body = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Request not completed</title>\
-<style>{STYLE}</style></head><body><main><h1>Request not completed</h1>\
-<p role=\"alert\">{} (<code>{}</code>)</p></main></body></html>\n",
-        escape(description),
-        escape(code)
-    );
-    (status, Html(body)).into_response()
+    (status, Html(error_html(code, description))).into_response()
+}
+
+fn error_html(code: &str, description: &str) -> String {
+    page(
+        "Request not completed",
+        &format!(
+            "<h1>Request not completed</h1><p role=\"alert\">{} (<code>{}</code>)</p>",
+            escape(description),
+            escape(code)
+        ),
+    )
 }
 
 /// The page after a grant without a finish URI was decided.
 pub(crate) fn done_page() -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Done</title>\
-<style>{STYLE}</style></head><body><main><h1>Done</h1>\
-<p>You can close this window and return to the application.</p></main></body></html>\n"
+    page(
+        "Done",
+        "<h1>Done</h1><p>You can close this window and return to the application.</p>",
     )
 }
 
@@ -223,5 +329,148 @@ mod tests {
             escape("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
+    }
+
+    fn outgoing(limits: serde_json::Value, actions: serde_json::Value) -> AccessItem {
+        let mut item = serde_json::json!({
+            "type": "outgoing-payment",
+            "actions": actions,
+            "identifier": "https://wallet.example/alice",
+        });
+        if !limits.is_null() {
+            item["limits"] = limits;
+        }
+        serde_json::from_value(item).unwrap()
+    }
+
+    /// The page for `access` at 2026-11-25T12:00Z in the Rafiki-compatible reading.
+    fn page_for(access: &[AccessItem]) -> String {
+        let now: DateTime<Utc> = "2026-11-25T12:00:00Z".parse().unwrap();
+        render(&ConsentView {
+            client: Some(("Shop".into(), "https://shop.example/pay".into())),
+            access,
+            choice_action: "/auth/interact/i/n/choice".into(),
+            expires_at: "2026-11-25T12:10:00Z".parse().unwrap(),
+            expired: false,
+            now,
+            reading: grantflow_interval::Reading::RafikiCompatible,
+        })
+    }
+
+    const WARNING: &str = "No limit: any amount may leave your account.";
+
+    #[test]
+    fn a_grant_without_an_amount_limit_says_so_prominently() {
+        let actions = serde_json::json!(["create"]);
+        for limits in [
+            serde_json::Value::Null,
+            serde_json::json!({}),
+            serde_json::json!({"interval": "R/2016-08-24T08:00:00Z/P1D"}),
+            serde_json::json!({"receiver": "https://wallet.example/bob/incoming-payments/1"}),
+        ] {
+            let html = page_for(&[outgoing(limits.clone(), actions.clone())]);
+            assert!(
+                html.contains(&format!(
+                    "<p class=\"warning\" role=\"alert\"><strong>{WARNING}"
+                )),
+                "{limits}: {html}"
+            );
+            assert!(!html.contains("whole life"), "{limits}: {html}");
+            assert!(!html.contains("applies anew"), "{limits}: {html}");
+        }
+        let limited = page_for(&[outgoing(
+            serde_json::json!({"debitAmount": {"value": "500", "assetCode": "USD", "assetScale": 2}}),
+            actions,
+        )]);
+        assert!(!limited.contains(WARNING), "{limited}");
+        assert!(limited.contains("At most <strong>5.00 USD</strong> may leave your account."));
+        assert!(limited.contains("The limit applies to the whole life of the grant."));
+    }
+
+    #[test]
+    fn the_interval_is_said_in_words_with_the_current_period() {
+        let html = page_for(&[outgoing(
+            serde_json::json!({
+                "debitAmount": {"value": "500", "assetCode": "USD", "assetScale": 2},
+                "interval": "R/2016-08-24T08:00:00Z/P1D"
+            }),
+            serde_json::json!(["create"]),
+        )]);
+        assert!(
+            html.contains(
+                "The limit applies anew to each period: every day from 24 Aug 2016 08:00 UTC, \
+                 with no end (<code>R/2016-08-24T08:00:00Z/P1D</code>); this period: from \
+                 25 Nov 2026 08:00 UTC to 26 Nov 2026 08:00 UTC."
+            ),
+            "{html}"
+        );
+        assert!(html.contains("This request expires at 25 Nov 2026 12:10 UTC."));
+        let ended = page_for(&[outgoing(
+            serde_json::json!({
+                "debitAmount": {"value": "1", "assetCode": "USD", "assetScale": 2},
+                "interval": "R2/2022-07-01T15:00:00+02:00/P2M"
+            }),
+            serde_json::json!(["create"]),
+        )]);
+        assert!(
+            ended.contains(
+                "every 2 months from 1 Jul 2022 13:00 UTC, 3 periods in all \
+                 (<code>R2/2022-07-01T15:00:00+02:00/P2M</code>); no period is current now"
+            ),
+            "{ended}"
+        );
+    }
+
+    #[test]
+    fn steps_in_words() {
+        let step = |i: &str| {
+            let i: grantflow_interval::RepeatingInterval = i.parse().unwrap();
+            step_in_words(i.duration().unwrap())
+        };
+        assert_eq!(step("R/2016-08-24T08:00:00Z/P1W"), "every week");
+        assert_eq!(step("R/2016-08-24T08:00:00Z/PT12H"), "every 12 hours");
+        assert_eq!(
+            step("R/2016-08-24T08:00:00Z/P1M1D"),
+            "every period of P1M1D"
+        );
+        assert_eq!(
+            step("R/2016-08-24T08:00:00Z/PT0.5H"),
+            "every period of PT0.5H"
+        );
+    }
+
+    #[test]
+    fn each_action_is_said_once() {
+        let html = page_for(&[outgoing(
+            serde_json::json!({"debitAmount": {"value": "1", "assetCode": "USD", "assetScale": 2}}),
+            serde_json::json!(["list", "list-all", "read", "read-all", "create", "create"]),
+        )]);
+        assert!(
+            html.contains("<strong>outgoing payments (money going out)</strong>: list all, read all, create.</p>"),
+            "{html}"
+        );
+        assert_eq!(
+            action_phrases(&[AccessAction::Read, AccessAction::Read, AccessAction::List]),
+            ["read the ones it created", "list the ones it created"]
+        );
+    }
+
+    #[test]
+    fn every_page_has_lang_viewport_and_the_style() {
+        let consent = page_for(&[]);
+        let error = error_html("invalid_request", "invalid <session>");
+        assert!(error.contains("invalid &lt;session&gt; (<code>invalid_request</code>)"));
+        let done = done_page();
+        for html in [consent.as_str(), error.as_str(), done.as_str()] {
+            assert!(
+                html.starts_with("<!DOCTYPE html>\n<html lang=\"en\">"),
+                "{html}"
+            );
+            assert!(html.contains(
+                "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            ));
+            assert!(html.contains(STYLE));
+            assert!(html.contains("<title>"));
+        }
     }
 }

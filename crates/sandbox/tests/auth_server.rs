@@ -460,12 +460,15 @@ async fn consent_page_in_a_browser() {
         "<form method=\"post\"",
         "autofocus",
         "outgoing payments",
+        "every day from 24 Aug 2016 08:00 UTC, with no end",
+        "this period: from 25 Nov 2026 08:00 UTC to 26 Nov 2026 08:00 UTC",
     ] {
         assert!(
             html.contains(needle),
             "consent page lacks {needle:?}:\n{html}"
         );
     }
+    assert!(!html.contains("No limit"), "{html}");
     let base = redirect.split('?').next().unwrap().to_owned();
 
     // Finish without the session cookie: invalid session.
