@@ -7,7 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Answer, TestClient, start};
+use common::{Answer, KID, TestClient, start};
+use grantflow_protocol::keys::PrivateKey;
 use grantflow_sandbox::SandboxHandle;
 use serde_json::json;
 
@@ -199,6 +200,48 @@ async fn token_checks_in_the_reference_order() {
     );
     let r = client.call("POST", &url, Some(new), Some(&body)).await;
     assert_eq!((r.status, r.description()), (403, Some("Inactive Token")));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn create_routes_check_the_signature_before_reading_the_body() {
+    let (sandbox, client) = start(0).await;
+    let rs = sandbox.resource_server_url();
+    let (ip_token, _) = token_for(&sandbox, &client, "incoming-payment", &["create"]).await;
+    let (quote_token, _) = token_for(&sandbox, &client, "quote", &["create"]).await;
+    let (op_token, _) = outgoing_token(&sandbox, &client, 1000).await;
+    let stranger = PrivateKey::from_seed(&[7; 32]);
+    // Neither a JSON body of the route's shape nor a hosted wallet address.
+    let malformed = json!({"walletAddress": 5, "debitAmount": "lots"});
+    for (route, token) in [
+        ("incoming-payments", &ip_token),
+        ("quotes", &quote_token),
+        ("outgoing-payments", &op_token),
+    ] {
+        let url = format!("{rs}/{route}");
+        // Unsigned: the signature error, not the body's.
+        let r = client
+            .send_unsigned("POST", &url, Some(token), Some(&malformed))
+            .await
+            .unwrap();
+        r.assert_error(401, "invalid_signature");
+        // Signed by a key the client does not publish, under its key id: the same.
+        let r = client
+            .send_signed_with(&stranger, KID, "POST", &url, Some(token), Some(&malformed))
+            .await
+            .unwrap();
+        r.assert_error(401, "invalid_signature");
+        assert_eq!(
+            r.headers["www-authenticate"].to_str().unwrap(),
+            format!("GNAP as_uri={}", sandbox.auth_server_url()),
+            "{route}"
+        );
+        // Signed by the client: now the body is read, and refused with a code.
+        let r = client
+            .call("POST", &url, Some(token), Some(&malformed))
+            .await;
+        r.assert_error(400, "invalid_request");
+    }
     sandbox.shutdown().await;
 }
 

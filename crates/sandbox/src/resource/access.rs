@@ -1,6 +1,6 @@
-//! Who may do what on the resource server, in the reference's order (token, introspection,
-//! access item, signature), the resource server's error answers, and wallet-address helpers the
-//! resources share.
+//! Who may do what on the resource server (token, introspection, access item, signature in the
+//! reference's order; the create routes verify the signature before reading the body), the
+//! resource server's error answers, and wallet-address helpers the resources share.
 
 use std::sync::MutexGuard;
 
@@ -108,7 +108,98 @@ pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid request body: {e}")))
 }
 
-/// Token, introspection, access and signature, in the reference's order.
+/// A request whose token is active: what introspection tells about it.
+struct Introspected {
+    grant_id: Uuid,
+    /// The grant's client, whose keys must verify the request's signature.
+    client: ClientIdentity,
+    /// The token's access items.
+    access: Vec<AccessItem>,
+}
+
+/// The token (`Authorization: GNAP <token>`; missing or malformed -> 401 with the challenge) and
+/// its introspection (unknown, revoked, expired or of a revoked grant -> 403 "Inactive Token").
+fn introspect(shared: &Shared, incoming: &Incoming<'_>) -> Result<Introspected, ApiError> {
+    let token = httpsig::gnap_token(incoming.headers).ok_or_else(|| {
+        rs_error(StatusCode::UNAUTHORIZED, "unauthorized", "Unauthorized")
+            .with_challenge(&shared.urls.grant_endpoint)
+    })?;
+    let now = shared.now();
+    let store = shared.store();
+    let inactive = || rs_error(StatusCode::FORBIDDEN, "forbidden", "Inactive Token");
+    let (_, t) = store
+        .token_by_value(&Secret::new(token))
+        .ok_or_else(inactive)?;
+    let grant = store.grants.get(&t.grant_id).ok_or_else(inactive)?;
+    journal::concerns(t.grant_id);
+    if t.revoked_at.is_some() || now >= t.expires_at() || grant.is_revoked() {
+        return Err(inactive());
+    }
+    Ok(Introspected {
+        grant_id: t.grant_id,
+        client: grant.client.clone(),
+        access: t.access.clone(),
+    })
+}
+
+/// The access item of an active token that allows `want` on `kind` (for `wallet_address`, when
+/// the route names one); 403 "Insufficient Grant" when none does.
+fn access_item(
+    token: Introspected,
+    kind: Kind,
+    want: Want,
+    wallet_address: Option<&str>,
+) -> Result<Authorized, ApiError> {
+    let (exact, all) = match want {
+        Want::Create => (AccessAction::Create, None),
+        Want::Complete => (AccessAction::Complete, None),
+        Want::Read => (AccessAction::Read, Some(AccessAction::ReadAll)),
+        Want::List => (AccessAction::List, Some(AccessAction::ListAll)),
+    };
+    let matches_kind = |item: &AccessItem| {
+        matches!(
+            (kind, item),
+            (Kind::IncomingPayment, AccessItem::IncomingPayment(_))
+                | (Kind::OutgoingPayment, AccessItem::OutgoingPayment(_))
+                | (Kind::Quote, AccessItem::Quote(_))
+        )
+    };
+    let matches_identifier = |item: &AccessItem| {
+        let identifier = match item {
+            AccessItem::IncomingPayment(a) => a.identifier.as_deref(),
+            AccessItem::OutgoingPayment(a) => Some(a.identifier.as_str()),
+            AccessItem::Quote(_) => None,
+        };
+        match (identifier, wallet_address) {
+            (Some(id), Some(wa)) => same_wallet(id, wa),
+            _ => true,
+        }
+    };
+    let (item, all) = token
+        .access
+        .iter()
+        .filter(|i| matches_kind(i) && matches_identifier(i))
+        .find_map(|i| {
+            let actions = i.actions();
+            if all.is_some_and(|a| actions.contains(&a)) {
+                Some((i.clone(), true))
+            } else if actions.contains(&exact) {
+                Some((i.clone(), false))
+            } else {
+                None
+            }
+        })
+        .ok_or_else(insufficient_grant)?;
+    Ok(Authorized {
+        grant_id: token.grant_id,
+        client_key: token.client.key(),
+        item,
+        all,
+    })
+}
+
+/// Token, introspection, access and signature, in the reference's order (the routes without a
+/// body; the create routes use [`authorize_create`]).
 pub(super) fn authorize(
     shared: &Shared,
     request: &SignedRequest,
@@ -117,77 +208,11 @@ pub(super) fn authorize(
     wallet_address: Option<&str>,
 ) -> Result<Authorized, ApiError> {
     let incoming = &request.incoming();
-    let challenge = |e: ApiError| e.with_challenge(&shared.urls.grant_endpoint);
-    let token = httpsig::gnap_token(incoming.headers).ok_or_else(|| {
-        challenge(rs_error(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "Unauthorized",
-        ))
-    })?;
-    let now = shared.now();
-    let (authorized, client) = {
-        let store = shared.store();
-        let inactive = || rs_error(StatusCode::FORBIDDEN, "forbidden", "Inactive Token");
-        let (_, t) = store
-            .token_by_value(&Secret::new(token))
-            .ok_or_else(inactive)?;
-        let grant = store.grants.get(&t.grant_id).ok_or_else(inactive)?;
-        journal::concerns(t.grant_id);
-        if t.revoked_at.is_some() || now >= t.expires_at() || grant.is_revoked() {
-            return Err(inactive());
-        }
-        let (exact, all) = match want {
-            Want::Create => (AccessAction::Create, None),
-            Want::Complete => (AccessAction::Complete, None),
-            Want::Read => (AccessAction::Read, Some(AccessAction::ReadAll)),
-            Want::List => (AccessAction::List, Some(AccessAction::ListAll)),
-        };
-        let matches_kind = |item: &AccessItem| {
-            matches!(
-                (kind, item),
-                (Kind::IncomingPayment, AccessItem::IncomingPayment(_))
-                    | (Kind::OutgoingPayment, AccessItem::OutgoingPayment(_))
-                    | (Kind::Quote, AccessItem::Quote(_))
-            )
-        };
-        let matches_identifier = |item: &AccessItem| {
-            let identifier = match item {
-                AccessItem::IncomingPayment(a) => a.identifier.as_deref(),
-                AccessItem::OutgoingPayment(a) => Some(a.identifier.as_str()),
-                AccessItem::Quote(_) => None,
-            };
-            match (identifier, wallet_address) {
-                (Some(id), Some(wa)) => same_wallet(id, wa),
-                _ => true,
-            }
-        };
-        let item = t
-            .access
-            .iter()
-            .filter(|i| matches_kind(i) && matches_identifier(i))
-            .find_map(|i| {
-                let actions = i.actions();
-                if all.is_some_and(|a| actions.contains(&a)) {
-                    Some((i.clone(), true))
-                } else if actions.contains(&exact) {
-                    Some((i.clone(), false))
-                } else {
-                    None
-                }
-            })
-            .ok_or_else(insufficient_grant)?;
-        (
-            Authorized {
-                grant_id: t.grant_id,
-                client_key: grant.client.key(),
-                item: item.0,
-                all: item.1,
-            },
-            grant.client.clone(),
-        )
-    };
-    verify_signature(shared, incoming, &client).map_err(challenge)?;
+    let token = introspect(shared, incoming)?;
+    let client = token.client.clone();
+    let authorized = access_item(token, kind, want, wallet_address)?;
+    verify_signature(shared, incoming, &client)
+        .map_err(|e| e.with_challenge(&shared.urls.grant_endpoint))?;
     Ok(authorized)
 }
 
@@ -203,22 +228,30 @@ pub(super) struct Create<'s, T> {
     pub(super) wallet: WalletAddress,
 }
 
-/// The preamble of every create route, in the reference's order: parse the body, check that the
-/// wallet address it names is hosted here, [`authorize`] `Create` on it; then read the clock, lock
-/// the store and read that wallet address again under the lock.
+/// The preamble of every create route: the token and its introspection, then the signature
+/// (headers, `Content-Digest`, signature by the grant's client), and only then the body: parsed,
+/// the wallet address it names hosted here, the token's access to create on it. Then read the
+/// clock, lock the store and read that wallet address again under the lock.
+///
+/// Unlike the reference, which validates the body first, nothing of an unauthenticated body is
+/// read (`docs/sandbox.md`).
 pub(super) fn authorize_create<'s, T: DeserializeOwned>(
     shared: &'s Shared,
     request: &SignedRequest,
     kind: Kind,
     wallet_of: fn(&T) -> &str,
 ) -> Result<Create<'s, T>, ApiError> {
+    let incoming = &request.incoming();
+    let token = introspect(shared, incoming)?;
+    verify_signature(shared, incoming, &token.client)
+        .map_err(|e| e.with_challenge(&shared.urls.grant_endpoint))?;
     let req: T = parse_body(request.body())?;
     let wallet = wallet_of(&req);
     {
         let store = shared.store();
         hosted_wallet(shared, &store, wallet)?;
     }
-    let auth = authorize(shared, request, kind, Want::Create, Some(wallet))?;
+    let auth = access_item(token, kind, Want::Create, Some(wallet))?;
     let now = shared.now();
     let store = shared.store();
     let (_, wallet) = hosted_wallet(shared, &store, wallet)?;
