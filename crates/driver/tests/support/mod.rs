@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code, unused_macros)] // test helpers: a panic is the test failing
 
+pub mod private_postgres;
+
 use std::sync::Arc;
 use std::time::Duration;
 
