@@ -194,13 +194,13 @@ async fn a_grant_from_request_to_revoke_with_a_worker_taking_the_callback() {
 
     let issued = wait_state(&s, &id, "Issued").await;
     assert!(issued["token"]["manage"].as_str().is_some());
+    let token = grant(&s, &["token", &id]).await;
+    let value = token["value"].as_str().unwrap();
+    assert!(!value.is_empty());
     assert!(
-        issued.to_string().find("value").is_none(),
+        !issued.to_string().contains(value),
         "status prints no token"
     );
-
-    let token = grant(&s, &["token", &id]).await;
-    assert!(!token["value"].as_str().unwrap().is_empty());
     let rotated = grant(&s, &["rotate", &id]).await;
     assert_eq!(rotated["state"], "Issued");
     assert_ne!(rotated["token"]["manage"], issued["token"]["manage"]);
@@ -443,5 +443,187 @@ async fn a_running_worker_follows_a_client_key_rotation() {
     assert!(reason.contains("invalid_client"), "{reason}");
 
     stop(worker);
+    s.sandbox.shutdown().await;
+}
+
+/// Runs `grantflow grant <args>` (text output); returns (exit code, stdout, stderr).
+async fn grant_text(s: &Setup, args: &[&str]) -> (Option<i32>, String, String) {
+    let mut c = command(s);
+    c.arg("grant").args(args);
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// An outgoing-payment grant without an amount limit must be asked for with `--no-limit`;
+/// `status` then says what the grant is (access, wallet address, limit, interval, idempotency
+/// key, times in RFC 3339 UTC), and a unique id prefix names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_without_a_limit_needs_no_limit_and_status_says_what_it_is() {
+    let s = setup().await;
+    let alice = s.sandbox.wallet_address_url("alice");
+    let base = ["request", "--for", &alice, "--access", "outgoing-payment"];
+    let (code, _, stderr) = grant_text(&s, &base).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--no-limit") && stderr.contains("any amount"),
+        "{stderr}"
+    );
+    let unlimited = grant(&s, &[&base[..], &["--no-limit"]].concat()).await;
+    assert_eq!(unlimited["state"], "AwaitingInteraction", "{unlimited}");
+    let unlimited_id = unlimited["id"].as_str().unwrap().to_owned();
+    let (code, text, stderr) = grant_text(&s, &["status", &unlimited_id[..8]]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        text.contains("limit    none: any amount may be sent"),
+        "{text}"
+    );
+
+    let limited = grant(
+        &s,
+        &[
+            &base[..],
+            &[
+                "--debit-amount",
+                "500",
+                "--interval",
+                "R/2016-08-24T08:00:00Z/P1D",
+                "--idempotency-key",
+                "order-7",
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    let id = limited["id"].as_str().unwrap().to_owned();
+    let (code, text, stderr) = grant_text(&s, &["status", &id[..8]]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    for needle in [
+        format!("grant      {id}"),
+        "access     outgoing-payment (".to_owned(),
+        format!("wallet   {alice}"),
+        "limit    debit at most 500 USD (scale 2)".to_owned(),
+        "interval R/2016-08-24T08:00:00Z/P1D".to_owned(),
+        "idempotency key  order-7".to_owned(),
+    ] {
+        assert!(text.contains(&needle), "{needle:?} missing:\n{text}");
+    }
+    let created = text
+        .lines()
+        .find_map(|l| l.strip_prefix("created"))
+        .unwrap()
+        .trim();
+    assert!(created.ends_with('Z') && created.contains('T'), "{created}");
+    let status = grant(&s, &["status", &id[..8]]).await;
+    assert_eq!(status["access"][0]["limits"]["debitAmount"]["value"], "500");
+
+    // `list` shows the access types and the idempotency key.
+    let (_, text, _) = grant_text(&s, &["list"]).await;
+    assert!(text.contains("idempotency key"), "{text}");
+    assert!(text.contains("outgoing-payment"), "{text}");
+    s.sandbox.shutdown().await;
+}
+
+/// Ids by unique prefix; an ambiguous prefix lists the candidates; an unknown id points to
+/// `grant list`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_ids_by_unique_prefix() {
+    let s = setup().await;
+    let alice = s.sandbox.wallet_address_url("alice");
+    // 17 grants: two of them share their first hexadecimal digit.
+    let mut ids = Vec::new();
+    for _ in 0..17 {
+        let g = grant(&s, &["request", "--for", &alice, "--access", "quote"]).await;
+        ids.push(g["id"].as_str().unwrap().to_owned());
+    }
+    let shared = ids
+        .iter()
+        .find(|a| ids.iter().filter(|b| b[..1] == a[..1]).count() > 1)
+        .unwrap()[..1]
+        .to_owned();
+    let (code, _, stderr) = grant_text(&s, &["history", &shared]).await;
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("ambiguous"), "{stderr}");
+    for id in ids.iter().filter(|id| id.starts_with(&shared)).take(5) {
+        assert!(stderr.contains(id.as_str()), "{id} not listed: {stderr}");
+    }
+    let history = grant(&s, &["history", &ids[0][..8]]).await;
+    assert_eq!(history[0]["event"], "request");
+
+    for unknown in ["00000000-0000-4000-8000-000000000000", "-"] {
+        let (code, _, stderr) = grant_text(&s, &["status", unknown]).await;
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(stderr.contains("grantflow grant list"), "{stderr}");
+    }
+    let (code, _, stderr) = grant_text(&s, &["status", "not-an-id"]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("not a grant id"), "{stderr}");
+    s.sandbox.shutdown().await;
+}
+
+/// `grant token` says to wait while the grant is not issued, and `--wait` waits for it;
+/// a rotation that does not end with a new token exits 1; `history | head` ends quietly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_waits_failed_goals_exit_1_and_a_closed_pipe_is_quiet() {
+    let s = setup().await;
+    let (id, redirect) = request_outgoing(&s).await;
+    let (code, _, stderr) = grant_text(&s, &["token", &id]).await;
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("--wait"), "{stderr}");
+    let (code, _, stderr) = grant_text(&s, &["token", &id, "--wait=1"]).await;
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains("still AwaitingInteraction after 1s"),
+        "{stderr}"
+    );
+
+    let worker = start_worker(&s);
+    let waiting = {
+        let mut c = command(&s);
+        c.args(["grant", "token", &id[..8], "--wait"]);
+        tokio::task::spawn_blocking(move || c.output().unwrap())
+    };
+    let outcome = s.sandbox.approve_interaction(&redirect).unwrap();
+    let finish = outcome.redirect.unwrap().expose().to_owned();
+    assert_eq!(reqwest::get(&finish).await.unwrap().status(), 200);
+    let out = waiting.await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
+    stop(worker);
+
+    // The AS refuses the rotation: the grant ends without a token, and the command failed.
+    s.sandbox.set_fault(
+        grantflow::sandbox::Route::TokenRotate,
+        grantflow::sandbox::Fault::Status { status: 400 },
+        None,
+    );
+    let (code, _, stderr) = grant_text(&s, &["rotate", &id]).await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("the rotation did not succeed"), "{stderr}");
+
+    // A reader that closes the pipe at once: no panic, exit 0, nothing on stderr.
+    let mut c = command(&s);
+    let mut child = c
+        .args(["grant", "history", &id])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
     s.sandbox.shutdown().await;
 }

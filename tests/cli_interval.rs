@@ -163,13 +163,36 @@ fn window_for_people() {
     ]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("ISO 8601"), "{text}");
+    // The default reading is the one the reference server and the sandbox enforce; where the
+    // other reading answers differently, the text says so.
+    assert!(text.contains("reading:     Rafiki-compatible"), "{text}");
     assert!(
         text.contains("[2022-08-01T13:00:00Z, 2022-09-01T13:00:00Z)"),
         "{text}"
     );
-    assert!(text.contains("series end:  2022-09-01T13:00:00Z"), "{text}");
+    assert!(text.contains("series end:  2022-10-01T13:00:00Z"), "{text}");
+    assert!(
+        text.contains("differs:     in the ISO 8601 reading the series ends 2022-09-01T13:00:00Z"),
+        "{text}"
+    );
+    assert!(!text.contains("the window is"), "{text}");
     assert!(text.contains("in 22d"), "{text}");
+}
+
+#[test]
+fn window_defaults_to_now() {
+    let before = chrono::Utc::now();
+    let out = grantflow(&["interval", "window", "R/2016-08-24T08:00:00Z/P1D"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let at = text
+        .lines()
+        .find_map(|l| l.strip_prefix("at:"))
+        .map(str::trim)
+        .unwrap_or_else(|| panic!("no at line: {text}"));
+    let at: chrono::DateTime<chrono::Utc> = at.parse().unwrap();
+    assert!(at >= before - chrono::Duration::seconds(1), "{at} {before}");
+    assert!(text.contains("window:      #"), "{text}");
 }
 
 #[test]

@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use grantflow_driver::{CallbackOutcome, Engine, EngineConfig, GrantOrder, GrantView, Interaction};
-use grantflow_machine::{GrantState, Outcome, StateKind};
+use grantflow_machine::{Event, GrantState, Outcome, StateKind};
 use grantflow_protocol::amount::Amount;
 use grantflow_protocol::grant::{
     AccessAction, AccessItem, IncomingPaymentAccess, OutgoingPaymentAccess, OutgoingPaymentLimits,
@@ -25,7 +25,8 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::cli::engine::{ClientArgs, DatabaseArgs, Store, build_engine};
-use crate::cli::output::{Report, finish, runtime};
+use crate::cli::lookup::{self, SEE_THE_LIST, explain};
+use crate::cli::output::{Report, finish, runtime, time, time_ms};
 
 /// `grantflow grant ...`.
 #[derive(Debug, Args)]
@@ -45,12 +46,14 @@ pub struct GrantArgs {
 enum GrantCommand {
     /// Request a grant from a user's wallet address and print where to send the user.
     Request(RequestArgs),
-    /// Show a grant: its state, next wake-up, redirect URL, token expiry.
+    /// Show a grant: its state, what it gives access to (types, wallet address, limits), next
+    /// wake-up, redirect URL, token expiry, last error.
     Status {
-        /// The grant id.
-        id: uuid::Uuid,
+        /// The grant id, or a unique prefix of it (e.g. the 8 characters the demo prints).
+        id: String,
     },
-    /// List grants, newest first: id, state, version, last update, next wake-up, key.
+    /// List grants, newest first: id, state, access types, version, last update, next wake-up,
+    /// idempotency key.
     List {
         /// How many grants to show at most.
         #[arg(long, default_value_t = 50, value_name = "N")]
@@ -61,8 +64,8 @@ enum GrantCommand {
     },
     /// Show a grant's recorded events, oldest first.
     History {
-        /// The grant id.
-        id: uuid::Uuid,
+        /// The grant id, or a unique prefix of it (e.g. the 8 characters the demo prints).
+        id: String,
     },
     /// Hand over the finish redirect (the URL the user's browser landed on, with `hash` and
     /// `interact_ref`) when no worker served it; the grant is then continued.
@@ -72,23 +75,27 @@ enum GrantCommand {
     },
     /// Cancel a grant (at the authorization server too).
     Cancel {
-        /// The grant id.
-        id: uuid::Uuid,
+        /// The grant id, or a unique prefix of it (e.g. the 8 characters the demo prints).
+        id: String,
     },
     /// Rotate the access token of an issued grant now.
     Rotate {
-        /// The grant id.
-        id: uuid::Uuid,
+        /// The grant id, or a unique prefix of it (e.g. the 8 characters the demo prints).
+        id: String,
     },
     /// Revoke the access token of an issued grant.
     Revoke {
-        /// The grant id.
-        id: uuid::Uuid,
+        /// The grant id, or a unique prefix of it (e.g. the 8 characters the demo prints).
+        id: String,
     },
     /// Print a valid access token (rotating first if it has expired). This prints a secret.
     Token {
-        /// The grant id.
-        id: uuid::Uuid,
+        /// The grant id, or a unique prefix of it (e.g. the 8 characters the demo prints).
+        id: String,
+        /// Wait until the grant is issued (the user approved and it was continued), at most
+        /// SECONDS (default 300), instead of failing at once while it is not.
+        #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "300")]
+        wait: Option<u64>,
     },
 }
 
@@ -107,6 +114,10 @@ struct RequestArgs {
     /// Receive limit in minor units of the wallet's asset (outgoing payments).
     #[arg(long, value_name = "N")]
     receive_amount: Option<u64>,
+    /// Ask for an outgoing-payment grant without an amount limit: any amount may then leave the
+    /// user's account. Required when neither --debit-amount nor --receive-amount is given.
+    #[arg(long, conflicts_with_all = ["debit_amount", "receive_amount"])]
+    no_limit: bool,
     /// The repeating interval the limit applies to, e.g. R/2026-01-01T00:00:00Z/P1M.
     #[arg(long, value_name = "INTERVAL")]
     interval: Option<String>,
@@ -116,7 +127,8 @@ struct RequestArgs {
     /// Poll the authorization server instead of waiting for a finish redirect.
     #[arg(long)]
     poll: bool,
-    /// Your key for this request: asking again with it returns the same grant (default: new).
+    /// The idempotency key of this request: asking again with it returns the same grant
+    /// (default: a new one).
     #[arg(long, value_name = "KEY")]
     idempotency_key: Option<String>,
 }
@@ -153,17 +165,28 @@ async fn grant(args: GrantArgs) -> anyhow::Result<Report> {
 async fn command(engine: &Engine<Store>, args: &GrantArgs) -> anyhow::Result<Report> {
     match &args.command {
         GrantCommand::Request(request) => request_grant(engine, &args.client, request).await,
-        GrantCommand::Status { id } => Ok(status(&engine.get(GrantId(*id)).await?)),
+        GrantCommand::Status { id: text } => {
+            let id = lookup::resolve(engine, text).await?;
+            let view = engine.get(id).await.map_err(explain)?;
+            let requested = requested_access(engine, id).await?;
+            Ok(status_with_access(&view, requested.as_deref()))
+        }
         GrantCommand::List { limit, offset } => Ok(list(&engine.list(*limit, *offset).await?)),
-        GrantCommand::History { id } => {
-            let entries = engine.history(GrantId(*id)).await?;
+        GrantCommand::History { id: text } => {
+            let entries = engine
+                .history(lookup::resolve(engine, text).await?)
+                .await
+                .map_err(explain)?;
+            if entries.is_empty() {
+                bail!("no grant {text}; {SEE_THE_LIST}");
+            }
             let mut human = String::new();
             let mut rows = Vec::new();
             for e in &entries {
                 human.push_str(&format!(
                     "v{:<3} {}  {}\n",
                     e.version,
-                    e.at.format("%Y-%m-%d %H:%M:%S%.3f"),
+                    time_ms(e.at),
                     e.event.kind()
                 ));
                 rows.push(json!({
@@ -178,21 +201,110 @@ async fn command(engine: &Engine<Store>, args: &GrantArgs) -> anyhow::Result<Rep
             })
         }
         GrantCommand::Continue { finish_url } => continue_grant(engine, finish_url).await,
-        GrantCommand::Cancel { id } => Ok(status(&engine.cancel(GrantId(*id)).await?)),
-        GrantCommand::Rotate { id } => Ok(status(&engine.rotate(GrantId(*id)).await?)),
-        GrantCommand::Revoke { id } => Ok(status(&engine.revoke(GrantId(*id)).await?)),
-        GrantCommand::Token { id } => {
-            let token = engine.access_token(GrantId(*id)).await?;
-            Ok(Report {
-                human: token.value.expose().to_owned(),
-                json: json!({
-                    "value": token.value.expose(),
-                    "manage": token.manage,
-                    "expires_at": token.expires_at,
-                }),
-            })
+        GrantCommand::Cancel { id: text } => {
+            let view = engine
+                .cancel(lookup::resolve(engine, text).await?)
+                .await
+                .map_err(explain)?;
+            reached(
+                &view,
+                &[StateKind::Canceled, StateKind::Canceling],
+                "cancel",
+            )
+        }
+        GrantCommand::Rotate { id: text } => {
+            let view = engine
+                .rotate(lookup::resolve(engine, text).await?)
+                .await
+                .map_err(explain)?;
+            reached(&view, &[StateKind::Issued, StateKind::Rotating], "rotation")
+        }
+        GrantCommand::Revoke { id: text } => {
+            let view = engine
+                .revoke(lookup::resolve(engine, text).await?)
+                .await
+                .map_err(explain)?;
+            reached(
+                &view,
+                &[StateKind::Revoked, StateKind::Revoking],
+                "revocation",
+            )
+        }
+        GrantCommand::Token { id: text, wait } => {
+            token(engine, lookup::resolve(engine, text).await?, *wait).await
         }
     }
+}
+
+/// The command's report when the grant is in one of the states `goal` names; otherwise the
+/// command failed (exit code 1), and the error says where the grant ended and why.
+fn reached(view: &GrantView, goal: &[StateKind], what: &str) -> anyhow::Result<Report> {
+    if goal.contains(&view.kind()) {
+        return Ok(status(view));
+    }
+    let reason = view
+        .state
+        .reason()
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
+    bail!(
+        "the {what} did not succeed: grant {} is {}{reason}",
+        view.id,
+        view.kind()
+    )
+}
+
+/// `grant token ID [--wait[=SECONDS]]`.
+async fn token(engine: &Engine<Store>, id: GrantId, wait: Option<u64>) -> anyhow::Result<Report> {
+    if let Some(seconds) = wait {
+        let done = |v: &GrantView| v.kind() == StateKind::Issued || v.is_final();
+        match engine
+            .wait_for(id, Duration::from_secs(seconds), done)
+            .await
+        {
+            Ok(_) => {}
+            Err(grantflow_driver::EngineError::Timeout(_)) => {
+                let view = engine.get(id).await.map_err(explain)?;
+                bail!(
+                    "grant {id} is still {} after {seconds}s: is a `grantflow worker` running,                      and did the user approve?",
+                    view.kind()
+                )
+            }
+            Err(e) => return Err(explain(e)),
+        }
+    }
+    let token = engine.access_token(id).await.map_err(|e| match e {
+        grantflow_driver::EngineError::NoAccessToken { grant, state } if !state.is_final() => {
+            anyhow::anyhow!(
+                "grant {grant} has no access token yet: it is {state}; wait for it with                  `grantflow grant token {grant} --wait`, or retry once the user has approved"
+            )
+        }
+        other => explain(other),
+    })?;
+    Ok(Report {
+        human: token.value.expose().to_owned(),
+        json: json!({
+            "value": token.value.expose(),
+            "manage": token.manage,
+            "expires_at": token.expires_at,
+        }),
+    })
+}
+
+/// What the grant asked for, from its recorded request (`None` if the history has none).
+async fn requested_access(
+    engine: &Engine<Store>,
+    id: GrantId,
+) -> anyhow::Result<Option<Vec<AccessItem>>> {
+    let history = engine.history(id).await.map_err(explain)?;
+    Ok(history.into_iter().find_map(|e| match e.event {
+        Event::Request { intent } => intent
+            .request
+            .access_token
+            .as_ref()
+            .map(|t| t.access.clone()),
+        _ => None,
+    }))
 }
 
 /// How long `grant continue` drives the engine beyond the instant the continue is due: the call
@@ -282,6 +394,13 @@ async fn request_grant(
             Interaction::None,
         ),
         AccessType::OutgoingPayment => {
+            if args.debit_amount.is_none() && args.receive_amount.is_none() && !args.no_limit {
+                bail!(
+                    "an outgoing-payment grant without --debit-amount or --receive-amount lets any \
+                     amount leave the user's account: give a limit, or pass --no-limit to ask for \
+                     that"
+                );
+            }
             let interval = args
                 .interval
                 .as_deref()
@@ -334,7 +453,7 @@ async fn request_grant(
         })
         .await?;
     let view = engine.get(requested.id).await?;
-    let mut report = status(&view);
+    let mut report = status_with_access(&view, None);
     if !requested.inserted {
         report.human = format!(
             "(this idempotency key was used before: the same grant)\n{}",
@@ -363,19 +482,83 @@ fn finish_path(url: &Url) -> anyhow::Result<(GrantId, String)> {
     }
 }
 
+/// What the grant's current state knows of its access: the request while it is under way, the
+/// granted access once issued; `None` once it has ended (the request is in its history).
+fn state_access(state: &GrantState) -> Option<&[AccessItem]> {
+    fn requested(intent: &grantflow_machine::GrantIntent) -> Option<&[AccessItem]> {
+        intent
+            .request
+            .access_token
+            .as_ref()
+            .map(|t| t.access.as_slice())
+    }
+    match state {
+        GrantState::Requested(s) => requested(&s.intent),
+        GrantState::AwaitingInteraction(s) => requested(&s.intent),
+        GrantState::Continuing(s) => requested(&s.intent),
+        _ => state.access_token().map(|t| t.access.as_slice()),
+    }
+}
+
+/// The access types, `outgoing-payment,quote`, each once.
+fn access_types(access: &[AccessItem]) -> String {
+    let mut types: Vec<&str> = Vec::new();
+    for item in access {
+        if !types.contains(&item.type_str()) {
+            types.push(item.type_str());
+        }
+    }
+    types.join(",")
+}
+
+/// One access item in words: its type and actions, the wallet address, and the limits.
+fn access_lines(item: &AccessItem) -> Vec<String> {
+    let actions: Vec<String> = item.actions().iter().map(ToString::to_string).collect();
+    let mut lines = vec![format!("{} ({})", item.type_str(), actions.join(", "))];
+    let wallet = match item {
+        AccessItem::IncomingPayment(a) => a.identifier.as_deref(),
+        AccessItem::OutgoingPayment(a) => Some(a.identifier.as_str()),
+        AccessItem::Quote(_) => None,
+    };
+    if let Some(wallet) = wallet {
+        lines.push(format!("  wallet   {wallet}"));
+    }
+    if let AccessItem::OutgoingPayment(a) = item {
+        let limits = a.limits.as_ref();
+        let amount = |a: &Amount| format!("{} {} (scale {})", a.value, a.asset_code, a.asset_scale);
+        match limits.and_then(|l| l.debit_amount.as_ref()) {
+            Some(d) => lines.push(format!("  limit    debit at most {}", amount(d))),
+            None => match limits.and_then(|l| l.receive_amount.as_ref()) {
+                Some(r) => lines.push(format!("  limit    receive at most {}", amount(r))),
+                None => lines.push("  limit    none: any amount may be sent".to_owned()),
+            },
+        }
+        if let Some(interval) = limits.and_then(|l| l.interval.as_ref()) {
+            lines.push(format!(
+                "  interval {interval} (the limit applies per window)"
+            ));
+        }
+        if let Some(receiver) = limits.and_then(|l| l.receiver.as_ref()) {
+            lines.push(format!("  receiver {receiver}"));
+        }
+    }
+    lines
+}
+
 /// Grants as a table and a JSON array (the same fields as `status`'s summary), without secrets.
 fn list(views: &[GrantView]) -> Report {
-    let time = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
     let mut human = format!(
-        "{:<36}  {:<20}  {:>4}  {:<19}  {:<19}  key\n",
-        "grant", "state", "v", "updated (UTC)", "next wake (UTC)"
+        "{:<36}  {:<20}  {:<24}  {:>4}  {:<20}  {:<20}  idempotency key\n",
+        "grant", "state", "access", "v", "updated", "next wake"
     );
     let mut rows = Vec::with_capacity(views.len());
     for view in views {
+        let access = state_access(&view.state).map(access_types);
         human.push_str(&format!(
-            "{:<36}  {:<20}  {:>4}  {:<19}  {:<19}  {}\n",
+            "{:<36}  {:<20}  {:<24}  {:>4}  {:<20}  {:<20}  {}\n",
             view.id,
             view.kind().as_str(),
+            access.as_deref().unwrap_or("-"),
             view.version,
             time(view.updated_at),
             view.next_wake_at.map(time).unwrap_or_else(|| "-".into()),
@@ -384,6 +567,7 @@ fn list(views: &[GrantView]) -> Report {
         rows.push(json!({
             "id": view.id.to_string(),
             "state": view.kind().as_str(),
+            "access_types": access.map(|a| a.split(',').map(str::to_owned).collect::<Vec<_>>()),
             "version": view.version,
             "idempotency_key": view.idempotency_key,
             "created_at": view.created_at,
@@ -400,6 +584,29 @@ fn list(views: &[GrantView]) -> Report {
     }
 }
 
+/// A grant as text and JSON, without secrets, with what it gives access to: `requested` (from
+/// its recorded request) when given, else what its state knows.
+fn status_with_access(view: &GrantView, requested: Option<&[AccessItem]>) -> Report {
+    let mut report = status(view);
+    let Some(access) = requested.or_else(|| state_access(&view.state)) else {
+        return report;
+    };
+    let mut lines = Vec::new();
+    for item in access {
+        for (i, line) in access_lines(item).into_iter().enumerate() {
+            let label = if i == 0 { "access     " } else { "           " };
+            lines.push(format!("{label}{line}"));
+        }
+    }
+    // After the id, state and version lines.
+    let mut human: Vec<String> = report.human.lines().map(str::to_owned).collect();
+    let at = human.len().min(3);
+    human.splice(at..at, lines);
+    report.human = human.join("\n");
+    report.json["access"] = serde_json::to_value(access).unwrap_or(Value::Null);
+    report
+}
+
 /// A grant as text and JSON, without secrets.
 fn status(view: &GrantView) -> Report {
     let state = &view.state;
@@ -407,20 +614,14 @@ fn status(view: &GrantView) -> Report {
         format!("grant      {}", view.id),
         format!("state      {}", view.kind()),
         format!("version    {}", view.version),
-        format!(
-            "created    {}",
-            view.created_at.format("%Y-%m-%d %H:%M:%S UTC")
-        ),
-        format!(
-            "updated    {}",
-            view.updated_at.format("%Y-%m-%d %H:%M:%S UTC")
-        ),
+        format!("created    {}", time(view.created_at)),
+        format!("updated    {}", time(view.updated_at)),
     ];
     if let Some(key) = &view.idempotency_key {
-        lines.push(format!("key        {key}"));
+        lines.push(format!("idempotency key  {key}"));
     }
     if let Some(at) = view.next_wake_at {
-        lines.push(format!("next wake  {}", at.format("%Y-%m-%d %H:%M:%S UTC")));
+        lines.push(format!("next wake  {}", time(at)));
     }
     if let Some(call) = state.call_in_flight() {
         lines.push(format!("in flight  {call}"));
@@ -440,15 +641,22 @@ fn status(view: &GrantView) -> Report {
         _ => (None, state.reason()),
     };
     if let Some(t) = &token {
-        lines.push(format!(
-            "token      expires {}",
-            t["expires_at"]
-                .as_str()
-                .unwrap_or("never (no expiry given)")
-        ));
+        let expires = match &t["expires_at"] {
+            Value::String(at) => at
+                .parse::<DateTime<Utc>>()
+                .map(time)
+                .unwrap_or_else(|_| at.clone()),
+            _ => "never (no expiry given)".to_owned(),
+        };
+        lines.push(format!("token      expires {expires}"));
     }
     if let Some(reason) = &reason {
-        lines.push(format!("reason     {reason}"));
+        let label = if view.is_final() {
+            "reason    "
+        } else {
+            "last error"
+        };
+        lines.push(format!("{label} {reason}"));
     }
     Report {
         human: lines.join("\n"),

@@ -27,16 +27,17 @@ enum IntervalCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show the window of the interval that contains an instant.
+    /// Show the window of the interval that contains an instant (now by default).
     Window {
         /// The interval, e.g. R/2016-08-24T08:00:00Z/P1D.
         interval: String,
-        /// The instant, RFC 3339 (e.g. 2026-01-01T12:00:00Z).
+        /// The instant, RFC 3339 (e.g. 2026-01-01T12:00:00Z). Default: now.
         #[arg(long)]
-        at: String,
-        /// The reading: iso (ISO 8601: Rn is n windows, months added from the anchor) or rafiki
-        /// (what the reference server enforces: Rn is n+1 windows, chained, in UTC).
-        #[arg(long, default_value = "iso")]
+        at: Option<String>,
+        /// The reading: rafiki (what the reference server and the sandbox enforce: Rn is n+1
+        /// windows, chained, in UTC) or iso (ISO 8601: Rn is n windows, months added from the
+        /// anchor). The text output also says where the other reading differs.
+        #[arg(long, default_value = "rafiki")]
         reading: String,
         /// Print JSON: {"start","end","index"} or null.
         #[arg(long)]
@@ -53,7 +54,7 @@ pub fn run(args: IntervalArgs) -> ExitCode {
             at,
             reading,
             json,
-        } => (json, window(&interval, &at, &reading, json)),
+        } => (json, window(&interval, at.as_deref(), &reading, json)),
     };
     match result {
         Ok(out) => {
@@ -187,28 +188,44 @@ fn human_span(from: DateTime<Utc>, to: DateTime<Utc>) -> String {
     }
 }
 
-fn window(input: &str, at: &str, reading: &str, json: bool) -> Result<String, String> {
+fn reading_name(reading: Reading) -> &'static str {
+    match reading {
+        Reading::Iso8601 => "ISO 8601",
+        Reading::RafikiCompatible => "Rafiki-compatible",
+    }
+}
+
+fn window_text(w: Option<&Window>, at: DateTime<Utc>) -> String {
+    match w {
+        Some(w) => format!("#{} [{}, {})", w.index, rfc3339(&w.start), rfc3339(&w.end)),
+        None => format!("none contains {}", rfc3339(&at)),
+    }
+}
+
+fn series_end_text(interval: &RepeatingInterval, reading: Reading, at: DateTime<Utc>) -> String {
+    match (
+        interval.series_end(reading),
+        interval.has_ended(reading, at),
+    ) {
+        (_, true) => "the series has ended".to_string(),
+        (Some(end), false) => rfc3339(&end),
+        (None, false) => "never (unbounded)".to_string(),
+    }
+}
+
+fn window(input: &str, at: Option<&str>, reading: &str, json: bool) -> Result<String, String> {
     let interval = parse_interval(input)?;
     let reading = parse_reading(reading)?;
-    let at = parse_at(at)?;
+    let at = at.map_or_else(|| Ok(Utc::now()), parse_at)?;
     let found = interval.window_at(reading, at);
     if json {
         return Ok(found.as_ref().map_or(Value::Null, window_json).to_string());
     }
-    let name = match reading {
-        Reading::Iso8601 => "ISO 8601",
-        Reading::RafikiCompatible => "Rafiki-compatible",
-    };
-    let mut lines = vec![format!("reading:     {name}")];
-    lines.push(match &found {
-        Some(w) => format!(
-            "window:      #{} [{}, {})",
-            w.index,
-            rfc3339(&w.start),
-            rfc3339(&w.end)
-        ),
-        None => format!("window:      none contains {}", rfc3339(&at)),
-    });
+    let mut lines = vec![
+        format!("at:          {}", rfc3339(&at)),
+        format!("reading:     {}", reading_name(reading)),
+        format!("window:      {}", window_text(found.as_ref(), at)),
+    ];
     lines.push(match interval.next_window_start(reading, at) {
         Some(next) => format!(
             "next window: {} (in {})",
@@ -223,11 +240,32 @@ fn window(input: &str, at: &str, reading: &str, json: bool) -> Result<String, St
             None => "next window: none".to_string(),
         },
     });
-    let ended = interval.has_ended(reading, at);
-    lines.push(match (interval.series_end(reading), ended) {
-        (_, true) => "series end:  the series has ended".to_string(),
-        (Some(end), false) => format!("series end:  {}", rfc3339(&end)),
-        (None, false) => "series end:  never (unbounded)".to_string(),
-    });
+    lines.push(format!(
+        "series end:  {}",
+        series_end_text(&interval, reading, at)
+    ));
+    // The other reading, where it gives another answer: clients and servers disagree there.
+    let other = match reading {
+        Reading::Iso8601 => Reading::RafikiCompatible,
+        Reading::RafikiCompatible => Reading::Iso8601,
+    };
+    let other_found = interval.window_at(other, at);
+    if other_found != found {
+        lines.push(format!(
+            "differs:     in the {} reading the window is {}",
+            reading_name(other),
+            window_text(other_found.as_ref(), at)
+        ));
+    }
+    let (end, other_end) = (
+        series_end_text(&interval, reading, at),
+        series_end_text(&interval, other, at),
+    );
+    if end != other_end {
+        lines.push(format!(
+            "differs:     in the {} reading the series ends {other_end}",
+            reading_name(other)
+        ));
+    }
     Ok(lines.join("\n"))
 }

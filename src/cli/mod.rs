@@ -10,7 +10,8 @@
 //!   interval`; `storage_keys.rs`: `grantflow keys storage` and the `--storage-key-file` flags.
 //! - `browser.rs`: the demo's small browser (cookies, redirects, the consent form) and
 //!   `display_url`, which hides secrets in printed URLs.
-//! - `output.rs`: how one-shot commands print (`--json`), fail and exit.
+//! - `output.rs`: how one-shot commands print (`--json`), fail and exit, and the one time format.
+//! - `lookup.rs`: grant ids as typed (a whole id or a unique prefix), and "no such grant".
 //! - `seconds.rs`: the range every duration flag is checked against.
 //!
 //! Error policy: `anyhow` here only, at the edge; every error says what to do next. The crates
@@ -22,6 +23,7 @@ pub mod engine;
 pub mod grant;
 pub mod interval;
 pub mod keys;
+pub mod lookup;
 pub mod output;
 pub mod sandbox;
 pub mod seconds;

@@ -1,14 +1,42 @@
 //! How every one-shot subcommand ends: a human report on stdout (or JSON with `--json`), or an
 //! error on stderr that says what to do next, and the exit code.
 //!
-//! Exit codes: 0 success, 1 the command failed (the message says why and what to do), 2 the
-//! command line was wrong (clap's own code).
+//! Exit codes: 0 success, 1 the command failed or its goal was not reached (the message says why
+//! and what to do), 2 the command line was wrong (clap's own code). A reader that closes the pipe
+//! early (`grantflow grant history ID | head`) ends the output quietly, with 0.
+//!
+//! Times are printed one way everywhere: RFC 3339 in UTC ([`time`]).
 //!
 //! The long-running subcommands (`worker`, `sandbox`) log to stderr instead ([`init_logs`]).
 
 use std::process::ExitCode;
 
+use std::io::Write;
+
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
+
+/// An instant as every command prints it: RFC 3339 in UTC, whole seconds
+/// (`2026-11-25T12:00:00Z`).
+pub fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// An instant to the millisecond, for timelines where order within a second matters
+/// (`2026-11-25T12:00:00.250Z`).
+pub fn time_ms(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Writes `text` to stdout. A closed pipe (the reader has what it wanted, as `| head` does) is
+/// not an error: the output just ends. Any other write error is returned.
+pub fn print_stdout(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
 
 /// What a successful command prints: a text for people and a JSON value for scripts.
 #[derive(Debug)]
@@ -26,12 +54,18 @@ pub struct Report {
 pub fn finish(json_output: bool, result: anyhow::Result<Report>) -> ExitCode {
     match result {
         Ok(report) => {
-            if json_output {
-                println!("{}", report.json);
+            let text = if json_output {
+                format!("{}\n", report.json)
             } else {
-                print!("{}", ensure_newline(report.human));
+                ensure_newline(report.human)
+            };
+            match print_stdout(&text) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: cannot write the output: {e}");
+                    ExitCode::FAILURE
+                }
             }
-            ExitCode::SUCCESS
         }
         Err(error) => {
             fail(json_output, &error);
@@ -44,7 +78,8 @@ pub fn finish(json_output: bool, result: anyhow::Result<Report>) -> ExitCode {
 pub fn fail(json_output: bool, error: &anyhow::Error) {
     let message = render(error);
     if json_output {
-        println!("{}", json!({ "error": message }));
+        // Best effort: the message goes to stderr below in any case.
+        let _ = print_stdout(&format!("{}\n", json!({ "error": message })));
     }
     eprintln!("error: {message}");
 }

@@ -113,7 +113,7 @@ pub enum MachineError {
         event: EventKind,
     },
     /// Any event for a final grant (every outcome but `issued`, and `expired`).
-    #[error("the grant is final ({state}) and absorbs every event: `{event}` changed nothing")]
+    #[error("the grant has ended ({state}): `{event}` changes nothing; request a new grant")]
     Final {
         /// The final state.
         state: StateKind,
