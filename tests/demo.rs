@@ -70,10 +70,11 @@ fn check_timeline(out: &Output) {
             None => panic!("missing (or out of order): {milestone:?}\n{stdout}"),
         }
     }
-    // Every line is stamped: wall clock and time since the start.
+    // Every line is stamped: wall clock (with its zone) and time since the start.
     for line in stdout.lines().filter(|l| !l.is_empty()) {
         let stamp = line.split("  ").next().unwrap();
-        assert_eq!(stamp.len(), 12, "no timestamp: {line:?}");
+        assert_eq!(stamp.len(), 13, "no timestamp: {line:?}");
+        assert!(stamp.ends_with('Z'), "a time without its zone: {line:?}");
         assert!(line.contains("s  "), "no elapsed time: {line:?}");
     }
     // No secret: query values are hidden, the GNAP tokens never appear.
@@ -96,6 +97,29 @@ fn demo_walks_every_step_and_exits_zero() {
     assert!(
         stdout.contains("outgoing-payment @alice       Revoked"),
         "{stdout}"
+    );
+    // The story of the resume names the versions of the recorded history it tells.
+    let story = stdout
+        .lines()
+        .find(|l| l.contains("put the continue in flight"))
+        .unwrap_or_else(|| panic!("no resume story:\n{stdout}"));
+    let marked = story
+        .split("(v")
+        .nth(1)
+        .and_then(|s| s.split(':').next())
+        .unwrap_or_else(|| panic!("no version in {story:?}"));
+    let recorded = stdout
+        .lines()
+        .find(|l| l.contains(&format!("v{marked:<2} ")))
+        .unwrap_or_else(|| panic!("v{marked} is not in the printed history:\n{stdout}"));
+    let kind = if story.contains("worker-1's wake") {
+        "wake"
+    } else {
+        "finish"
+    };
+    assert!(
+        recorded.trim_end().ends_with(kind) || recorded.contains(kind),
+        "{recorded} vs {story}"
     );
 }
 

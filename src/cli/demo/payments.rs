@@ -16,6 +16,7 @@ use super::grants::{FirstGrants, OutgoingGrant};
 use super::resources::{WithValue, create_quote, interval_amount, money, refusal};
 use super::timeline::Timeline;
 use crate::cli::browser::display_url;
+use crate::cli::output::time;
 
 /// What step 5 paid and had refused, for the summary.
 pub(super) struct Payments {
@@ -95,8 +96,8 @@ pub(super) async fn within_and_over(
     );
     t.line(format_args!(
         "   window {} → {}: spent {} of {}, {} left (the sandbox agrees: spent {})",
-        window.start.format("%Y-%m-%d %H:%M:%S"),
-        window.end.format("%Y-%m-%d %H:%M:%S"),
+        time(window.start),
+        time(window.end),
         money(&limit.clone().with(remaining.spent.value)),
         money(limit),
         money(&limit.clone().with(remaining.left.value)),
@@ -106,8 +107,8 @@ pub(super) async fn within_and_over(
         .next_window_start(Reading::RafikiCompatible, Utc::now())
         .context("the interval has no next window")?;
     t.line(format_args!(
-        "   the next window starts {} UTC, with the full {} again",
-        next.format("%Y-%m-%d %H:%M:%S"),
+        "   the next window starts {}, with the full {} again",
+        time(next),
         money(limit)
     ));
 

@@ -45,9 +45,9 @@ impl Timeline {
         self.start.elapsed().as_secs_f64()
     }
 
-    /// One line: `HH:MM:SS.mmm  +S.SSSs  text`.
+    /// One line: `HH:MM:SS.mmmZ  +S.SSSs  text` (the time of day in UTC, said with its zone).
     pub fn line(&self, text: impl Display) {
-        let stamp = Utc::now().format("%H:%M:%S%.3f");
+        let stamp = Utc::now().format("%H:%M:%S%.3fZ");
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{stamp}  +{:>6.3}s  {text}", self.elapsed());
         let _ = out.flush();
