@@ -4,7 +4,8 @@
 //! left in flight, and then advances the grant like any other path (`step.rs`).
 
 use chrono::{DateTime, Utc};
-use grantflow_machine::{Event, GrantState, Outcome, TokenState};
+use grantflow_machine::{Config as MachineConfig, Event, GrantState, Outcome, TokenState};
+use grantflow_protocol::Secret;
 use grantflow_store::{GrantId, GrantStore};
 use tracing::Instrument;
 
@@ -16,42 +17,113 @@ use crate::view::{AccessTokenView, GrantView};
 
 impl<S: GrantStore> Engine<S> {
     /// Cancels the grant (at the AS too, once it exists there), and returns it afterwards.
+    ///
+    /// Cancel safety: the command runs in a task of the engine; dropping this future does not
+    /// stop it (the grant is canceled all the same, and shutdown waits for it).
     pub async fn cancel(&self, id: GrantId) -> Result<GrantView, EngineError> {
-        self.inner.command(id, Event::Cancel).await?;
+        self.inner
+            .detached(move |inner| async move { inner.command(id, Event::Cancel).await })
+            .await?;
         self.inner.get(id).await
     }
 
     /// Revokes the access token of an issued grant, and returns it afterwards.
+    ///
+    /// Cancel safety: as [`cancel`](Self::cancel).
     pub async fn revoke(&self, id: GrantId) -> Result<GrantView, EngineError> {
-        self.inner.command(id, Event::Revoke).await?;
+        self.inner
+            .detached(move |inner| async move { inner.command(id, Event::Revoke).await })
+            .await?;
         self.inner.get(id).await
     }
 
     /// Rotates the access token of an issued grant now, and returns it afterwards.
+    ///
+    /// Cancel safety: as [`cancel`](Self::cancel): a rotation once sent is always recorded.
     pub async fn rotate(&self, id: GrantId) -> Result<GrantView, EngineError> {
-        self.inner.command(id, Event::RotateNow).await?;
+        self.inner
+            .detached(move |inner| async move { inner.command(id, Event::RotateNow).await })
+            .await?;
         self.inner.get(id).await
     }
 
     /// A valid access token: the current one, or, if it has expired (or is about to), a rotated
-    /// one. Concurrent callers for one grant cause one rotation: the lease admits one rotator,
-    /// and the others find the fresh token when it is done.
+    /// one. One call makes at most one rotation and returns within `command_wait` with a token
+    /// or an error ([`EngineError::Busy`] when the grant stayed busy that long).
+    ///
+    /// A token just issued or rotated is handed out whatever its lifetime: the margin of
+    /// `token_margin` shrinks to half the token's lifetime for short-lived tokens. Concurrent
+    /// callers for one grant cause one rotation: only a caller that finds the stale token still
+    /// in place once it holds the lease rotates; the others get the fresh token.
+    ///
+    /// Cancel safety: the work runs in a task of the engine; dropping this future (or its
+    /// deadline passing) never leaves a rotation half-done.
     pub async fn access_token(&self, id: GrantId) -> Result<AccessTokenView, EngineError> {
-        let inner = &self.inner;
-        let deadline = deadline_in(inner.config.command_wait);
-        let mut changes = inner.changes.subscribe();
-        let mut wakes = inner.store.wake_signal();
+        self.token(id, None).await
+    }
+
+    /// A fresh access token after the resource server refused `refused` as inactive (`403`,
+    /// "Inactive Token"): the grant's token is rotated if it is still `refused` (at most one
+    /// rotation, however many callers report it), and the token after that is returned. For
+    /// code that makes RS calls with this engine's tokens (the engine makes none itself yet).
+    ///
+    /// Cancel safety: as [`access_token`](Self::access_token).
+    pub async fn access_token_refused(
+        &self,
+        id: GrantId,
+        refused: &Secret,
+    ) -> Result<AccessTokenView, EngineError> {
+        self.token(id, Some(refused.clone())).await
+    }
+
+    async fn token(
+        &self,
+        id: GrantId,
+        refused: Option<Secret>,
+    ) -> Result<AccessTokenView, EngineError> {
+        let deadline = deadline_in(self.inner.config.command_wait);
+        let work = self
+            .inner
+            .detached(move |inner| async move { inner.access_token(id, refused, deadline).await });
+        tokio::time::timeout_at(deadline, work)
+            .await
+            .unwrap_or(Err(EngineError::Busy(id)))
+    }
+}
+
+impl<S: GrantStore> Inner<S> {
+    /// [`Engine::access_token`]'s work: hand the token out, rotate once, or wait for a
+    /// rotation in progress; `refused` is a token the RS refused (rotate it even if unexpired).
+    async fn access_token(
+        &self,
+        id: GrantId,
+        mut refused: Option<Secret>,
+        deadline: tokio::time::Instant,
+    ) -> Result<AccessTokenView, EngineError> {
+        let mut changes = self.changes.subscribe();
+        let mut wakes = self.store.wake_signal();
+        // Set once this call has rotated, or seen a rotation end: the token is then fresh.
+        let mut fresh = false;
         loop {
-            let view = inner.get(id).await?;
-            match usable_token(&view.state, inner.now(), &inner.config.machine) {
-                TokenCheck::Usable(token) => return Ok(token),
+            let view = self.get(id).await?;
+            match usable_token(&view.state, self.now(), &self.config.machine) {
+                TokenCheck::Usable(token) if refused.as_ref() != Some(&token.value) => {
+                    return Ok(token);
+                }
+                TokenCheck::Usable(token) | TokenCheck::Expired(token) if fresh => {
+                    return Ok(token);
+                }
+                TokenCheck::Usable(token) | TokenCheck::Expired(token) => {
+                    self.rotate_if_still(id, &token.value).await?;
+                    refused = None;
+                    fresh = true;
+                }
                 TokenCheck::None => {
                     return Err(EngineError::NoAccessToken {
                         grant: id,
                         state: view.kind(),
                     });
                 }
-                TokenCheck::Expired => inner.rotate_if_expired(id).await?,
                 TokenCheck::Busy => {
                     if tokio::time::Instant::now() >= deadline {
                         return Err(EngineError::Busy(id));
@@ -60,16 +132,15 @@ impl<S: GrantStore> Engine<S> {
                     // process's, seen by the store's wake-ups or the poll interval.
                     tokio::select! {
                         () = wait_change(&mut changes, id) => {}
-                        _ = wakes.wait(inner.config.poll_interval) => {}
+                        _ = wakes.wait(self.config.poll_interval) => {}
                         () = tokio::time::sleep_until(deadline) => {}
                     }
+                    fresh = true;
                 }
             }
         }
     }
-}
 
-impl<S: GrantStore> Inner<S> {
     /// Claims one grant for a command, waiting (up to `command_wait`) while another holds it.
     ///
     /// The wait ends at the first of: a change of the grant committed by this engine (its
@@ -144,17 +215,20 @@ impl<S: GrantStore> Inner<S> {
         .await
     }
 
-    /// Rotates the token if, once the grant is held, it is still expired (another caller may
+    /// Rotates the token if, once the grant is held, it is still `stale` (another caller may
     /// have rotated it while this one waited for the lease).
-    async fn rotate_if_expired(&self, id: GrantId) -> Result<(), EngineError> {
-        let span = tracing::info_span!("rotate_if_expired", grant = %id);
+    async fn rotate_if_still(&self, id: GrantId, stale: &Secret) -> Result<(), EngineError> {
+        let span = tracing::info_span!("rotate_if_still", grant = %id);
         async {
             let mut held = self.claim_for_command(id).await?;
             self.settle(&mut held).await?;
-            if !matches!(
-                usable_token(&held.state, self.now(), &self.config.machine),
-                TokenCheck::Expired
-            ) {
+            let still = match &held.state {
+                GrantState::Finalized(Outcome::Issued(i)) => {
+                    matches!(i.token_state, TokenState::Active { .. }) && &i.token.value == stale
+                }
+                _ => false,
+            };
+            if !still {
                 self.release(&held.lease, held.unchanged_wake()).await;
                 return Ok(());
             }
@@ -166,35 +240,33 @@ impl<S: GrantStore> Inner<S> {
 }
 
 enum TokenCheck {
+    /// Usable at this instant (the machine's rule: [`Issued::usable_at`](grantflow_machine::Issued::usable_at)).
     Usable(AccessTokenView),
-    Expired,
+    /// Expired, or inside the margin of its expiry.
+    Expired(AccessTokenView),
+    /// Being rotated.
     Busy,
+    /// No token (not issued, ended, being revoked).
     None,
 }
 
-fn usable_token(
-    state: &GrantState,
-    now: DateTime<Utc>,
-    config: &grantflow_machine::Config,
-) -> TokenCheck {
-    match state {
-        GrantState::Finalized(Outcome::Issued(i)) => match i.token_state {
-            TokenState::Active { .. } => {
-                // The machine's margin adapts to the token's lifetime: a fresh token is usable.
-                if i.usable_at(now, config) {
-                    TokenCheck::Usable(AccessTokenView {
-                        value: i.token.value.clone(),
-                        manage: i.token.manage.clone(),
-                        expires_at: i.expires_at,
-                        access: i.token.access.clone(),
-                    })
-                } else {
-                    TokenCheck::Expired
-                }
-            }
-            TokenState::Rotating { .. } => TokenCheck::Busy,
-            TokenState::Revoking { .. } => TokenCheck::None,
-        },
-        _ => TokenCheck::None,
+/// Whether the grant's token can be handed out at `now`. The machine decides
+/// ([`Issued::usable_at`](grantflow_machine::Issued::usable_at)): its margin adapts to the token's lifetime, so a token just issued or
+/// rotated is usable whatever its lifetime.
+fn usable_token(state: &GrantState, now: DateTime<Utc>, config: &MachineConfig) -> TokenCheck {
+    let GrantState::Finalized(Outcome::Issued(i)) = state else {
+        return TokenCheck::None;
+    };
+    let view = || AccessTokenView {
+        value: i.token.value.clone(),
+        manage: i.token.manage.clone(),
+        expires_at: i.expires_at,
+        access: i.token.access.clone(),
+    };
+    match i.token_state {
+        TokenState::Active { .. } if i.usable_at(now, config) => TokenCheck::Usable(view()),
+        TokenState::Active { .. } => TokenCheck::Expired(view()),
+        TokenState::Rotating { .. } => TokenCheck::Busy,
+        TokenState::Revoking { .. } => TokenCheck::None,
     }
 }

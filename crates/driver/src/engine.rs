@@ -12,6 +12,7 @@ use grantflow_store::{GrantId, GrantStore};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::calls::Calls;
 use crate::committer::{Committer, Tuning};
@@ -278,6 +279,32 @@ impl<S: GrantStore> Inner<S> {
             kind: state.kind(),
             change,
         });
+    }
+
+    /// Runs `work` in a task the engine tracks (shutdown waits for it) and awaits its result.
+    /// Dropping the returned future does not stop the work: it runs to its end, so a call it
+    /// started is never left half-done by a caller that gave up.
+    pub(crate) async fn detached<T, Fut>(
+        self: &Arc<Self>,
+        work: impl FnOnce(Arc<Self>) -> Fut,
+    ) -> Result<T, EngineError>
+    where
+        T: Send + 'static,
+        Fut: Future<Output = Result<T, EngineError>> + Send + 'static,
+    {
+        if self.shutdown.is_cancelled() {
+            return Err(EngineError::ShuttingDown);
+        }
+        let task = self
+            .background
+            .spawn(work(self.clone()).instrument(tracing::Span::current()));
+        match task.await {
+            Ok(result) => result,
+            Err(error) => {
+                tracing::error!(%error, "an engine task failed");
+                Err(EngineError::TaskFailed("command"))
+            }
+        }
     }
 
     /// Runs `work` as tracked background work (shutdown waits for it); a panic in it is logged.

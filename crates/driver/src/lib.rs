@@ -95,6 +95,14 @@
 //! - Commands wait up to `command_wait` for a worker holding the lease (woken by this engine's
 //!   changes, the store's wake-ups, the lease lapsing, or the poll interval), then fail with
 //!   [`EngineError::Busy`].
+//! - Commands (cancel, revoke, rotate, access token) run in tasks the engine tracks; the caller
+//!   awaits the result, and dropping its future never leaves a call half-done.
+//! - [`Engine::access_token`] makes at most one rotation per call, and only if the stale token
+//!   is still in place once it holds the lease (50 concurrent callers: one rotation). Whether
+//!   a token may be handed out is the machine's rule (`Issued::usable_at`: its margin is at
+//!   most half the token's lifetime), so a fresh short-lived token is handed out. The engine
+//!   makes no RS calls itself; code that does reports a `403 Inactive Token` with
+//!   [`Engine::access_token_refused`] (one rotation however many report it).
 //! - Time is an input: the engine reads the time of day only from [`EngineConfig::clock`], and
 //!   waits for instants through it, so tests move a [`ManualClock`] instead of sleeping.
 //!   Arithmetic on instants saturates; no configuration makes it panic.
