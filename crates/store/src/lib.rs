@@ -19,7 +19,8 @@
 //! - `postgres.rs`: [`PgStore`]: `FOR UPDATE SKIP LOCKED` batch claims, one-statement batch
 //!   commits, `LISTEN grantflow_due` wake-ups; [`PG_MIGRATOR`].
 //! - `sqlite.rs`: [`SqliteStore`]: one connection (the single writer), in-process wake-ups;
-//!   [`SQLITE_MIGRATOR`].
+//!   [`SQLITE_MIGRATOR`], run under the write lock (`BEGIN IMMEDIATE`) so processes opening a
+//!   new file at once migrate one after the other.
 //! - `any.rs`: [`AnyStore`], the backend picked from a URL at run time.
 //! - `wake.rs`: [`WakeSignal`], what a sleeping worker waits on.
 //! - `error.rs`: [`StoreError`]. Fence refusals are not errors but per-write results.

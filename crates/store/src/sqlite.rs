@@ -13,7 +13,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Connection, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::error::StoreError;
@@ -70,13 +70,7 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(StoreError::db("open the SQLite database"))?;
-        SQLITE_MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|source| StoreError::Migrate {
-                backend: "sqlite",
-                source,
-            })?;
+        migrate(&pool).await?;
         Ok(Self {
             pool,
             waker: Waker::new(),
@@ -94,6 +88,36 @@ impl SqliteStore {
             .await
             .map_err(StoreError::db("begin a transaction"))
     }
+}
+
+/// Applies the migrations under SQLite's write lock, so processes opening a new file at once
+/// migrate one after the other. sqlx's migrator takes no lock on SQLite: each process saw no
+/// migration applied, and the second to create the tables failed ("table grantflow_grants
+/// already exists", 3 tries in 10). `BEGIN IMMEDIATE` takes the write lock first (waiting up to
+/// the busy timeout for another migrator); the migrator then runs inside that transaction (its
+/// own transactions become savepoints) and finds what the other process applied.
+async fn migrate(pool: &SqlitePool) -> Result<(), StoreError> {
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(StoreError::db("open the SQLite database"))?;
+    let mut locked = conn
+        .begin_with("BEGIN IMMEDIATE")
+        .await
+        .map_err(StoreError::db("lock the SQLite database to migrate it"))?;
+    // `run_direct` is `run` on a connection already held (sqlx's own way around `run`'s
+    // "`Acquire` is not general enough" in a `Send` future).
+    SQLITE_MIGRATOR
+        .run_direct(&mut *locked)
+        .await
+        .map_err(|source| StoreError::Migrate {
+            backend: "sqlite",
+            source,
+        })?;
+    locked
+        .commit()
+        .await
+        .map_err(StoreError::db("commit the SQLite migrations"))
 }
 
 fn grant_from_row(row: &SqliteRow) -> Result<GrantRecord, StoreError> {
@@ -555,4 +579,46 @@ fn event_record(id: GrantId, row: &sqlx::sqlite::SqliteRow) -> Result<EventRecor
         event: row.try_get("event").map_err(decode)?,
         at: time(Some(id), row.try_get("at").map_err(decode)?)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12: two processes opening a new SQLite file at once failed on migrations (3 of 10
+    /// tries: both saw no migration applied, and the second to create the tables failed). Two
+    /// stores, each with its own connection as two processes would have, open the same new file
+    /// at once, 20 times; both must open it, with each migration applied once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_stores_opening_a_new_file_at_once_both_migrate() {
+        let dir = tempfile::tempdir().unwrap();
+        for attempt in 0..20 {
+            let path = dir.path().join(format!("race-{attempt}.db"));
+            let url = format!("sqlite:{}", path.display());
+            let first = tokio::spawn({
+                let url = url.clone();
+                async move { SqliteStore::connect(&url).await }
+            });
+            let second = tokio::spawn(async move { SqliteStore::connect(&url).await });
+            let (first, second) = (first.await.unwrap(), second.await.unwrap());
+            let stores = [first, second].map(|opened| match opened {
+                Ok(store) => store,
+                Err(error) => panic!("attempt {attempt}: {error}"),
+            });
+            for store in &stores {
+                let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations")
+                    .fetch_one(store.pool())
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    usize::try_from(applied).unwrap(),
+                    SQLITE_MIGRATOR.iter().count(),
+                    "attempt {attempt}: each migration applied once"
+                );
+            }
+            for store in stores {
+                store.pool().close().await;
+            }
+        }
+    }
 }
