@@ -70,3 +70,33 @@ fn sandbox_refuses_lifetimes_beyond_a_year() {
         "accepted: 0 to 86400 seconds",
     );
 }
+
+#[test]
+fn the_lifecycle_flags_refuse_absurd_values() {
+    for command in [
+        &["worker"][..],
+        &["grant", "status", "00000000-0000-0000-0000-000000000000"],
+    ] {
+        let with = |flag: &'static str, value: &'static str| [command, &[flag, value][..]].concat();
+        refused(
+            &with("--recovery-budget-seconds", "18446744073709551615"),
+            "--recovery-budget-seconds",
+            "accepted: 1 to 86400 seconds (1 day)",
+        );
+        refused(
+            &with("--recovery-budget-seconds", "0"),
+            "--recovery-budget-seconds",
+            "accepted: 1 to 86400 seconds (1 day)",
+        );
+        refused(
+            &with("--keep-alive-seconds", "2592000"),
+            "--keep-alive-seconds",
+            "accepted: 1 to 2505600 seconds (29 days)",
+        );
+        refused(
+            &with("--rotation", "sometimes"),
+            "--rotation",
+            "on-demand, keep-warm",
+        );
+    }
+}

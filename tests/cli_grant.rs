@@ -110,8 +110,14 @@ async fn wait_state(s: &Setup, id: &str, want: &str) -> Value {
 }
 
 fn start_worker(s: &Setup) -> Child {
+    start_worker_with(s, &[])
+}
+
+/// A worker started with extra flags.
+fn start_worker_with(s: &Setup, flags: &[&str]) -> Child {
     let mut child = command(s)
         .arg("worker")
+        .args(flags)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -626,4 +632,67 @@ async fn token_waits_failed_goals_exit_1_and_a_closed_pipe_is_quiet() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     s.sandbox.shutdown().await;
+}
+
+/// An instant the CLI printed (RFC 3339).
+fn instant(v: &Value) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+        .unwrap()
+        .to_utc()
+}
+
+/// `--rotation` and `--keep-alive-seconds` reach the machine: an issued grant's next wake-up is
+/// its keep-alive after expiry (on demand) or the margin before expiry (kept warm).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rotation_flags_decide_when_an_issued_grant_wakes() {
+    let s = setup().await;
+    let alice = s.sandbox.wallet_address_url("alice");
+    let request = ["request", "--for", &alice, "--access", "incoming-payment"];
+    let wake = |g: &Value| instant(&g["next_wake_at"]) - instant(&g["token"]["expires_at"]);
+
+    let on_demand = grant(
+        &s,
+        &[&request[..], &["--keep-alive-seconds", "3600"]].concat(),
+    )
+    .await;
+    assert_eq!(on_demand["state"], "Issued", "{on_demand}");
+    assert_eq!(wake(&on_demand), chrono::TimeDelta::hours(1), "{on_demand}");
+
+    let kept_warm = grant(&s, &[&request[..], &["--rotation", "keep-warm"]].concat()).await;
+    assert_eq!(kept_warm["state"], "Issued", "{kept_warm}");
+    assert_eq!(
+        wake(&kept_warm),
+        -chrono::TimeDelta::seconds(30),
+        "{kept_warm}"
+    );
+}
+
+/// `--recovery-budget-seconds` reaches the worker: a grant request the AS keeps answering with
+/// 500 ends `Failed` once the budget is spent (the default, 15 minutes, would keep retrying).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_gives_up_after_its_recovery_budget() {
+    let s = setup().await;
+    s.sandbox.set_fault(
+        grantflow::sandbox::Route::GrantRequest,
+        grantflow::sandbox::Fault::Status { status: 500 },
+        None,
+    );
+    let budget = ["--recovery-budget-seconds", "2"];
+    let alice = s.sandbox.wallet_address_url("alice");
+    let request = ["request", "--for", &alice, "--access", "incoming-payment"];
+    let requested = grant(&s, &[&request[..], &budget[..]].concat()).await;
+    assert_eq!(requested["state"], "Requested", "{requested}");
+    let id = requested["id"].as_str().unwrap().to_owned();
+    let worker = start_worker_with(&s, &budget);
+    let failed = wait_state(&s, &id, "Failed").await;
+    stop(worker);
+    let reason = failed["reason"].as_str().unwrap();
+    assert!(reason.contains("500"), "{reason}");
+    let attempts = s
+        .sandbox
+        .journal()
+        .iter()
+        .filter(|e| e.route == grantflow::sandbox::Route::GrantRequest)
+        .count();
+    assert!(attempts >= 2, "retried before giving up: {attempts}");
 }

@@ -6,15 +6,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::Args;
+use chrono::TimeDelta;
+use clap::{Args, ValueEnum};
 use grantflow_client::{Client, ClientKeys};
 use grantflow_driver::{CallFuture, CallOutcome, Calls, ClientCalls, Engine, EngineConfig};
-use grantflow_machine::{Effect, Event};
+use grantflow_machine::{Effect, Event, Rotation};
 use grantflow_seal::SealingStore;
 use grantflow_store::AnyStore;
 use url::Url;
 
 use crate::cli::keys::{KeySetDir, load_key};
+use crate::cli::seconds::{DAY, seconds};
 use crate::cli::storage_keys::StorageKeyArgs;
 
 /// The store the CLI's engines use: the database, its secrets sealed under the storage keys.
@@ -133,6 +135,80 @@ impl ClientArgs {
             .map(|u| u.as_str().to_owned())
             .unwrap_or_default()
     }
+}
+
+/// How issued grants' tokens are kept and how long failing calls are retried: the machine's
+/// lifecycle settings. Every process on one database must use the same ones (the history is
+/// replayed with them), so a worker and the `grant` commands take the same flags and
+/// `GRANTFLOW_*` variables.
+#[derive(Debug, Clone, Args)]
+pub struct LifecycleArgs {
+    /// When access tokens are rotated: `on-demand` (when a token is asked for and has expired,
+    /// plus one keep-alive rotation of idle grants) or `keep-warm` (before every expiry: a token
+    /// is always at hand, at one AS call per token lifetime per grant).
+    #[arg(
+        long,
+        env = "GRANTFLOW_ROTATION",
+        value_enum,
+        default_value = "on-demand",
+        global = true
+    )]
+    pub rotation: RotationMode,
+    /// With on-demand rotation: seconds after an idle token expired before it is rotated, so
+    /// the AS never forgets it (the reference deletes expired tokens after 30 days).
+    #[arg(
+        long,
+        env = "GRANTFLOW_KEEP_ALIVE_SECONDS",
+        default_value_t = 7 * DAY,
+        value_parser = seconds(1, KEEP_ALIVE_MAX),
+        global = true
+    )]
+    pub keep_alive_seconds: u64,
+    /// Seconds a failing call (no answer, 5xx, 429) is retried with back-off before the grant
+    /// gives up (`Failed`, or `Lost` if an attempt may have acted).
+    #[arg(
+        long,
+        env = "GRANTFLOW_RECOVERY_BUDGET_SECONDS",
+        default_value_t = 15 * 60,
+        value_parser = seconds(1, DAY),
+        global = true
+    )]
+    pub recovery_budget_seconds: u64,
+}
+
+/// The longest `--keep-alive-seconds`: 29 days, under the 30 days after which the reference
+/// deletes an expired token.
+const KEEP_ALIVE_MAX: u64 = 29 * DAY;
+
+/// `--rotation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RotationMode {
+    /// Rotate when a token is asked for and has expired (or is about to), and keep idle grants
+    /// alive with one rotation per `--keep-alive-seconds`.
+    OnDemand,
+    /// Rotate before each expiry.
+    KeepWarm,
+}
+
+impl LifecycleArgs {
+    /// Sets these on the machine's configuration.
+    pub fn apply(&self, machine: &mut grantflow_machine::Config) {
+        machine.rotation = match self.rotation {
+            RotationMode::OnDemand => Rotation::OnDemand,
+            RotationMode::KeepWarm => Rotation::KeepWarm,
+        };
+        machine.keep_alive = seconds_delta(self.keep_alive_seconds);
+        machine.recovery_budget = seconds_delta(self.recovery_budget_seconds);
+    }
+}
+
+/// Whole seconds as a `TimeDelta` (the value parsers keep them within a month; saturating
+/// anyway).
+fn seconds_delta(secs: u64) -> TimeDelta {
+    i64::try_from(secs)
+        .ok()
+        .and_then(TimeDelta::try_seconds)
+        .unwrap_or(TimeDelta::MAX)
 }
 
 /// An engine over the database, its configuration adjusted by `tune`. With `calls` false

@@ -24,7 +24,7 @@ use grantflow_store::GrantId;
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::cli::engine::{ClientArgs, DatabaseArgs, Store, build_engine};
+use crate::cli::engine::{ClientArgs, DatabaseArgs, LifecycleArgs, Store, build_engine};
 use crate::cli::lookup::{self, SEE_THE_LIST, explain};
 use crate::cli::output::{Report, finish, runtime, time, time_ms};
 
@@ -37,6 +37,8 @@ pub struct GrantArgs {
     database: DatabaseArgs,
     #[command(flatten)]
     client: ClientArgs,
+    #[command(flatten)]
+    lifecycle: LifecycleArgs,
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -156,7 +158,16 @@ async fn grant(args: GrantArgs) -> anyhow::Result<Report> {
         args.command,
         GrantCommand::Status { .. } | GrantCommand::History { .. } | GrantCommand::List { .. }
     );
-    let engine = build_engine(&args.database, &args.client, worker_id, makes_calls, |_| {}).await?;
+    let engine = build_engine(
+        &args.database,
+        &args.client,
+        worker_id,
+        makes_calls,
+        |config| {
+            args.lifecycle.apply(&mut config.machine);
+        },
+    )
+    .await?;
     let report = command(&engine, &args).await;
     engine.shutdown().await;
     report

@@ -15,7 +15,7 @@ use clap::Args;
 use grantflow_driver::{EngineConfig, finish_router};
 use url::Url;
 
-use crate::cli::engine::{ClientArgs, DatabaseArgs, build_engine, redact};
+use crate::cli::engine::{ClientArgs, DatabaseArgs, LifecycleArgs, build_engine, redact};
 use crate::cli::keys::{KeySetDir, watch_key_set};
 use crate::cli::output::{LogFormat, fail, init_logs, runtime};
 use crate::cli::sandbox::shutdown_signal;
@@ -28,6 +28,8 @@ pub struct WorkerArgs {
     database: DatabaseArgs,
     #[command(flatten)]
     client: ClientArgs,
+    #[command(flatten)]
+    lifecycle: LifecycleArgs,
     /// Address the finish callback listens on (the `--public-url` must reach it).
     #[arg(
         long,
@@ -118,6 +120,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     let engine = build_engine(&args.database, &client, worker_id.clone(), true, |config| {
         config.lease = lease;
         config.shutdown_grace = grace;
+        args.lifecycle.apply(&mut config.machine);
     })
     .await?;
     engine.start_worker();
