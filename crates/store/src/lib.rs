@@ -20,7 +20,7 @@
 //!   commits, `LISTEN grantflow_due` wake-ups; [`PG_MIGRATOR`].
 //! - `sqlite.rs`: [`SqliteStore`]: one connection (the single writer), in-process wake-ups;
 //!   [`SQLITE_MIGRATOR`], run under the write lock (`BEGIN IMMEDIATE`) so processes opening a
-//!   new file at once migrate one after the other.
+//!   new file at once migrate one after the other (and the open retried on `SQLITE_BUSY`).
 //! - `any.rs`: [`AnyStore`], the backend picked from a URL at run time.
 //! - `wake.rs`: [`WakeSignal`], what a sleeping worker waits on.
 //! - `error.rs`: [`StoreError`]. Fence refusals are not errors but per-write results.
