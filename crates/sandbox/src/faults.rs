@@ -8,8 +8,9 @@
 //!
 //! | fault | what the client sees | did the server act? |
 //! |---|---|---|
-//! | [`Fault::Latency`] | the normal response, late | yes |
+//! | [`Fault::Latency`] | the normal response, late | yes (no, if the client went away first) |
 //! | [`Fault::Status`] | that status, with a JSON error body | no |
+//! | [`Fault::Throttled`] | 429 with `Retry-After`, a JSON error body | no |
 //! | [`Fault::DropConnection`] | the connection closes, no response | no |
 //! | [`Fault::LoseResponse`] | the connection closes, no response | **yes** (state changed) |
 //!
@@ -27,8 +28,8 @@ use crate::route::Route;
 /// What to do to a request on a faulty route.
 ///
 /// In the admin API a fault is JSON: `{"kind":"latency","millis":250}`, `{"kind":"status",
-/// "status":503}`, `{"kind":"drop_connection"}`, `{"kind":"lose_response"}`, optionally with
-/// `"times": n` to affect only the next `n` requests.
+/// "status":503}`, `{"kind":"throttled","retry_after_seconds":30}`, `{"kind":"drop_connection"}`,
+/// `{"kind":"lose_response"}`, optionally with `"times": n` to affect only the next `n` requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Fault {
@@ -41,6 +42,12 @@ pub enum Fault {
     Status {
         /// The status code to answer with (400-599).
         status: u16,
+    },
+    /// Answer `429 Too Many Requests` with `Retry-After: <retry_after_seconds>` and a JSON error
+    /// body (`too_many_attempts`), without handling the request: a rate-limited AS.
+    Throttled {
+        /// The `Retry-After` delay, in seconds.
+        retry_after_seconds: u64,
     },
     /// Close the connection without handling the request and without a response.
     DropConnection,
@@ -190,6 +197,14 @@ mod tests {
             serde_json::from_str(r#"{"kind":"latency","millis":250,"times":1}"#).unwrap();
         assert_eq!(rule.fault, Fault::Latency { millis: 250 });
         assert_eq!(rule.times, Some(1));
+        let rule: FaultRule =
+            serde_json::from_str(r#"{"kind":"throttled","retry_after_seconds":30}"#).unwrap();
+        assert_eq!(
+            rule.fault,
+            Fault::Throttled {
+                retry_after_seconds: 30
+            }
+        );
         let rule: FaultRule = serde_json::from_str(r#"{"kind":"lose_response"}"#).unwrap();
         assert_eq!(rule.fault, Fault::LoseResponse);
         assert_eq!(rule.times, None);

@@ -2,12 +2,15 @@
 //! (if any), records the request in the journal, and logs one line for it.
 //!
 //! The journal entry is recorded before a faulty connection is cut, so a client that saw its
-//! connection close finds the request in the journal when it asks.
+//! connection close finds the request in the journal when it asks. A request whose client went
+//! away first (it timed out during injected latency or a slow handler: hyper then drops the
+//! request's future) is journaled too, as answered with nothing and not delivered.
 
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use grantflow_protocol::error::GnapErrorCode;
@@ -66,18 +69,27 @@ pub(crate) async fn observe(
         .extensions()
         .get::<ConnectInfo<ConnectionInfo>>()
         .map(|c| c.0.clone());
-    let received_at = shared.now();
-    let started = Instant::now();
     let fault = shared.faults.take(route);
+    let mut request_seen = Seen {
+        shared: shared.clone(),
+        route,
+        received_at: shared.now(),
+        started: Instant::now(),
+        fault,
+        connection,
+        notes: journal::NoteCell::default(),
+        abandoned: true,
+    };
+    let notes = request_seen.notes.clone();
     let outcome = match fault {
         None => {
-            let (response, notes) = journal::noting(next.run(request)).await;
+            let (response, notes) = journal::noting_in(&notes, next.run(request)).await;
             Outcome::sent(response, notes)
         }
         Some(Fault::Latency { millis }) => {
             tokio::select! {
                 () = tokio::time::sleep(Duration::from_millis(millis)) => {
-                    let (response, notes) = journal::noting(next.run(request)).await;
+                    let (response, notes) = journal::noting_in(&notes, next.run(request)).await;
                     Outcome::sent(response, notes)
                 }
                 () = shared.faults.stopped() => {
@@ -95,6 +107,20 @@ pub(crate) async fn observe(
             .into_response();
             Outcome::sent(response, Notes::default())
         }
+        Some(Fault::Throttled {
+            retry_after_seconds,
+        }) => {
+            let mut response = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                GnapErrorCode::TooManyAttempts,
+                format!("fault injected by the sandbox on route {route}: throttled"),
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+            Outcome::sent(response, Notes::default())
+        }
         Some(Fault::DropConnection) => Outcome {
             status: None,
             ..Outcome::lost(
@@ -104,52 +130,85 @@ pub(crate) async fn observe(
             )
         },
         Some(Fault::LoseResponse) => {
-            let (response, notes) = journal::noting(next.run(request)).await;
+            let (response, notes) = journal::noting_in(&notes, next.run(request)).await;
             Outcome::lost(response, notes)
         }
     };
-
-    let continue_uri = outcome.notes.grant.and_then(|g| {
-        let store = shared.store();
-        let grant = store.grants.get(&g)?;
-        Some(shared.urls.continue_uri(grant.continue_id))
-    });
+    request_seen.abandoned = false;
     let error = outcome
         .response
         .extensions()
         .get::<AnsweredCode>()
         .map(|c| c.0.clone());
-    let entry = JournalEntry {
-        seq: 0,
-        received_at,
-        route,
-        grant: outcome.notes.grant,
-        continue_uri,
-        status: outcome.status,
-        error,
-        acted: outcome.notes.acted,
-        delivered: outcome.delivered,
-        faults: fault.into_iter().collect(),
-    };
-    let seq = shared.journal.record(entry.clone());
-    // The route name and the sandbox's own grant id, never the path: paths carry nonces.
-    tracing::info!(
-        seq,
-        route = %route,
-        status = entry.status,
-        error = entry.error.as_deref(),
-        acted = entry.acted,
-        delivered = entry.delivered,
-        fault = ?fault,
-        peer = ?connection.as_ref().map(|c| c.remote),
-        grant = ?entry.grant,
-        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
-        "sandbox: request"
-    );
+    request_seen.record(outcome.notes, outcome.status, error, outcome.delivered);
     if outcome.cut
-        && let Some(c) = connection
+        && let Some(c) = &request_seen.connection
     {
         c.cutter.cut();
     }
     outcome.response
+}
+
+/// A request on a protocol route, journaled once: by [`observe`] when it is done with it, or on
+/// drop when the request's future was dropped first (the client went away).
+struct Seen {
+    shared: Shared,
+    route: Route,
+    received_at: chrono::DateTime<chrono::Utc>,
+    started: Instant,
+    fault: Option<Fault>,
+    connection: Option<ConnectionInfo>,
+    /// What the handler noted so far.
+    notes: journal::NoteCell,
+    /// Whether the request's future was dropped before [`observe`] finished with it.
+    abandoned: bool,
+}
+
+impl Drop for Seen {
+    fn drop(&mut self) {
+        if self.abandoned {
+            let notes = journal::read(&self.notes);
+            self.record(notes, None, None, false);
+        }
+    }
+}
+
+impl Seen {
+    /// Records the journal entry and logs its line.
+    fn record(&self, notes: Notes, status: Option<u16>, error: Option<String>, delivered: bool) {
+        let shared = &self.shared;
+        let continue_uri = notes.grant.and_then(|g| {
+            let store = shared.store();
+            let grant = store.grants.get(&g)?;
+            Some(shared.urls.continue_uri(grant.continue_id))
+        });
+        let entry = JournalEntry {
+            seq: 0,
+            received_at: self.received_at,
+            route: self.route,
+            grant: notes.grant,
+            continue_uri,
+            status,
+            error,
+            acted: notes.acted,
+            delivered,
+            faults: self.fault.into_iter().collect(),
+        };
+        let seq = shared.journal.record(entry.clone());
+        // The route name and the sandbox's own grant id, never the path: paths carry nonces.
+        tracing::info!(
+            seq,
+            route = %self.route,
+            status = entry.status,
+            error = entry.error.as_deref(),
+            acted = entry.acted,
+            delivered = entry.delivered,
+            abandoned = self.abandoned,
+            fault = ?self.fault,
+            peer = ?self.connection.as_ref().map(|c| c.remote),
+            grant = ?entry.grant,
+            micros = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "sandbox: request"
+        );
+    }
 }

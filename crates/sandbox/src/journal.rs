@@ -46,7 +46,8 @@ pub struct JournalEntry {
     /// That grant's continue URI: how the client knows the grant.
     pub continue_uri: Option<String>,
     /// The HTTP status the sandbox answered (or would have, had the answer not been lost);
-    /// `None` when the connection was dropped before the request was handled.
+    /// `None` when the connection was dropped before the request was handled, or when the
+    /// client went away before the answer.
     pub status: Option<u16>,
     /// The error code of an error answer (`too_fast`, `invalid_client`, ...), when it had one.
     pub error: Option<String>,
@@ -54,7 +55,8 @@ pub struct JournalEntry {
     /// revoked; a token issued, rotated or revoked; an interaction decided; a resource created).
     pub acted: bool,
     /// Whether the answer was sent to the client. `false` for a dropped connection, a lost
-    /// response, or a request cut by shutdown.
+    /// response, a request cut by shutdown, or one whose client went away before the answer
+    /// (it timed out: its entry has no `status`).
     pub delivered: bool,
     /// The faults applied to the request (see [`crate::Fault`]).
     pub faults: Vec<Fault>,
@@ -69,9 +71,12 @@ pub(crate) struct Notes {
     pub acted: bool,
 }
 
+/// Where a request's notes are collected while its handler runs.
+pub(crate) type NoteCell = Arc<Mutex<Notes>>;
+
 tokio::task_local! {
     /// The notes of the request being handled on this task (set by [`noting`]).
-    static NOTES: Arc<Mutex<Notes>>;
+    static NOTES: NoteCell;
 }
 
 fn note(f: impl FnOnce(&mut Notes)) {
@@ -94,11 +99,21 @@ pub(crate) fn acted(grant: Uuid) {
 }
 
 /// Runs a request's handler and returns its output with what the handler noted.
+#[cfg(test)]
 pub(crate) async fn noting<F: Future>(handler: F) -> (F::Output, Notes) {
-    let notes = Arc::new(Mutex::new(Notes::default()));
+    noting_in(&NoteCell::default(), handler).await
+}
+
+/// [`noting`] into `notes`, which the caller can [`read`] even when the handler's future is
+/// dropped before it finishes.
+pub(crate) async fn noting_in<F: Future>(notes: &NoteCell, handler: F) -> (F::Output, Notes) {
     let output = NOTES.scope(notes.clone(), handler).await;
-    let noted = *notes.lock().unwrap_or_else(|e| e.into_inner());
-    (output, noted)
+    (output, read(notes))
+}
+
+/// What was noted in `notes` so far.
+pub(crate) fn read(notes: &NoteCell) -> Notes {
+    *notes.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The journal, shared by the request middleware, the control API and the handle.

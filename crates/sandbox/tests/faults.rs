@@ -53,6 +53,31 @@ async fn lost_response_acts_then_drops() {
 }
 
 #[tokio::test]
+async fn throttled_answers_429_with_retry_after_and_does_not_act() {
+    let (sandbox, client) = start(0).await;
+    let (curi, ctoken, body) = client.approved_grant(&sandbox).await;
+    sandbox.set_fault(
+        Route::Continue,
+        Fault::Throttled {
+            retry_after_seconds: 30,
+        },
+        Some(1),
+    );
+    let r = client.call("POST", &curi, Some(&ctoken), Some(&body)).await;
+    r.assert_error(429, "too_many_attempts");
+    assert_eq!(
+        r.headers.get("retry-after").and_then(|v| v.to_str().ok()),
+        Some("30")
+    );
+    let entry = sandbox.journal().pop().unwrap();
+    assert!(!entry.acted && entry.delivered, "{entry:?}");
+    // Nothing happened: the continue still works.
+    let r = client.call("POST", &curi, Some(&ctoken), Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
 async fn status_and_latency_faults() {
     let (sandbox, client) = start(0).await;
     sandbox.set_fault(Route::WalletAddress, Fault::Status { status: 503 }, None);

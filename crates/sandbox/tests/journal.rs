@@ -175,3 +175,39 @@ async fn faults_are_journaled_with_what_the_server_did() {
     assert!(sandbox.journal().is_empty());
     sandbox.shutdown().await;
 }
+
+/// A client that times out while its request sits in injected latency goes away; the sandbox
+/// drops the request unhandled and journals it as such (no status, not acted, not delivered).
+#[tokio::test]
+async fn a_request_whose_client_gave_up_is_journaled_unhandled() {
+    let (sandbox, client) = start(0).await;
+    let (curi, ctoken, cont) = client.approved_grant(&sandbox).await;
+    let seq = sandbox.journal().last().map_or(0, |e| e.seq);
+    let slow = Fault::latency(Duration::from_millis(1500));
+    sandbox.set_fault(Route::Continue, slow, Some(1));
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(200),
+        client.send("POST", &curi, Some(&ctoken), Some(&cont)),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the client should have timed out");
+    // The entry appears when the sandbox sees the client gone; wait past the latency too, so a
+    // request kept and handled late would show.
+    for _ in 0..40 {
+        if !sandbox.journal_since(seq).is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let entries = sandbox.journal_since(seq);
+    assert_eq!(
+        summary(&entries),
+        [(Route::Continue, None, None, false, false)]
+    );
+    assert_eq!(entries[0].faults, [slow]);
+    // Nothing happened: the continue still works.
+    let r = client.call("POST", &curi, Some(&ctoken), Some(&cont)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    sandbox.shutdown().await;
+}
