@@ -61,7 +61,7 @@ pub struct World {
 impl World {
     pub async fn start(config: SandboxConfig) -> Self {
         let sandbox = Sandbox::start(config).await.unwrap();
-        let key = PrivateKey::from_seed(&[7; 32]);
+        let key = client_key();
         let client_wallet = sandbox
             .put_wallet_address(WalletAddressSpec::client(
                 "driver-client",
@@ -69,10 +69,7 @@ impl World {
                 key.public_jwks(KID),
             ))
             .unwrap();
-        let client = Client::builder(client_wallet.parse().unwrap(), KID, key)
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap();
+        let client = client_of(&client_wallet, Duration::from_secs(5));
         Self {
             sandbox,
             client_wallet,
@@ -102,6 +99,12 @@ impl World {
             ..SandboxConfig::default()
         })
         .await
+    }
+
+    /// Engines built from now on time each call out after `timeout` (5 s by default): for
+    /// latency faults longer than the call timeout without long real waits.
+    pub fn set_call_timeout(&mut self, timeout: Duration) {
+        self.client = client_of(&self.client_wallet, timeout);
     }
 
     /// Moves the sandbox's and the engines' clocks forward together.
@@ -242,6 +245,19 @@ impl World {
         let finish = outcome.redirect.expect("a finish redirect");
         follow(finish.expose()).await
     }
+}
+
+/// The test client's signing key (its public half is published at the client wallet).
+fn client_key() -> PrivateKey {
+    PrivateKey::from_seed(&[7; 32])
+}
+
+/// The test client of `client_wallet`, each call timed out after `timeout`.
+fn client_of(client_wallet: &str, timeout: Duration) -> Client {
+    Client::builder(client_wallet.parse().unwrap(), KID, client_key())
+        .timeout(timeout)
+        .build()
+        .unwrap()
 }
 
 /// A browser GET of `url` (no redirects followed); the status.
