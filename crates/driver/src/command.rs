@@ -56,6 +56,9 @@ impl<S: GrantStore> Engine<S> {
     /// callers for one grant cause one rotation: only a caller that finds the stale token still
     /// in place once it holds the lease rotates; the others get the fresh token.
     ///
+    /// A rotation that a dead holder left in flight (its lease lapsed) is resolved here, not
+    /// left for a worker: the machine re-sends it, as a worker would.
+    ///
     /// Cancel safety: the work runs in a task of the engine; dropping this future (or its
     /// deadline passing) never leaves a rotation half-done.
     pub async fn access_token(&self, id: GrantId) -> Result<AccessTokenView, EngineError> {
@@ -128,6 +131,10 @@ impl<S: GrantStore> Inner<S> {
                     if tokio::time::Instant::now() >= deadline {
                         return Err(EngineError::Busy(id));
                     }
+                    if view.state.call_in_flight().is_some() && self.resume_abandoned(id).await? {
+                        fresh = true;
+                        continue;
+                    }
                     // A rotation is running: this engine's, which broadcasts its end, or another
                     // process's, seen by the store's wake-ups or the poll interval.
                     tokio::select! {
@@ -139,6 +146,24 @@ impl<S: GrantStore> Inner<S> {
                 }
             }
         }
+    }
+
+    /// Resolves a call that a holder which died (a crash, a killed process) left in flight, once
+    /// its lease has lapsed: the grant is claimed, fed a `Wake`, and the machine decides (a
+    /// rotation is re-sent; `Lost` only if the AS's answer proves the lost attempt acted).
+    /// Without this, `access_token` in a process with no worker would wait for one until
+    /// `Busy`. False (nothing done) while the lease still runs.
+    async fn resume_abandoned(&self, id: GrantId) -> Result<bool, EngineError> {
+        let Some(record) = self.store.get(id).await? else {
+            return Err(EngineError::NotFound(id));
+        };
+        if record.lease.is_some_and(|lease| lease.until > self.now()) {
+            return Ok(false);
+        }
+        let mut held = self.claim_for_command(id).await?;
+        self.settle(&mut held).await?;
+        self.release(&held.lease, held.unchanged_wake()).await;
+        Ok(true)
     }
 
     /// Claims one grant for a command, waiting (up to `command_wait`) while another holds it.

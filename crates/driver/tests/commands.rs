@@ -235,6 +235,60 @@ mod scenarios {
         engine.shutdown().await;
     }
 
+    /// A rotation left in flight by a worker that died mid-call (aborted as a `kill -9` would
+    /// leave it), its lease lapsed, and no worker running: `access_token` resolves it itself
+    /// (the machine re-sends the rotation) instead of waiting for a worker until `Busy`.
+    pub async fn access_token_resumes_a_rotation_a_dead_worker_left<S: GrantStore>(store: S) {
+        let world = World::manual(SandboxConfig {
+            wait_seconds: 0,
+            access_token_lifetime_seconds: 60,
+            ..SandboxConfig::default()
+        })
+        .await;
+        let tune = |c: &mut grantflow_driver::EngineConfig| {
+            c.lease = Duration::from_secs(2);
+            c.machine.rotation = grantflow_machine::Rotation::KeepWarm;
+        };
+        let dead = world.engine(store.clone(), tune).await;
+        let g = dead.request(world.incoming("abandoned")).await.unwrap();
+        let first = dead.access_token(g.id).await.unwrap();
+        // The AS never answers the dead worker's rotation.
+        world.sandbox.set_fault(
+            Route::TokenRotate,
+            Fault::latency(Duration::from_secs(3600)),
+            Some(1),
+        );
+        let worker = dead.start_worker();
+        world.advance(Duration::from_secs(31)); // past expiry minus the 30 s margin
+        dead.wait_for(g.id, Duration::from_secs(20), |v| {
+            v.state.call_in_flight().is_some()
+        })
+        .await
+        .unwrap();
+        worker.abort();
+        world.sandbox.clear_faults();
+        world.advance(Duration::from_secs(3)); // the dead worker's lease lapses
+
+        let alive = world.engine(store, tune).await;
+        let token = alive.access_token(g.id).await.unwrap();
+        assert_ne!(token.value, first.value, "rotated");
+        let kinds = event_kinds(&alive, g.id).await;
+        assert_eq!(
+            alive.get(g.id).await.unwrap().kind(),
+            StateKind::Issued,
+            "{kinds:?}"
+        );
+        assert_eq!(
+            count(&alive, g.id, EventKind::AnsweredRotated).await,
+            1,
+            "{kinds:?}"
+        );
+        let (_, acted) = rotations_at_the_as(&world.sandbox);
+        assert_eq!(acted, 1, "one rotation at the AS, the re-sent one");
+        assert_replays(&alive, g.id).await;
+        alive.shutdown().await;
+    }
+
     /// A lease of `u64::MAX` seconds (and other absurd durations) is "as long as can be", not
     /// a panic.
     pub async fn absurd_durations_do_not_panic<S: GrantStore>(store: S) {
@@ -260,6 +314,7 @@ per_backend!(
     one_rotation_for_fifty_callers_whatever_the_lifetime,
     a_dropped_rotate_still_completes,
     a_refused_token_is_rotated_once,
+    access_token_resumes_a_rotation_a_dead_worker_left,
     absurd_durations_do_not_panic,
 );
 
