@@ -4,6 +4,7 @@
 //! `ARCHITECTURE.md` for the map.
 //!
 //! - [`machine`]: the pure grant lifecycle (states, events, effects).
+//! - [`payment`]: the pure lifecycle of an outgoing payment under a grant, and the limit check.
 //! - [`interval`]: ISO 8601 repeating intervals, windows and allowance.
 //! - [`protocol`]: Open Payments wire types, HTTP message signatures, the finish hash, keys.
 //! - [`client`]: the signed async HTTP client for wallet addresses, authorization servers and
@@ -34,6 +35,7 @@
 
 pub use grantflow_interval as interval;
 pub use grantflow_machine as machine;
+pub use grantflow_payment as payment;
 pub use grantflow_protocol as protocol;
 
 /// The signed Open Payments HTTP client (`grantflow-client`).
