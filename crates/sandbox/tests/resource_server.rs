@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{Answer, KID, TestClient, start};
 use grantflow_protocol::keys::PrivateKey;
-use grantflow_sandbox::SandboxHandle;
+use grantflow_sandbox::{Fault, Route, SandboxHandle};
 use serde_json::json;
 
 /// An issued token for one access item of a non-interactive `kind` with `actions`, with its
@@ -320,14 +320,17 @@ async fn outgoing_payments_respect_the_limit_per_window() {
     sandbox.shutdown().await;
 }
 
-#[tokio::test]
-async fn quotes_feed_outgoing_payments_once() {
-    let (sandbox, client) = start(0).await;
-    let (ip_token, _) = token_for(&sandbox, &client, "incoming-payment", &["create", "read"]).await;
-    let receiver = incoming_payment(&sandbox, &client, &ip_token, Some(250))
+/// A receiver for 2.50 USD at bob's, and alice's quote for it: (incoming-payment token, receiver
+/// URL, quote token, the quote answer).
+async fn quoted_receiver(
+    sandbox: &SandboxHandle,
+    client: &TestClient,
+) -> (String, String, String, Answer) {
+    let (ip_token, _) = token_for(sandbox, client, "incoming-payment", &["create", "read"]).await;
+    let receiver = incoming_payment(sandbox, client, &ip_token, Some(250))
         .await
         .id();
-    let (q_token, _) = token_for(&sandbox, &client, "quote", &["create", "read"]).await;
+    let (q_token, _) = token_for(sandbox, client, "quote", &["create", "read"]).await;
     let quote = client.call(
             "POST",
             &format!("{}/quotes", sandbox.resource_server_url()),
@@ -335,6 +338,13 @@ async fn quotes_feed_outgoing_payments_once() {
             Some(&json!({"walletAddress": sandbox.wallet_address_url("alice"), "receiver": receiver, "method": "ilp"})),
         ).await;
     assert_eq!(quote.status, 201, "{}", quote.body);
+    (ip_token, receiver, q_token, quote)
+}
+
+#[tokio::test]
+async fn quotes_feed_outgoing_payments_once() {
+    let (sandbox, client) = start(0).await;
+    let (ip_token, receiver, q_token, quote) = quoted_receiver(&sandbox, &client).await;
     assert_eq!(quote.body["debitAmount"]["value"], "250");
     let quote_id = quote.id();
     assert_eq!(
@@ -372,6 +382,70 @@ async fn quotes_feed_outgoing_payments_once() {
         json!({"walletAddress": sandbox.wallet_address_url("alice"), "quoteId": quote.body["id"]});
     let r = client.call("POST", &url, Some(&token), Some(&body)).await;
     assert_eq!(r.status, 400, "{}", r.body);
+    sandbox.shutdown().await;
+}
+
+/// As the reference: a payment from a quote takes the quote's id, so a client whose answer was
+/// lost finds the payment by the quote's id, and a re-send is refused as "invalid quote" (no
+/// second payment). The journal shows the lost answer.
+#[tokio::test]
+async fn an_outgoing_payment_takes_its_quotes_id_and_a_lost_answer_is_recoverable() {
+    let (sandbox, client) = start(0).await;
+    let (_, _, _, quote) = quoted_receiver(&sandbox, &client).await;
+    let quote_id = quote.id();
+    let payment_url = quote_id.replace("/quotes/", "/outgoing-payments/");
+    let (token, _) = outgoing_token(&sandbox, &client, 1000).await;
+    // Not there before the create.
+    let r = client.call("GET", &payment_url, Some(&token), None).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+
+    sandbox.clear_journal();
+    sandbox.set_fault(Route::OutgoingPaymentCreate, Fault::LoseResponse, Some(1));
+    let body = json!({"walletAddress": sandbox.wallet_address_url("alice"), "quoteId": quote_id});
+    let url = format!("{}/outgoing-payments", sandbox.resource_server_url());
+    client
+        .send("POST", &url, Some(&token), Some(&body))
+        .await
+        .unwrap_err();
+    // The payment exists, under the quote's id.
+    let r = client.call("GET", &payment_url, Some(&token), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["id"], payment_url.as_str());
+    assert_eq!(r.body["quoteId"], quote_id.as_str());
+    // A re-send is refused as the reference refuses it, and pays nothing.
+    let again = client.call("POST", &url, Some(&token), Some(&body)).await;
+    again.assert_error(400, "invalid_request");
+    assert_eq!(
+        again.body["error"]["description"], "invalid quote",
+        "{}",
+        again.body
+    );
+    let spent = client
+        .call(
+            "GET",
+            &format!("{}/outgoing-payment-grant", sandbox.resource_server_url()),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        spent.body["spentDebitAmount"]["value"], "250",
+        "{}",
+        spent.body
+    );
+    let creates: Vec<_> = sandbox
+        .journal()
+        .into_iter()
+        .filter(|e| e.route == Route::OutgoingPaymentCreate)
+        .map(|e| (e.status, e.acted, e.delivered, e.faults))
+        .collect();
+    assert_eq!(
+        creates,
+        [
+            (Some(201), true, false, vec![Fault::LoseResponse]),
+            (Some(400), false, true, vec![]),
+        ]
+    );
     sandbox.shutdown().await;
 }
 

@@ -24,6 +24,9 @@ use crate::httpsig::SignedRequest;
 use crate::journal;
 use crate::state::{OutgoingPayment, Shared};
 
+/// The reference's description of a refused quote (used, expired, or of another wallet address).
+const INVALID_QUOTE: &str = "invalid quote";
+
 pub(super) fn outgoing_payment_url(shared: &Shared, id: Uuid) -> String {
     format!("{}/outgoing-payments/{id}", shared.urls.resource_server)
 }
@@ -90,14 +93,21 @@ pub(crate) async fn create_outgoing_payment(
                 .quotes
                 .get(&id)
                 .ok_or_else(|| bad_request(format!("unknown quote {q}")))?;
+            // The reference answers all three with 400 "invalid quote" (a second payment from a
+            // quote violates the payment's primary key, which is the quote's id): a client that
+            // re-sends after a lost answer reads this as "maybe mine, GET it".
+            let invalid = |why: &str| {
+                tracing::info!(why, "sandbox: outgoing payment refused: invalid quote");
+                bad_request(INVALID_QUOTE)
+            };
             if !same_wallet(&quote.wallet_address, &wallet) {
-                return Err(bad_request("the quote belongs to another wallet address"));
+                return Err(invalid("the quote belongs to another wallet address"));
             }
-            if quote.used {
-                return Err(bad_request("the quote was already used for a payment"));
+            if quote.used || store.outgoing_payments.contains_key(&id) {
+                return Err(invalid("the quote was already used for a payment"));
             }
             if now >= quote.expires_at {
-                return Err(bad_request("the quote has expired"));
+                return Err(invalid("the quote has expired"));
             }
             (
                 Some(id),
@@ -149,7 +159,9 @@ pub(crate) async fn create_outgoing_payment(
     let window = check_limits(&shared, &store, &auth, &debit, &receive, &receiver, now)?;
 
     let payment = OutgoingPayment {
-        id: Uuid::new_v4(),
+        // As the reference: a payment from a quote takes the quote's id, so at most one exists
+        // per quote and a client can look it up by the quote's id after a lost answer.
+        id: quote_id.unwrap_or_else(Uuid::new_v4),
         wallet_address: wallet,
         client: auth.client_key.clone(),
         grant_id: auth.grant_id,
