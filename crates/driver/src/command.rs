@@ -56,8 +56,8 @@ impl<S: GrantStore> Engine<S> {
     /// callers for one grant cause one rotation: only a caller that finds the stale token still
     /// in place once it holds the lease rotates; the others get the fresh token.
     ///
-    /// A rotation that a dead holder left in flight (its lease lapsed) is resolved here, not
-    /// left for a worker: the machine re-sends it, as a worker would.
+    /// A rotation that a dead holder left in flight (its lease lapsed), or whose retry is due,
+    /// is stepped here as a worker would, not left for one.
     ///
     /// Cancel safety: the work runs in a task of the engine; dropping this future (or its
     /// deadline passing) never leaves a rotation half-done.
@@ -131,15 +131,18 @@ impl<S: GrantStore> Inner<S> {
                     if tokio::time::Instant::now() >= deadline {
                         return Err(EngineError::Busy(id));
                     }
-                    if view.state.call_in_flight().is_some() && self.resume_abandoned(id).await? {
+                    if self.step_if_due(id).await? {
                         fresh = true;
                         continue;
                     }
                     // A rotation is running: this engine's, which broadcasts its end, or another
-                    // process's, seen by the store's wake-ups or the poll interval.
+                    // process's, seen by the store's wake-ups or the poll interval; or it waits
+                    // for its next attempt, stepped here when due if no worker took it.
+                    let next_attempt = view.next_wake_at.unwrap_or(DateTime::<Utc>::MAX_UTC);
                     tokio::select! {
                         () = wait_change(&mut changes, id) => {}
                         _ = wakes.wait(self.config.poll_interval) => {}
+                        () = self.config.clock.sleep_until(next_attempt) => {}
                         () = tokio::time::sleep_until(deadline) => {}
                     }
                     fresh = true;
@@ -148,21 +151,31 @@ impl<S: GrantStore> Inner<S> {
         }
     }
 
-    /// Resolves a call that a holder which died (a crash, a killed process) left in flight, once
-    /// its lease has lapsed: the grant is claimed, fed a `Wake`, and the machine decides (a
-    /// rotation is re-sent; `Lost` only if the AS's answer proves the lost attempt acted).
-    /// Without this, `access_token` in a process with no worker would wait for one until
-    /// `Busy`. False (nothing done) while the lease still runs.
-    async fn resume_abandoned(&self, id: GrantId) -> Result<bool, EngineError> {
+    /// Steps a busy grant that nobody holds, as a worker would, once it is due: a call that a
+    /// holder which died (a crash, a killed process) left in flight once its lease lapsed (the
+    /// machine resolves it: a rotation is re-sent; `Lost` only if the AS's answer proves the
+    /// lost attempt acted), or a retry whose back-off has passed. Without this, `access_token`
+    /// in a process with no worker would wait for one until `Busy`. False (nothing done) while
+    /// a holder's lease runs or before the grant is due.
+    async fn step_if_due(&self, id: GrantId) -> Result<bool, EngineError> {
         let Some(record) = self.store.get(id).await? else {
             return Err(EngineError::NotFound(id));
         };
-        if record.lease.is_some_and(|lease| lease.until > self.now()) {
+        let now = self.now();
+        let held = record.lease.is_some_and(|lease| lease.until > now);
+        let due = record.next_wake_at.is_some_and(|at| at <= now);
+        if held || !due {
             return Ok(false);
         }
-        let mut held = self.claim_for_command(id).await?;
-        self.settle(&mut held).await?;
-        self.release(&held.lease, held.unchanged_wake()).await;
+        let until = after(now, self.config.lease);
+        let Some(claimed) = self
+            .store
+            .claim_grant(id, &self.config.worker_id, now, until)
+            .await?
+        else {
+            return Ok(false); // another took it first
+        };
+        self.advance_claimed(claimed).await;
         Ok(true)
     }
 

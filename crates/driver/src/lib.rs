@@ -103,8 +103,9 @@
 //!   most half the token's lifetime), so a fresh short-lived token is handed out. The engine
 //!   makes no RS calls itself; code that does reports a `403 Inactive Token` with
 //!   [`Engine::access_token_refused`] (one rotation however many report it).
-//!   `access_token` resolves a rotation a dead holder left in flight once its lease lapsed,
-//!   so a process with no worker never waits on one.
+//!   `access_token` steps a busy grant nobody holds once it is due (a rotation a dead holder
+//!   left in flight, a retry after its back-off), so a process with no worker never waits on
+//!   one.
 //! - Time is an input: the engine reads the time of day only from [`EngineConfig::clock`], and
 //!   waits for instants through it, so tests move a [`ManualClock`] instead of sleeping.
 //!   Arithmetic on instants saturates; no configuration makes it panic.

@@ -289,6 +289,32 @@ mod scenarios {
         alive.shutdown().await;
     }
 
+    /// A rotation the AS answered 503 waits for its back-off; with no worker running,
+    /// `access_token` sends the retry itself once it is due and returns the new token (before,
+    /// it waited for a worker until `Busy`).
+    pub async fn access_token_sends_a_due_retry_itself_without_a_worker<S: GrantStore>(store: S) {
+        let world = World::quick().await;
+        let engine = world.engine(store, |_| {}).await;
+        let g = engine.request(world.incoming("retried")).await.unwrap();
+        let first = engine.access_token(g.id).await.unwrap();
+        world
+            .sandbox
+            .set_fault(Route::TokenRotate, Fault::Status { status: 503 }, Some(1));
+        let fresh = engine
+            .access_token_refused(g.id, &first.value)
+            .await
+            .unwrap();
+        assert_ne!(fresh.value, first.value, "rotated");
+        assert_eq!(count(&engine, g.id, EventKind::RotateNow).await, 1);
+        assert_eq!(
+            rotations_at_the_as(&world.sandbox),
+            (2, 1),
+            "the refused attempt and its retry"
+        );
+        assert_replays(&engine, g.id).await;
+        engine.shutdown().await;
+    }
+
     /// A lease of `u64::MAX` seconds (and other absurd durations) is "as long as can be", not
     /// a panic.
     pub async fn absurd_durations_do_not_panic<S: GrantStore>(store: S) {
@@ -315,6 +341,7 @@ per_backend!(
     a_dropped_rotate_still_completes,
     a_refused_token_is_rotated_once,
     access_token_resumes_a_rotation_a_dead_worker_left,
+    access_token_sends_a_due_retry_itself_without_a_worker,
     absurd_durations_do_not_panic,
 );
 
