@@ -27,12 +27,16 @@ async fn setup() -> Setup {
 
 /// A setup whose AS asks clients to wait `wait_seconds` before continuing (`continue.wait`).
 async fn setup_with_wait(wait_seconds: u64) -> Setup {
-    let sandbox = Sandbox::start(SandboxConfig {
+    setup_with(SandboxConfig {
         wait_seconds,
         ..SandboxConfig::default()
     })
     .await
-    .unwrap();
+}
+
+/// A setup whose AS runs with `config`.
+async fn setup_with(config: SandboxConfig) -> Setup {
+    let sandbox = Sandbox::start(config).await.unwrap();
     let key = PrivateKey::generate();
     let wallet = sandbox
         .put_wallet_address(WalletAddressSpec::client(
@@ -695,4 +699,47 @@ async fn a_worker_gives_up_after_its_recovery_budget() {
         .filter(|e| e.route == grantflow::sandbox::Route::GrantRequest)
         .count();
     assert!(attempts >= 2, "retried before giving up: {attempts}");
+}
+
+/// Issue 12: with a token lifetime at or under the margin, `grant token` never returned and
+/// rotated 18-44 times a second. With a 2 s token, expired: one call returns a new token after
+/// exactly one rotation (one request at the AS).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grant_token_with_a_short_lived_token_rotates_once_and_returns() {
+    let s = setup_with(SandboxConfig {
+        wait_seconds: 0,
+        access_token_lifetime_seconds: 2,
+        ..SandboxConfig::default()
+    })
+    .await;
+    let alice = s.sandbox.wallet_address_url("alice");
+    let issued = grant(
+        &s,
+        &["request", "--for", &alice, "--access", "incoming-payment"],
+    )
+    .await;
+    assert_eq!(issued["state"], "Issued", "{issued}");
+    let id = issued["id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(Duration::from_millis(2500)).await; // the token has expired
+    let token = grant(&s, &["token", &id]).await;
+    assert!(
+        token["value"].as_str().is_some_and(|v| !v.is_empty()),
+        "{token}"
+    );
+    let history = grant(&s, &["history", &id]).await;
+    let rotations = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"] == "rotate_now")
+        .count();
+    assert_eq!(rotations, 1, "{history}");
+    let at_the_as = s
+        .sandbox
+        .journal()
+        .iter()
+        .filter(|e| e.route == grantflow::sandbox::Route::TokenRotate)
+        .count();
+    assert_eq!(at_the_as, 1);
+    s.sandbox.shutdown().await;
 }
