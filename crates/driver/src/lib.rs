@@ -46,7 +46,7 @@
 //! # Layout
 //!
 //! No two files import each other. From the bottom: `time.rs`, `error.rs`, `view.rs`,
-//! `config.rs`; then `calls.rs` and `committer.rs`; then `engine.rs` (the type and its shared
+//! `config.rs`; then `calls.rs`, `payment_calls.rs` and `committer.rs`; then `engine.rs` (the type and its shared
 //! state); then `step.rs`; at the top `order.rs`, `command.rs`, `finish.rs`, `worker.rs` and
 //! `callback.rs` (which uses `finish.rs`).
 //!
@@ -64,6 +64,9 @@
 //!   [`WorkerHandle`].
 //! - `calls.rs`: [`Calls`], the seam to the network, and [`ClientCalls`] over
 //!   `grantflow-client`: client errors classified as not sent / ambiguous / refused.
+//! - `payment_calls.rs`: one call of the payment machine (`grantflow-payment`) over the client,
+//!   [`make_payment_call`], its outcome as the machine's event ([`PaymentAnswer`],
+//!   [`payment_event`]). The durable payment loop is not built yet.
 //! - `committer.rs`: group commit: a bounded queue, one batcher, concurrent grants'
 //!   transitions share one store batch.
 //! - `callback.rs`: [`finish_router`], the axum endpoint for finish redirects, and the
@@ -119,6 +122,7 @@ mod engine;
 mod error;
 mod finish;
 mod order;
+mod payment_calls;
 mod step;
 mod time;
 mod view;
@@ -131,6 +135,7 @@ pub use engine::Engine;
 pub use error::{EngineError, OrderPart};
 pub use finish::{CallbackOutcome, CallbackRefusal};
 pub use order::{GrantOrder, Interaction, RequestedGrant};
+pub use payment_calls::{PaymentAnswer, make_payment_call, payment_event};
 pub use time::{Clock, ManualClock, Sleep, SystemClock};
 pub use view::{AccessTokenView, GrantChange, GrantView, HistoryEntry};
 pub use worker::WorkerHandle;
