@@ -7,7 +7,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use grantflow_seal::{KeyId, KeyRing, SealingStore, StorageKey};
-//! use grantflow_store::{GrantId, GrantStore, NewGrant, SqliteStore};
+//! use grantflow_store::{GrantId, GrantStore, GrantSummary, NewGrant, SqliteStore};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let ring = KeyRing::new(vec![StorageKey::generate(KeyId::new("k1")?)])?;
@@ -17,6 +17,7 @@
 //! store.create(NewGrant {
 //!     id, idempotency_key: None, state: state.into(),
 //!     event: r#"{"event":"request"}"#.into(), next_wake_at: None, lease: None,
+//!     summary: GrantSummary::default(),
 //! }, chrono::Utc::now()).await?;
 //! // The row holds a sealed value; the engine reads the token back.
 //! let raw = store.inner().get(id).await?.unwrap().state;

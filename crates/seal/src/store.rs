@@ -6,7 +6,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use grantflow_store::{
     ClaimRequest, Claimed, Created, EventRecord, EventRewrite, GrantId, GrantRecord, GrantStore,
-    Lease, NewGrant, Rewrite, StateWrite, StoreError, WakeSignal, WriteResult,
+    GrantSummary, Lease, ListCursor, ListFilter, ListPage, NewGrant, Rewrite, StateWrite,
+    StoreError, WakeSignal, WriteResult,
 };
 
 use crate::error::SealError;
@@ -20,9 +21,10 @@ fn store_error(e: SealError) -> StoreError {
 /// A [`GrantStore`] whose rows hold sealed secrets.
 ///
 /// Writes (`create`, `commit`) seal every secret field of the state and event texts under the
-/// ring's sealing key; reads (`get`, `list`, `history`, claims) open them, so the engine sees
-/// the same JSON it wrote and the inner store sees only sealed JSON. A row written before
-/// sealing (no marker) is read as it is and sealed on its next write.
+/// ring's sealing key; reads (`get`, `list`, `list_page`, `history`, claims) open them, so the
+/// engine sees the same JSON it wrote and the inner store sees only sealed JSON. A row written
+/// before sealing (no marker) is read as it is and sealed on its next write. Summaries
+/// ([`GrantSummary`]) hold no secret and pass through as they are.
 ///
 /// Without a ring ([`SealingStore::insecure_plaintext`]) texts are written in the clear and
 /// sealed rows cannot be read ([`SealError::NoKeyRing`]): for tests only.
@@ -314,5 +316,30 @@ impl<S: GrantStore> GrantStore for SealingStore<S> {
 
     fn wake_signal(&self) -> WakeSignal {
         self.inner.wake_signal()
+    }
+
+    async fn list_page(
+        &self,
+        filter: &ListFilter,
+        after: Option<ListCursor>,
+        limit: u32,
+    ) -> Result<ListPage, StoreError> {
+        let mut page = self.inner.list_page(filter, after, limit).await?;
+        page.grants = page
+            .grants
+            .into_iter()
+            .map(|r| self.open_record(r))
+            .collect::<Result<_, _>>()?;
+        Ok(page)
+    }
+
+    /// Passes the summary through as it is: it holds no secret (see [`GrantSummary`]).
+    async fn write_summary(
+        &self,
+        id: GrantId,
+        version: i64,
+        summary: &GrantSummary,
+    ) -> Result<bool, StoreError> {
+        self.inner.write_summary(id, version, summary).await
     }
 }

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
+use crate::list::{GrantSummary, ListCursor, ListFilter, ListPage};
 use crate::model::{
     ClaimRequest, Claimed, Created, EventRecord, GrantId, GrantRecord, Lease, NewGrant, Rewrite,
     StateWrite, WriteResult,
@@ -123,5 +124,23 @@ impl GrantStore for AnyStore {
 
     fn wake_signal(&self) -> WakeSignal {
         delegate!(self, s => s.wake_signal())
+    }
+
+    async fn list_page(
+        &self,
+        filter: &ListFilter,
+        after: Option<ListCursor>,
+        limit: u32,
+    ) -> Result<ListPage, StoreError> {
+        delegate!(self, s => s.list_page(filter, after, limit).await)
+    }
+
+    async fn write_summary(
+        &self,
+        id: GrantId,
+        version: i64,
+        summary: &GrantSummary,
+    ) -> Result<bool, StoreError> {
+        delegate!(self, s => s.write_summary(id, version, summary).await)
     }
 }

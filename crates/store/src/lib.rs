@@ -7,8 +7,11 @@
 //! application's idempotency key. Every transition appends one event row in the same transaction
 //! as the state. Workers claim due grants in batches under a lease; every write is fenced on the
 //! version and the lease token, so a worker whose lease lapsed cannot overwrite newer work.
+//! Beside the state, each row keeps the non-secret [`GrantSummary`] its writer computed (state
+//! kind, access types, wallet address, last error) in indexed columns, so operators' listings
+//! ([`GrantStore::list_page`]: filtered keyset pages) never open a state.
 //! The guarantees are written down on [`GrantStore`]; the contract tests in `tests/contract.rs`
-//! run the same scenarios against both backends.
+//! (and `tests/list.rs` for summaries and pages) run the same scenarios against both backends.
 //!
 //! # Layout
 //!
@@ -16,6 +19,8 @@
 //! - `model.rs`: the values: [`GrantRecord`], [`EventRecord`], [`Lease`], [`StateWrite`] and its
 //!   [`Fence`], the write results [`Committed`] / [`Refused`], and [`Rewrite`] (re-encoding
 //!   stored texts without a transition).
+//! - `list.rs`: what operators query by: [`GrantSummary`] (the non-secret columns beside the
+//!   state), [`ListFilter`], keyset pages ([`ListCursor`], [`ListPage`]).
 //! - `postgres.rs`: [`PgStore`]: `FOR UPDATE SKIP LOCKED` batch claims, one-statement batch
 //!   commits, `LISTEN grantflow_due` wake-ups; [`PG_MIGRATOR`].
 //! - `sqlite.rs`: [`SqliteStore`]: one connection (the single writer), in-process wake-ups;
@@ -42,6 +47,7 @@
 //!     event: serde_json::json!({"event": "request"}).to_string(),
 //!     next_wake_at: Some(now),
 //!     lease: None,
+//!     summary: GrantSummary::default(),
 //! }, now).await?;
 //!
 //! // A worker claims it, and writes the next state under its lease.
@@ -56,6 +62,7 @@
 //!     event: serde_json::json!({"event": "done"}).to_string(),
 //!     at: now,
 //!     next_wake_at: None,
+//!     summary: GrantSummary { state_kind: Some("Final".into()), ..GrantSummary::default() },
 //! }], now).await?;
 //! assert_eq!(results[0].as_ref().map(|c| c.version), Ok(2));
 //! assert_eq!(store.history(id).await?.len(), 2);
@@ -65,6 +72,7 @@
 
 mod any;
 mod error;
+mod list;
 mod model;
 mod postgres;
 mod sqlite;
@@ -73,6 +81,7 @@ mod wake;
 
 pub use any::AnyStore;
 pub use error::StoreError;
+pub use list::{GrantSummary, ListCursor, ListFilter, ListPage, MAX_PAGE, MalformedCursor};
 pub use model::{
     AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, EventRewrite, Fence,
     GrantId, GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, NewLease, Refused, RefusedReason,

@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::list::GrantSummary;
+
 /// The identifier of a grant: a random (v4) uuid chosen by the engine when the grant is requested.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -87,6 +89,8 @@ pub struct NewGrant {
     /// Create the grant already leased to its creator (which then makes the first call itself);
     /// the lease is only taken if the grant is inserted.
     pub lease: Option<NewLease>,
+    /// The non-secret summary of `state`, written to the queryable columns beside it.
+    pub summary: GrantSummary,
 }
 
 /// A lease to take at creation (see [`NewGrant::lease`]).
@@ -107,6 +111,7 @@ impl fmt::Debug for NewGrant {
             .field("event", &Redacted)
             .field("next_wake_at", &self.next_wake_at)
             .field("lease", &self.lease)
+            .field("summary", &self.summary)
             .finish()
     }
 }
@@ -143,6 +148,9 @@ pub struct GrantRecord {
     pub created_at: DateTime<Utc>,
     /// When the row last changed.
     pub updated_at: DateTime<Utc>,
+    /// The summary written with the last write (empty for a row written before the summary
+    /// columns existed and not written since).
+    pub summary: GrantSummary,
 }
 
 impl fmt::Debug for GrantRecord {
@@ -156,6 +164,7 @@ impl fmt::Debug for GrantRecord {
             .field("lease", &self.lease)
             .field("created_at", &self.created_at)
             .field("updated_at", &self.updated_at)
+            .field("summary", &self.summary)
             .finish()
     }
 }
@@ -244,6 +253,8 @@ pub struct StateWrite {
     pub at: DateTime<Utc>,
     /// When the grant next needs attention once unleased (`None`: never, it is final).
     pub next_wake_at: Option<DateTime<Utc>>,
+    /// The non-secret summary of `state`, replacing the grant's previous one.
+    pub summary: GrantSummary,
 }
 
 impl fmt::Debug for StateWrite {
@@ -256,6 +267,7 @@ impl fmt::Debug for StateWrite {
             .field("event", &Redacted)
             .field("at", &self.at)
             .field("next_wake_at", &self.next_wake_at)
+            .field("summary", &self.summary)
             .finish()
     }
 }
@@ -393,6 +405,7 @@ mod tests {
             event: r#"{"nonce": "SECRET-NONCE"}"#.into(),
             at: chrono::DateTime::UNIX_EPOCH,
             next_wake_at: None,
+            summary: GrantSummary::default(),
         };
         let shown = format!("{w:?}");
         assert!(!shown.contains("SECRET"), "{shown}");

@@ -13,10 +13,11 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{Connection, Row, Sqlite, Transaction};
+use sqlx::{Connection, QueryBuilder, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::list::{GrantSummary, ListCursor, ListFilter, ListPage, fetch_limit, page};
 use crate::model::{
     AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, Fence, GrantId,
     GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, Rewrite, StateWrite, WriteResult,
@@ -32,7 +33,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub static SQLITE_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/sqlite");
 
 const GRANT_COLUMNS: &str = "id, idempotency_key, state, version, next_wake_at, \
-     lease_owner, lease_token, lease_until, created_at, updated_at";
+     lease_owner, lease_token, lease_until, created_at, updated_at, \
+     state_kind, access_types, wallet_address, last_error";
 
 /// The SQLite implementation of [`GrantStore`]. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -177,7 +179,28 @@ fn grant_from_row(row: &SqliteRow) -> Result<GrantRecord, StoreError> {
         },
         created_at: time(id, row.try_get("created_at").map_err(decode)?)?,
         updated_at: time(id, row.try_get("updated_at").map_err(decode)?)?,
+        summary: GrantSummary {
+            state_kind: row.try_get("state_kind").map_err(decode)?,
+            access_types: match row
+                .try_get::<Option<String>, _>("access_types")
+                .map_err(decode)?
+            {
+                Some(json) => serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
+                    grant: id,
+                    detail: format!("access_types is not a JSON array of strings: {e}"),
+                })?,
+                None => Vec::new(),
+            },
+            wallet_address: row.try_get("wallet_address").map_err(decode)?,
+            last_error: row.try_get("last_error").map_err(decode)?,
+        },
     })
+}
+
+/// The `access_types` column of a summary: a JSON array of strings, NULL when none is known.
+fn access_column(summary: &GrantSummary) -> Option<String> {
+    (!summary.access_types.is_empty())
+        .then(|| serde_json::Value::from(summary.access_types.as_slice()).to_string())
 }
 
 async fn claim_in(
@@ -230,8 +253,9 @@ impl GrantStore for SqliteStore {
         let done = sqlx::query(
             "INSERT INTO grantflow_grants
                  (id, idempotency_key, state, version, next_wake_at,
-                  lease_owner, lease_token, lease_until, created_at, updated_at)
-             VALUES (?1, ?2, ?3, 1, ?4, ?6, ?7, ?8, ?5, ?5)
+                  lease_owner, lease_token, lease_until, created_at, updated_at,
+                  state_kind, access_types, wallet_address, last_error)
+             VALUES (?1, ?2, ?3, 1, ?4, ?6, ?7, ?8, ?5, ?5, ?9, ?10, ?11, ?12)
              ON CONFLICT (idempotency_key) DO NOTHING",
         )
         .bind(grant.id.0)
@@ -242,6 +266,10 @@ impl GrantStore for SqliteStore {
         .bind(owner)
         .bind(token)
         .bind(until.map(micros))
+        .bind(&grant.summary.state_kind)
+        .bind(access_column(&grant.summary))
+        .bind(&grant.summary.wallet_address)
+        .bind(&grant.summary.last_error)
         .execute(&mut *tx)
         .await
         .map_err(StoreError::db("create a grant"))?;
@@ -476,7 +504,8 @@ impl GrantStore for SqliteStore {
                      next_wake_at = COALESCE(?5, ?6),
                      lease_owner = CASE WHEN ?5 IS NULL THEN NULL ELSE lease_owner END,
                      lease_until = ?5,
-                     updated_at = ?7
+                     updated_at = ?7,
+                     state_kind = ?8, access_types = ?9, wallet_address = ?10, last_error = ?11
                  WHERE id = ?1 AND version = ?2
                    AND CASE WHEN ?3 IS NULL
                             THEN lease_until IS NULL OR lease_until <= ?7
@@ -491,6 +520,10 @@ impl GrantStore for SqliteStore {
             .bind(keep)
             .bind(w.next_wake_at.map(micros))
             .bind(micros(now))
+            .bind(&w.summary.state_kind)
+            .bind(access_column(&w.summary))
+            .bind(&w.summary.wallet_address)
+            .bind(&w.summary.last_error)
             .fetch_optional(&mut *tx)
             .await
             .map_err(StoreError::db("commit a transition"))?;
@@ -595,6 +628,73 @@ impl GrantStore for SqliteStore {
 
     fn wake_signal(&self) -> WakeSignal {
         self.waker.signal()
+    }
+
+    async fn list_page(
+        &self,
+        filter: &ListFilter,
+        after: Option<ListCursor>,
+        limit: u32,
+    ) -> Result<ListPage, StoreError> {
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {GRANT_COLUMNS} FROM grantflow_grants WHERE 1"
+        ));
+        if let Some(kind) = &filter.state_kind {
+            q.push(" AND state_kind = ").push_bind(kind.clone());
+        }
+        if let Some(wallet) = &filter.wallet_address {
+            q.push(" AND wallet_address = ").push_bind(wallet.clone());
+        }
+        if let Some(access) = &filter.access_type {
+            q.push(" AND EXISTS (SELECT 1 FROM json_each(access_types) WHERE value = ")
+                .push_bind(access.clone())
+                .push(")");
+        }
+        if let Some(t) = filter.created_after {
+            q.push(" AND created_at >= ").push_bind(micros(t));
+        }
+        if let Some(t) = filter.created_before {
+            q.push(" AND created_at < ").push_bind(micros(t));
+        }
+        if let Some(c) = after {
+            q.push(" AND (created_at, id) < (")
+                .push_bind(micros(c.created_at))
+                .push(", ")
+                .push_bind(c.id.0)
+                .push(")");
+        }
+        q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+            .push_bind(fetch_limit(limit));
+        let rows = q
+            .build()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(StoreError::db("list a page of grants"))?;
+        let grants = rows.iter().map(grant_from_row).collect::<Result<_, _>>()?;
+        Ok(page(grants, limit))
+    }
+
+    async fn write_summary(
+        &self,
+        id: GrantId,
+        version: i64,
+        summary: &GrantSummary,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE grantflow_grants
+             SET state_kind = ?3, access_types = ?4, wallet_address = ?5, last_error = ?6
+             WHERE id = ?1 AND version = ?2",
+        )
+        .bind(id.0)
+        .bind(version)
+        .bind(&summary.state_kind)
+        .bind(access_column(summary))
+        .bind(&summary.wallet_address)
+        .bind(&summary.last_error)
+        .execute(&self.pool)
+        .await
+        .map_err(StoreError::db("write a grant's summary"))?;
+        Ok(done.rows_affected() == 1)
     }
 }
 

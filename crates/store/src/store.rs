@@ -5,6 +5,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
+use crate::list::{GrantSummary, ListCursor, ListFilter, ListPage};
 use crate::model::{
     ClaimRequest, Claimed, Created, EventRecord, Fence, GrantId, GrantRecord, Lease, NewGrant,
     RefusedReason, Rewrite, StateWrite, WriteResult,
@@ -56,6 +57,16 @@ use crate::wake::WakeSignal;
 ///    every [`WakeSignal`] of the store (in any process for a shared database) is eventually
 ///    woken; workers must still poll (at least every 5 s), since a wake-up may be lost and
 ///    later wake-ups are not signalled.
+/// 10. **Summaries go with their state.** The [`GrantSummary`] of a [`NewGrant`] or a
+///     [`StateWrite`] is stored in the same atomic step as its state, replacing the previous
+///     one, exactly as given; [`write_summary`](Self::write_summary) replaces it without a
+///     transition, only if the grant is still at the version it was computed from.
+/// 11. **Keyset pages are exact.** [`list_page`](Self::list_page) returns grants newest first by
+///     (`created_at`, `id`), only those matching its [`ListFilter`] and strictly after its
+///     [`ListCursor`]; following `next` from the first page returns every grant that matched
+///     and existed when the first page was read exactly once, whatever is inserted meanwhile
+///     (grants created at a later `now` sort before every cursor). Grants with an empty summary
+///     are listed by a filter that sets no summary field.
 ///
 /// Times passed in (`now`, lease ends, wake-ups) come from the caller's clock; the store reads
 /// no clock of its own for the grant data.
@@ -154,6 +165,26 @@ pub trait GrantStore: Clone + Send + Sync + 'static {
 
     /// A handle to wait for grants becoming due.
     fn wake_signal(&self) -> WakeSignal;
+
+    /// One keyset page of the grants matching `filter`, newest first, after `after` (from the
+    /// newest when `None`), at most `limit` (1 to [`MAX_PAGE`](crate::MAX_PAGE)) of them, with
+    /// the cursor of the next page. Rule 11 of the contract. Uses the summary columns' indexes.
+    fn list_page(
+        &self,
+        filter: &ListFilter,
+        after: Option<ListCursor>,
+        limit: u32,
+    ) -> impl Future<Output = Result<ListPage, StoreError>> + Send;
+
+    /// Replaces a grant's summary (rule 10), if the grant is still at `version`; `Ok(false)`
+    /// when it moved on (its writer wrote a newer summary) or is gone. For filling the summary
+    /// of rows written before the summary columns existed (`grantflow grant reindex`).
+    fn write_summary(
+        &self,
+        id: GrantId,
+        version: i64,
+        summary: &GrantSummary,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// Checks that no grant appears twice in a batch.

@@ -37,6 +37,7 @@ async fn new_grant<S: GrantStore>(
                 event: json!({"event": "requested"}).to_string(),
                 next_wake_at: wake,
                 lease: None,
+                summary: GrantSummary::default(),
             },
             t0(),
         )
@@ -72,6 +73,7 @@ fn leased_write(
         event: json!({"event": step}).to_string(),
         at: t0(),
         next_wake_at: wake,
+        summary: GrantSummary::default(),
     }
 }
 
@@ -133,6 +135,7 @@ mod scenarios {
                     event: json!({"event": "requested"}).to_string(),
                     next_wake_at: None,
                     lease: None,
+                    summary: GrantSummary::default(),
                 },
                 t0() + secs(1),
             )
@@ -162,6 +165,7 @@ mod scenarios {
                     event: json!({"event": "requested again"}).to_string(),
                     next_wake_at: Some(t0()),
                     lease: None,
+                    summary: GrantSummary::default(),
                 },
                 t0() + secs(5),
             )
@@ -180,6 +184,7 @@ mod scenarios {
             event: json!({"event": n}).to_string(),
             next_wake_at: None,
             lease: None,
+            summary: GrantSummary::default(),
         };
         let (a, b, c) = tokio::join!(
             store.create(make(1), t0()),
@@ -432,6 +437,7 @@ mod scenarios {
             event: json!({"event": step}).to_string(),
             at: t0(),
             next_wake_at: Some(t0()),
+            summary: GrantSummary::default(),
         };
         assert_eq!(commit_one(&store, write(2), t0()).await.unwrap().version, 2);
         assert_eq!(
@@ -464,6 +470,7 @@ mod scenarios {
             event: json!({"event": "cancel"}).to_string(),
             at: t0(),
             next_wake_at: Some(t0() + secs(40)),
+            summary: GrantSummary::default(),
         };
         assert_eq!(
             commit_one(&store, command(1), t0() + secs(10))
@@ -621,6 +628,7 @@ mod scenarios {
                 owner: "api".into(),
                 until: t0() + secs(30),
             }),
+            summary: GrantSummary::default(),
         };
         let created = store.create(make(1), t0()).await.unwrap();
         assert!(created.inserted);

@@ -35,6 +35,7 @@ async fn claims_use_the_partial_index_with_many_final_grants(pool: PgPool) {
                     event: json!({}).to_string(),
                     next_wake_at: Some(now),
                     lease: None,
+                    summary: GrantSummary::default(),
                 },
                 now,
             )
@@ -96,6 +97,7 @@ async fn a_stale_write_racing_a_takeover_never_lands(pool: PgPool) {
                     event: json!({}).to_string(),
                     next_wake_at: Some(t0),
                     lease: None,
+                    summary: GrantSummary::default(),
                 },
                 t0,
             )
@@ -118,6 +120,7 @@ async fn a_stale_write_racing_a_takeover_never_lands(pool: PgPool) {
             event: json!({"by": "A"}).to_string(),
             at: later,
             next_wake_at: None,
+            summary: GrantSummary::default(),
         };
         let b_store = store.clone();
         let (a_result, b_claim) = tokio::join!(
@@ -149,6 +152,7 @@ async fn a_stale_write_racing_a_takeover_never_lands(pool: PgPool) {
                             event: json!({"by": "B"}).to_string(),
                             at: later,
                             next_wake_at: None,
+                            summary: GrantSummary::default(),
                         }],
                         later,
                     )
