@@ -117,6 +117,28 @@ impl fmt::Display for StateKind {
     }
 }
 
+/// A name that is not a [`StateKind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown state kind {0:?}: expected one of Requested, AwaitingInteraction, Continuing, \
+     Canceling, Issued, Rotating, Revoking, Rejected, Canceled, Revoked, Failed, Lost, Expired"
+)]
+pub struct UnknownStateKind(pub String);
+
+/// Parses the table's name ([`StateKind::as_str`], `AwaitingInteraction`) or the serde name
+/// (`awaiting_interaction`), in any case.
+impl std::str::FromStr for StateKind {
+    type Err = UnknownStateKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted: String = s.chars().filter(|c| *c != '_').collect();
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(&wanted))
+            .ok_or_else(|| UnknownStateKind(s.chars().take(64).collect()))
+    }
+}
+
 /// The coarse events of the transition table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -261,5 +283,22 @@ impl CallKind {
 impl fmt::Display for CallKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_kind_parses_from_its_names() {
+        for kind in StateKind::ALL {
+            assert_eq!(kind.as_str().parse::<StateKind>(), Ok(kind));
+            assert_eq!(kind.as_str().to_lowercase().parse::<StateKind>(), Ok(kind));
+            let serde_name = serde_json::to_value(kind).unwrap();
+            assert_eq!(serde_name.as_str().unwrap().parse::<StateKind>(), Ok(kind));
+        }
+        let err = "Pending".parse::<StateKind>().unwrap_err();
+        assert!(err.to_string().contains("AwaitingInteraction"), "{err}");
     }
 }

@@ -155,7 +155,7 @@ pub use error::MachineError;
 pub use event::{Answer, CallbackQueryError, Event, FinishCallback};
 pub use format::{FORMAT_VERSION, OLDEST_READABLE_VERSION, StateFormatError};
 pub use intent::GrantIntent;
-pub use kind::{AnswerKind, CallKind, EventKind, StateKind};
+pub use kind::{AnswerKind, CallKind, EventKind, StateKind, UnknownStateKind};
 pub use secrets::{SECRET_FIELDS, SecretField, secret_field, visit_secrets};
 pub use state::{
     AwaitingInteraction, Call, CallStatus, CallTrouble, CancelGoal, Canceling, ContinueMode,
