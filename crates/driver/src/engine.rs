@@ -113,17 +113,6 @@ impl<S: GrantStore> Engine<S> {
         self.inner.get(id).await
     }
 
-    /// Lists grants, newest first, skipping `offset` (for operators and command lines).
-    pub async fn list(&self, limit: u32, offset: u64) -> Result<Vec<GrantView>, EngineError> {
-        self.inner
-            .store
-            .list(limit, offset)
-            .await?
-            .into_iter()
-            .map(GrantView::from_record)
-            .collect()
-    }
-
     /// Reads the grant created under an idempotency key, if any.
     pub async fn get_by_idempotency_key(
         &self,

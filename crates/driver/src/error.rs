@@ -111,6 +111,9 @@ pub enum EngineError {
     /// runs tasks, so create it from within one (e.g. inside `#[tokio::main]`).
     #[error("the engine needs a tokio runtime: create it from within one")]
     NoRuntime,
+    /// A list filter named an access type that does not exist.
+    #[error("unknown access type {0:?}: expected incoming-payment, outgoing-payment or quote")]
+    UnknownAccessType(String),
 }
 
 impl From<StoreError> for EngineError {

@@ -46,12 +46,16 @@
 //! # Layout
 //!
 //! No two files import each other. From the bottom: `time.rs`, `error.rs`, `view.rs`,
-//! `config.rs`; then `calls.rs`, `payment_calls.rs` and `committer.rs`; then `engine.rs` (the type and its shared
-//! state); then `step.rs`; at the top `order.rs`, `command.rs`, `finish.rs`, `worker.rs` and
-//! `callback.rs` (which uses `finish.rs`).
+//! `config.rs`, `summary.rs`; then `calls.rs`, `payment_calls.rs` and `committer.rs`; then
+//! `engine.rs` (the type and its shared state); then `step.rs`; at the top `order.rs`,
+//! `command.rs`, `finish.rs`, `worker.rs`, `list.rs` and `callback.rs` (which uses `finish.rs`).
 //!
-//! - `engine.rs`: [`Engine`]: construction, reads (get, list, history), the change feed
+//! - `engine.rs`: [`Engine`]: construction, reads (get, history), the change feed
 //!   (subscribe, wait_for) and graceful shutdown.
+//! - `list.rs`: [`Engine::list`] ([`GrantFilter`], keyset [`GrantPage`]s with a
+//!   [`ListCursor`]) and [`Engine::reindex`] (summaries of grants written before they existed).
+//! - `summary.rs`: the non-secret summary (state kind, access types, wallet address, last
+//!   error) computed from every state committed, for the store's queryable columns.
 //! - `order.rs`: [`Engine::request`]: [`GrantOrder`] to a GNAP grant request (finish URI and
 //!   nonce), the idempotency check against the grant's first event.
 //! - `step.rs`: the one way a grant is advanced (apply, commit, call, commit), the lease
@@ -87,6 +91,11 @@
 //!
 //! # Decisions
 //!
+//! - Every write carries a summary of the state (kind, requested access types, the user's wallet
+//!   address, last error) that the store keeps in indexed columns: the state is opaque to the
+//!   store and its secrets sealed, so only the driver can compute it. The request's access and
+//!   wallet are carried forward from the previous summary once the state no longer holds the
+//!   request. Rows from before the columns: [`Engine::reindex`] (`grantflow grant reindex`).
 //! - The application's request path makes the grant request itself (the grant row is created
 //!   leased to this engine), so the redirect URL comes back from [`Engine::request`] in one round
 //!   trip; if the call fails, a worker carries the grant on.
@@ -121,9 +130,11 @@ mod config;
 mod engine;
 mod error;
 mod finish;
+mod list;
 mod order;
 mod payment_calls;
 mod step;
+mod summary;
 mod time;
 mod view;
 mod worker;
@@ -134,6 +145,8 @@ pub use config::EngineConfig;
 pub use engine::Engine;
 pub use error::{EngineError, OrderPart};
 pub use finish::{CallbackOutcome, CallbackRefusal};
+pub use grantflow_store::ListCursor;
+pub use list::{ACCESS_TYPES, GrantFilter, GrantPage, ReindexReport, Reindexed};
 pub use order::{GrantOrder, Interaction, RequestedGrant};
 pub use payment_calls::{PaymentAnswer, make_payment_call, payment_event};
 pub use time::{Clock, ManualClock, Sleep, SystemClock};

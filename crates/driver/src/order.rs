@@ -10,13 +10,14 @@ use grantflow_protocol::grant::{
     AccessItem, AccessTokenRequest, Client, FinishMethod, GrantRequest, InteractFinish,
     InteractRequest, InteractStart,
 };
-use grantflow_store::{GrantId, GrantStore, NewGrant, NewLease};
+use grantflow_store::{GrantId, GrantStore, GrantSummary, NewGrant, NewLease};
 use tracing::Instrument;
 use url::Url;
 
 use crate::engine::{Engine, Inner};
 use crate::error::{EngineError, OrderPart};
 use crate::step::Held;
+use crate::summary::summarize;
 use crate::time::after;
 use crate::view::{GrantView, HistoryEntry};
 
@@ -183,6 +184,7 @@ impl<S: GrantStore> Engine<S> {
             &inner.config.machine,
         )
         .map_err(|source| EngineError::Refused { grant: id, source })?;
+        let summary = summarize(&t.state, &GrantSummary::default());
         let created = inner
             .store
             .create(
@@ -196,6 +198,7 @@ impl<S: GrantStore> Engine<S> {
                         owner: inner.config.worker_id.clone(),
                         until: after(now, inner.config.lease),
                     }),
+                    summary: summary.clone(),
                 },
                 now,
             )
@@ -213,6 +216,7 @@ impl<S: GrantStore> Engine<S> {
                 state: t.state,
                 lease,
                 due_at: None,
+                summary,
             };
             if let Err(error) = inner.run_calls(&mut held, t.effects).await {
                 tracing::warn!(%error, "the grant request did not complete; a worker carries the grant on");

@@ -20,12 +20,15 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use grantflow_machine::{Change, Effects, Event, GrantState, MachineError, transition};
-use grantflow_store::{AfterWrite, Claimed, Fence, GrantId, GrantStore, Lease, StateWrite};
+use grantflow_store::{
+    AfterWrite, Claimed, Fence, GrantId, GrantStore, GrantSummary, Lease, StateWrite,
+};
 use tracing::Instrument;
 
 use crate::calls::CallOutcome;
 use crate::engine::Inner;
 use crate::error::EngineError;
+use crate::summary::summarize;
 use crate::time::{after, delta, plus};
 use crate::view::decode_state;
 
@@ -40,6 +43,9 @@ pub(crate) struct Held {
     pub(crate) lease: Lease,
     /// The wake-up time the grant had before it was claimed (restored on a no-op release).
     pub(crate) due_at: Option<DateTime<Utc>>,
+    /// The summary last written with the state (carries the request's access types and wallet
+    /// address forward once the state no longer holds the request).
+    pub(crate) summary: GrantSummary,
 }
 
 impl Held {
@@ -53,6 +59,7 @@ impl Held {
                 state,
                 lease: c.lease,
                 due_at: c.due_at,
+                summary: c.grant.summary,
             }),
             Err(e) => Err((e, c.lease)),
         }
@@ -96,6 +103,7 @@ impl<S: GrantStore> Inner<S> {
         } else {
             AfterWrite::Release
         };
+        let summary = summarize(&t.state, &held.summary);
         let write = StateWrite {
             id: held.id,
             expected_version: held.version,
@@ -107,6 +115,7 @@ impl<S: GrantStore> Inner<S> {
             event: serde_json::to_string(&event)?,
             at: now,
             next_wake_at: wake,
+            summary: summary.clone(),
         };
         match self.committer.commit(write).await? {
             Ok(committed) => {
@@ -116,6 +125,7 @@ impl<S: GrantStore> Inner<S> {
                     held.lease.until = until;
                 }
                 held.state = t.state;
+                held.summary = summary;
                 tracing::debug!(
                     event = ?event_kind,
                     from = ?from,

@@ -25,6 +25,12 @@ pub struct GrantView {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// The user's wallet address the grant was requested for (`None` for quote-only access, or
+    /// a grant not written since before summaries were kept and not reindexed).
+    pub wallet_address: Option<String>,
+    /// The access types requested (`incoming-payment`, `outgoing-payment`, `quote`); empty
+    /// when unknown, as for `wallet_address`.
+    pub access_types: Vec<String>,
 }
 
 impl GrantView {
@@ -52,6 +58,8 @@ impl GrantView {
             next_wake_at: record.next_wake_at,
             created_at: record.created_at,
             updated_at: record.updated_at,
+            wallet_address: record.summary.wallet_address,
+            access_types: record.summary.access_types,
         })
     }
 }

@@ -10,7 +10,7 @@ mod support;
 
 use std::time::Duration;
 
-use grantflow_driver::{CallbackOutcome, CallbackRefusal, Interaction, OrderPart};
+use grantflow_driver::{CallbackOutcome, CallbackRefusal, GrantFilter, Interaction, OrderPart};
 use grantflow_machine::{EventKind, StateKind};
 use grantflow_sandbox::SandboxConfig;
 use grantflow_store::GrantStore;
@@ -36,7 +36,11 @@ mod scenarios {
             .unwrap();
         assert!(!again.inserted);
         assert_eq!(again.id, requested.id);
-        let listed = engine.list(10, 0).await.unwrap();
+        let listed = engine
+            .list(&GrantFilter::default(), None, 10)
+            .await
+            .unwrap()
+            .grants;
         assert_eq!(listed.len(), 1, "one grant for one key");
         assert_eq!(listed[0].id, requested.id);
         assert_eq!(again.redirect.as_deref(), Some(redirect.as_str()));
@@ -374,7 +378,15 @@ mod scenarios {
             .await
             .unwrap();
         assert_eq!((again.id, again.inserted), (first.id, false));
-        assert_eq!(engine.list(10, 0).await.unwrap().len(), 1);
+        assert_eq!(
+            engine
+                .list(&GrantFilter::default(), None, 10)
+                .await
+                .unwrap()
+                .grants
+                .len(),
+            1
+        );
         assert_eq!(
             engine.history(first.id).await.unwrap().len(),
             2,
