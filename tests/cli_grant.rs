@@ -268,14 +268,49 @@ async fn a_finish_redirect_handed_over_by_hand_continues_the_grant() {
     .await;
     let second_id = second["id"].as_str().unwrap().to_owned();
     let listed = grant(&s, &["list"]).await;
-    let rows = listed.as_array().unwrap();
+    let rows = listed["grants"].as_array().unwrap();
     assert_eq!(rows.len(), 2, "{listed}");
     assert_eq!(rows[0]["id"], second_id.as_str());
     assert_eq!(rows[1]["id"], id.as_str());
     assert_eq!(rows[1]["state"], "Canceled");
-    let page = grant(&s, &["list", "--limit", "1", "--offset", "1"]).await;
-    assert_eq!(page.as_array().unwrap().len(), 1);
-    assert_eq!(page[0]["id"], id.as_str());
+    assert_eq!(rows[1]["wallet_address"], alice.as_str());
+    assert_eq!(listed["next"], Value::Null);
+    // Pages by cursor: the first page says where the second starts.
+    let first = grant(&s, &["list", "--limit", "1"]).await;
+    assert_eq!(first["grants"][0]["id"], second_id.as_str());
+    let next = first["next"].as_str().expect("a next cursor").to_owned();
+    let page = grant(&s, &["list", "--limit", "1", "--after", &next]).await;
+    assert_eq!(page["grants"].as_array().unwrap().len(), 1);
+    assert_eq!(page["grants"][0]["id"], id.as_str());
+    assert_eq!(page["next"], Value::Null);
+    // Filters: by state (any case), by wallet address, by access type.
+    let canceled = grant(&s, &["list", "--state", "canceled"]).await;
+    assert_eq!(canceled["grants"].as_array().unwrap().len(), 1);
+    assert_eq!(canceled["grants"][0]["id"], id.as_str());
+    // (`grant request --for` names the wallet address in every access type that has one.)
+    let by_wallet = grant(&s, &["list", "--wallet", &alice]).await;
+    assert_eq!(by_wallet["grants"].as_array().unwrap().len(), 2);
+    let by_other = grant(&s, &["list", "--wallet", "https://wallet.invalid/bob"]).await;
+    assert_eq!(by_other["grants"].as_array().unwrap().len(), 0);
+    let by_access = grant(&s, &["list", "--access", "incoming-payment"]).await;
+    assert_eq!(by_access["grants"][0]["id"], second_id.as_str());
+    assert_eq!(by_access["grants"].as_array().unwrap().len(), 1);
+    // Bad input gets a clear error and exit code 1.
+    let out = grant_output(&s, &["list", "--state", "Pending"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("unknown state kind") && stderr.contains("AwaitingInteraction"),
+        "{stderr}"
+    );
+    let out = grant_output(&s, &["list", "--after", "yesterday"]).await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("malformed list cursor"), "{stderr}");
+    // Reindex: every grant already has its summary.
+    let reindexed = grant(&s, &["reindex"]).await;
+    assert_eq!(reindexed["written"], 0);
+    assert_eq!(reindexed["unchanged"], 2);
     s.sandbox.shutdown().await;
 }
 

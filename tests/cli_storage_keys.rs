@@ -14,7 +14,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use chrono::{TimeDelta, Utc};
 use grantflow::seal::{KeyId, KeyRing, SealingStore, StorageKey, is_current};
-use grantflow::store::{AfterWrite, Fence, GrantId, GrantStore, NewGrant, PgStore, StateWrite};
+use grantflow::store::{
+    AfterWrite, Fence, GrantId, GrantStore, GrantSummary, NewGrant, PgStore, StateWrite,
+};
 use serde_json::json;
 
 const GRANTS: usize = 300;
@@ -98,6 +100,7 @@ async fn reseal_killed_mid_way_then_resumed_while_a_worker_writes() {
                     event,
                     next_wake_at: None,
                     lease: None,
+                    summary: GrantSummary::default(),
                 },
                 now,
             )
@@ -112,6 +115,7 @@ async fn reseal_killed_mid_way_then_resumed_while_a_worker_writes() {
             event,
             at: now,
             next_wake_at: None,
+            summary: GrantSummary::default(),
         };
         store_old.commit(vec![write], now).await.unwrap()[0]
             .as_ref()
@@ -169,6 +173,7 @@ async fn reseal_killed_mid_way_then_resumed_while_a_worker_writes() {
                         event: event.clone(),
                         at: now,
                         next_wake_at: None,
+                        summary: GrantSummary::default(),
                     };
                     let result = store.commit(vec![write], now).await.unwrap();
                     result[0]

@@ -1,11 +1,13 @@
-//! `grantflow grant request|status|history|continue|cancel|rotate|revoke|token`: the application
-//! API of the engine from the shell, against the database a worker runs on.
+//! `grantflow grant request|status|list|history|continue|cancel|rotate|revoke|token|reindex`:
+//! the application API of the engine from the shell, against the database a worker runs on.
 //!
 //! `request` sends the grant request itself and prints where to send the user; a running
 //! `grantflow worker` (with the same `--public-url`) takes the finish callback and continues the
 //! grant, or `grant continue` hands a finish redirect over by hand. Commands that only read
-//! (`status`, `history`) need no key. Human text by default, `--json` for scripts; only `token`
-//! prints a secret, because that is what it is for.
+//! (`status`, `list`, `history`) need no key; `list` pages by cursor (`--after`, printed as the
+//! next page's) and filters on the summary columns (`--state`, `--wallet`, `--access`). Human
+//! text by default, `--json` for scripts; only `token` prints a secret, because that is what it
+//! is for.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,14 +15,17 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
-use grantflow_driver::{CallbackOutcome, Engine, EngineConfig, GrantOrder, GrantView, Interaction};
+use grantflow_driver::{
+    CallbackOutcome, Engine, EngineConfig, GrantFilter, GrantOrder, GrantPage, GrantView,
+    Interaction, ListCursor,
+};
 use grantflow_machine::{Event, GrantState, Outcome, StateKind};
 use grantflow_protocol::amount::Amount;
 use grantflow_protocol::grant::{
     AccessAction, AccessItem, IncomingPaymentAccess, OutgoingPaymentAccess, OutgoingPaymentLimits,
     QuoteAccess,
 };
-use grantflow_store::GrantId;
+use grantflow_store::{GrantId, MAX_PAGE};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -55,14 +60,15 @@ enum GrantCommand {
         id: String,
     },
     /// List grants, newest first: id, state, access types, version, last update, next wake-up,
-    /// idempotency key.
-    List {
-        /// How many grants to show at most.
-        #[arg(long, default_value_t = 50, value_name = "N")]
-        limit: u32,
-        /// How many of the newest grants to skip (for paging).
-        #[arg(long, default_value_t = 0, value_name = "N")]
-        offset: u64,
+    /// wallet address, idempotency key; then the cursor of the next page, if there is one.
+    List(ListArgs),
+    /// Write the queryable summary (state, access types, wallet address, last error) of grants
+    /// stored before summaries were kept; needed once after upgrading, when every worker runs
+    /// this version. Safe beside running workers; resumable.
+    Reindex {
+        /// Grants read at a time.
+        #[arg(long, default_value_t = 500, value_name = "N")]
+        page: u32,
     },
     /// Show a grant's recorded events, oldest first.
     History {
@@ -99,6 +105,33 @@ enum GrantCommand {
         #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "300")]
         wait: Option<u64>,
     },
+}
+
+/// `grant list`.
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// Only grants in this state (`AwaitingInteraction`, `Issued`, `Lost`, ...; any case).
+    #[arg(long, value_name = "KIND")]
+    state: Option<String>,
+    /// Only grants requested for this user's wallet address (exactly as requested).
+    #[arg(long, value_name = "URL")]
+    wallet: Option<String>,
+    /// Only grants whose access includes this type.
+    #[arg(long, value_enum, value_name = "TYPE")]
+    access: Option<AccessType>,
+    /// Only grants created at or after this instant (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    created_after: Option<DateTime<Utc>>,
+    /// Only grants created before this instant (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    created_before: Option<DateTime<Utc>>,
+    /// Start after this cursor: the `next` printed by the previous page.
+    #[arg(long, value_name = "CURSOR")]
+    after: Option<String>,
+    /// How many grants to show at most (1 to 1000).
+    #[arg(long, default_value_t = 50, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PAGE)))]
+    limit: u32,
 }
 
 /// `grant request`.
@@ -146,6 +179,17 @@ enum AccessType {
     OutgoingPayment,
 }
 
+impl AccessType {
+    /// The access item `type` on the wire.
+    fn type_str(self) -> &'static str {
+        match self {
+            Self::IncomingPayment => "incoming-payment",
+            Self::Quote => "quote",
+            Self::OutgoingPayment => "outgoing-payment",
+        }
+    }
+}
+
 /// Runs `grantflow grant ...` and returns the process exit code.
 pub fn run(args: GrantArgs) -> ExitCode {
     let json = args.json;
@@ -156,7 +200,10 @@ async fn grant(args: GrantArgs) -> anyhow::Result<Report> {
     let worker_id = EngineConfig::unique_worker_id("cli");
     let makes_calls = !matches!(
         args.command,
-        GrantCommand::Status { .. } | GrantCommand::History { .. } | GrantCommand::List { .. }
+        GrantCommand::Status { .. }
+            | GrantCommand::History { .. }
+            | GrantCommand::List { .. }
+            | GrantCommand::Reindex { .. }
     );
     let engine = build_engine(
         &args.database,
@@ -182,7 +229,22 @@ async fn command(engine: &Engine<Store>, args: &GrantArgs) -> anyhow::Result<Rep
             let requested = requested_access(engine, id).await?;
             Ok(status_with_access(&view, requested.as_deref()))
         }
-        GrantCommand::List { limit, offset } => Ok(list(&engine.list(*limit, *offset).await?)),
+        GrantCommand::List(list_args) => list_grants(engine, list_args).await,
+        GrantCommand::Reindex { page } => {
+            let report = engine.reindex(*page, |_, _| {}).await?;
+            Ok(Report {
+                human: format!(
+                    "summaries written for {} grants ({} already right, {} changed meanwhile and \
+                     were summarised by their writer)",
+                    report.written, report.unchanged, report.moved_on
+                ),
+                json: json!({
+                    "written": report.written,
+                    "unchanged": report.unchanged,
+                    "moved_on": report.moved_on,
+                }),
+            })
+        }
         GrantCommand::History { id: text } => {
             let entries = engine
                 .history(lookup::resolve(engine, text).await?)
@@ -556,23 +618,51 @@ fn access_lines(item: &AccessItem) -> Vec<String> {
     lines
 }
 
-/// Grants as a table and a JSON array (the same fields as `status`'s summary), without secrets.
-fn list(views: &[GrantView]) -> Report {
+/// `grant list`: the filter and cursor checked here (clear errors), one page from the engine.
+async fn list_grants(engine: &Engine<Store>, args: &ListArgs) -> anyhow::Result<Report> {
+    let filter = GrantFilter {
+        state: args
+            .state
+            .as_deref()
+            .map(str::parse::<StateKind>)
+            .transpose()?,
+        wallet: args.wallet.clone(),
+        access: args.access.map(|a| a.type_str().to_owned()),
+        created_after: args.created_after,
+        created_before: args.created_before,
+    };
+    let after = args
+        .after
+        .as_deref()
+        .map(str::parse::<ListCursor>)
+        .transpose()?;
+    Ok(list(&engine.list(&filter, after, args.limit).await?))
+}
+
+/// A page of grants as a table and as JSON (`{"grants": [...], "next": cursor or null}`, the
+/// same fields as `status`'s summary), without secrets.
+fn list(page: &GrantPage) -> Report {
     let mut human = format!(
-        "{:<36}  {:<20}  {:<24}  {:>4}  {:<20}  {:<20}  idempotency key\n",
-        "grant", "state", "access", "v", "updated", "next wake"
+        "{:<36}  {:<20}  {:<24}  {:>4}  {:<20}  {:<20}  {:<30}  idempotency key\n",
+        "grant", "state", "access", "v", "updated", "next wake", "wallet address"
     );
-    let mut rows = Vec::with_capacity(views.len());
-    for view in views {
-        let access = state_access(&view.state).map(access_types);
+    let mut rows = Vec::with_capacity(page.grants.len());
+    for view in &page.grants {
+        // The summary's, or what the state knows for a grant not summarised yet.
+        let access = if view.access_types.is_empty() {
+            state_access(&view.state).map(access_types)
+        } else {
+            Some(view.access_types.join(","))
+        };
         human.push_str(&format!(
-            "{:<36}  {:<20}  {:<24}  {:>4}  {:<20}  {:<20}  {}\n",
+            "{:<36}  {:<20}  {:<24}  {:>4}  {:<20}  {:<20}  {:<30}  {}\n",
             view.id,
             view.kind().as_str(),
             access.as_deref().unwrap_or("-"),
             view.version,
             time(view.updated_at),
             view.next_wake_at.map(time).unwrap_or_else(|| "-".into()),
+            view.wallet_address.as_deref().unwrap_or("-"),
             view.idempotency_key.as_deref().unwrap_or("-"),
         ));
         rows.push(json!({
@@ -581,17 +671,22 @@ fn list(views: &[GrantView]) -> Report {
             "access_types": access.map(|a| a.split(',').map(str::to_owned).collect::<Vec<_>>()),
             "version": view.version,
             "idempotency_key": view.idempotency_key,
+            "wallet_address": view.wallet_address,
             "created_at": view.created_at,
             "updated_at": view.updated_at,
             "next_wake_at": view.next_wake_at,
         }));
     }
-    if views.is_empty() {
+    if page.grants.is_empty() {
         human = "no grants\n".into();
+    }
+    let next = page.next.map(|c| c.to_string());
+    if let Some(next) = &next {
+        human.push_str(&format!("next page: --after {next}\n"));
     }
     Report {
         human,
-        json: Value::Array(rows),
+        json: json!({ "grants": rows, "next": next }),
     }
 }
 

@@ -6,7 +6,7 @@
 //! can afford (a whole id is used as it is, without a scan).
 
 use anyhow::bail;
-use grantflow_driver::{Engine, EngineError};
+use grantflow_driver::{Engine, EngineError, GrantFilter};
 use grantflow_store::GrantId;
 
 use crate::cli::engine::Store;
@@ -29,18 +29,19 @@ pub async fn resolve(engine: &Engine<Store>, text: &str) -> anyhow::Result<Grant
         bail!("{text:?} is not a grant id (hexadecimal digits and '-'); {SEE_THE_LIST}");
     }
     let mut found = Vec::new();
-    let mut offset = 0u64;
+    let mut after = None;
     loop {
-        let page = engine.list(PAGE, offset).await?;
+        let page = engine.list(&GrantFilter::default(), after, PAGE).await?;
         found.extend(
-            page.iter()
+            page.grants
+                .iter()
                 .map(|v| v.id)
                 .filter(|id| id.to_string().starts_with(&prefix)),
         );
-        if found.len() > SHOWN || page.len() < PAGE as usize {
-            break;
+        match page.next {
+            Some(next) if found.len() <= SHOWN => after = Some(next),
+            _ => break,
         }
-        offset += u64::from(PAGE);
     }
     match found.as_slice() {
         [id] => Ok(*id),
