@@ -15,63 +15,20 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a bench: a panic is a broken bench
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use grantflow_client::Client;
-use grantflow_driver::{
-    CallFuture, CallOutcome, Calls, ClientCalls, Engine, EngineConfig, GrantOrder, Interaction,
-};
-use grantflow_machine::{
-    Answer, Config, Effect, Event, GrantIntent, GrantState, StateKind, transition,
-};
-use grantflow_protocol::finish_hash::{FinishHashEncoding, finish_hash};
-use grantflow_protocol::grant::{GrantRequest, GrantResponse, RotatedToken};
+use grantflow_driver::{CallFuture, Calls, ClientCalls, Engine, GrantOrder, Interaction};
+use grantflow_machine::{Effect, StateKind};
 use grantflow_protocol::keys::PrivateKey;
 use grantflow_sandbox::{Sandbox, SandboxConfig, WalletAddressSpec};
 use grantflow_store::{GrantId, GrantStore, PgStore};
 use serde_json::json;
-use sqlx::Connection;
-
-/// Answers every call at once, as the AS would.
-struct InstantCalls {
-    issued: GrantResponse,
-    rotated: RotatedToken,
-}
-
-impl InstantCalls {
-    fn new() -> Self {
-        Self {
-            issued: serde_json::from_value(json!({
-                "access_token": {"value": "BENCHTOKEN", "manage": "http://as.invalid/token/1",
-                                 "expires_in": 600,
-                                 "access": [{"type": "incoming-payment", "actions": ["create", "read"]}]},
-                "continue": {"access_token": {"value": "BENCHCONT"}, "uri": "http://as.invalid/continue/1"}
-            }))
-            .unwrap(),
-            rotated: serde_json::from_value(json!({
-                "access_token": {"value": "BENCHTOKEN2", "manage": "http://as.invalid/token/2",
-                                 "expires_in": 600,
-                                 "access": [{"type": "incoming-payment", "actions": ["create", "read"]}]}
-            }))
-            .unwrap(),
-        }
-    }
-}
-
-impl Calls for InstantCalls {
-    fn call<'a>(&'a self, effect: &'a Effect) -> CallFuture<'a> {
-        let answer = match effect {
-            Effect::Rotate { .. } => Answer::Rotated(self.rotated.clone()),
-            Effect::Cancel { .. } | Effect::RevokeToken { .. } | Effect::Notify { .. } => {
-                Answer::NoContent
-            }
-            _ => Answer::Grant(self.issued.clone()),
-        };
-        Box::pin(async move { CallOutcome::event(Event::Answered { answer }) })
-    }
-}
+use support::{InstantCalls, engine_config, rss_kib, scratch, seed_state};
 
 /// Never answers: a worker stuck in calls (its leases are what the recovery part measures).
 struct HangingCalls;
@@ -97,83 +54,6 @@ impl Calls for TimedCalls {
     }
 }
 
-fn intent() -> GrantIntent {
-    let request: GrantRequest = serde_json::from_value(json!({
-        "access_token": {"access": [{"type": "incoming-payment", "actions": ["create", "read"]}]},
-        "client": "http://client.invalid/bench",
-        "interact": {"start": ["redirect"],
-                     "finish": {"method": "redirect", "uri": "http://client.invalid/finish/x",
-                                "nonce": "BENCHCLIENTNONCE"}}
-    }))
-    .unwrap();
-    GrantIntent::new("http://as.invalid/", request)
-}
-
-/// A stored state, built through the machine: `Continuing` with the continue call due (the
-/// finish callback verified before `wait` passed), or `AwaitingInteraction`.
-fn seed_state(continuing: bool, deadline: TimeDelta) -> String {
-    let config = Config {
-        interaction_deadline: deadline,
-        ..Config::default()
-    };
-    let t0 = Utc::now() - TimeDelta::hours(1);
-    let intent = intent();
-    let endpoint = intent.grant_endpoint.clone();
-    let mut state = transition(
-        &GrantState::Initial,
-        Event::Request {
-            intent: intent.into(),
-        },
-        t0,
-        &config,
-    )
-    .unwrap()
-    .state;
-    let pending: GrantResponse = serde_json::from_value(json!({
-        "interact": {"redirect": "http://as.invalid/interact/1/abc", "finish": "BENCHASNONCE"},
-        "continue": {"access_token": {"value": "BENCHCONT"}, "uri": "http://as.invalid/continue/1", "wait": 5}
-    }))
-    .unwrap();
-    state = transition(
-        &state,
-        Event::Answered {
-            answer: Answer::Grant(pending),
-        },
-        t0,
-        &config,
-    )
-    .unwrap()
-    .state;
-    if continuing {
-        let hash = finish_hash(
-            "BENCHCLIENTNONCE",
-            "BENCHASNONCE",
-            "BENCHREF",
-            &endpoint,
-            FinishHashEncoding::PaddedBase64,
-        );
-        let callback = grantflow_machine::FinishCallback::from_query_pairs([
-            ("hash", hash.as_str()),
-            ("interact_ref", "BENCHREF"),
-        ])
-        .unwrap();
-        state = transition(
-            &state,
-            Event::FinishCallback { callback },
-            t0 + TimeDelta::seconds(1),
-            &config,
-        )
-        .unwrap()
-        .state;
-        assert_eq!(state.kind(), StateKind::Continuing);
-        assert!(
-            state.call_in_flight().is_none(),
-            "the continue is due, not in flight"
-        );
-    }
-    state.to_json().unwrap()
-}
-
 /// Inserts `n` grants with `state`, due at `wake`, in batches (no events: the bench only appends).
 async fn seed(store: &PgStore, n: usize, state: &str, wake: DateTime<Utc>) {
     let mut left = n;
@@ -197,41 +77,11 @@ async fn seed(store: &PgStore, n: usize, state: &str, wake: DateTime<Utc>) {
         .unwrap();
 }
 
-/// A fresh scratch database `name` on the server of `url`, migrated.
-async fn scratch(url: &str, name: &str, connections: u32) -> PgStore {
-    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let mut u = url::Url::parse(url).unwrap();
-    u.set_path(name);
-    PgStore::connect(u.as_str(), connections).await.unwrap()
-}
-
 async fn count(store: &PgStore, sql: &str) -> i64 {
     sqlx::query_scalar(sql)
         .fetch_one(store.pool())
         .await
         .unwrap()
-}
-
-fn engine_config(worker: &str, lease: Duration) -> EngineConfig {
-    let mut c = EngineConfig::new(
-        EngineConfig::unique_worker_id(worker),
-        "http://client.invalid/bench",
-    );
-    c.lease = lease;
-    c.claim_batch = 256;
-    c.max_concurrent_grants = 1024;
-    c.commit_batch = 512;
-    c.poll_interval = Duration::from_millis(100);
-    c.shutdown_grace = Duration::from_secs(5);
-    c
 }
 
 async fn overhead(url: &str, full: bool) {
@@ -514,17 +364,6 @@ async fn recovery(url: &str, full: bool) {
         el < lease + Duration::from_secs(5),
         "recovery slower than lease + 5 s"
     );
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
 }
 
 async fn memory(url: &str, full: bool) {
