@@ -114,6 +114,8 @@ impl<S: GrantStore> Engine<S> {
     }
 
     /// Reads the grant created under an idempotency key, if any.
+    ///
+    /// Cancel safety: a read; dropping the future changes nothing.
     pub async fn get_by_idempotency_key(
         &self,
         key: &str,
@@ -128,6 +130,8 @@ impl<S: GrantStore> Engine<S> {
 
     /// A grant's recorded events, oldest first (replaying them through the machine from
     /// `GrantState::Initial` gives its state).
+    ///
+    /// Cancel safety: a read; dropping the future changes nothing.
     pub async fn history(&self, id: GrantId) -> Result<Vec<HistoryEntry>, EngineError> {
         let records = self.inner.store.history(id).await?;
         if records.is_empty() {
@@ -171,6 +175,9 @@ impl<S: GrantStore> Engine<S> {
 
     /// Waits for ctrl-c (SIGINT) or SIGTERM, then shuts down gracefully (see
     /// [`shutdown`](Self::shutdown)). What a worker process runs on its main task.
+    ///
+    /// Cancel safety: dropped before a signal, nothing happened; dropped after, as
+    /// [`shutdown`](Self::shutdown).
     pub async fn shutdown_on_signal(&self) -> std::io::Result<()> {
         wait_for_signal().await?;
         tracing::info!("signal received: shutting down");

@@ -75,6 +75,8 @@ impl<S: GrantStore> Engine<S> {
     /// Takes a finish callback by its whole URL (what the user's browser was redirected to): the
     /// grant id and token are the last two path segments, the query is the callback. For an
     /// application that serves the finish URI itself and hands the request over.
+    ///
+    /// Cancel safety: as [`finish_callback`](Self::finish_callback).
     pub async fn finish_callback_url(
         &self,
         url: &str,

@@ -126,6 +126,9 @@ impl<S: GrantStore> Engine<S> {
     /// Safe beside running workers (a grant that changes meanwhile keeps its writer's summary)
     /// and resumable (grants already right are not written). Run it once after every process
     /// runs a version that writes summaries: an older worker's writes leave the summary behind.
+    ///
+    /// Cancel safety: dropping the future stops it between writes; each write stands alone, and
+    /// running it again finishes the rest.
     pub async fn reindex(
         &self,
         page: u32,

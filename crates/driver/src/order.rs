@@ -275,6 +275,8 @@ impl<S: GrantStore> Engine<S> {
 
     /// The grant endpoint for grants on the user's wallet address: its `authServer`, fetched
     /// from the wallet address (put it in [`GrantOrder::grant_endpoint`]).
+    ///
+    /// Cancel safety: a `GET` of a public document; dropping the future changes nothing.
     pub async fn grant_endpoint_for(&self, wallet_address: &str) -> Result<String, EngineError> {
         self.inner
             .calls
