@@ -119,11 +119,17 @@ fn start_worker(s: &Setup) -> Child {
 
 /// A worker started with extra flags.
 fn start_worker_with(s: &Setup, flags: &[&str]) -> Child {
-    let mut child = command(s)
+    let mut c = command(s);
+    c.stderr(Stdio::inherit());
+    spawn_worker(c, flags)
+}
+
+/// Starts `grantflow worker` with the settings of `c` and `flags`, and waits until it serves.
+fn spawn_worker(mut c: Command, flags: &[&str]) -> Child {
+    let mut child = c
         .arg("worker")
         .args(flags)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let mut line = String::new();
@@ -777,4 +783,89 @@ async fn grant_token_with_a_short_lived_token_rotates_once_and_returns() {
         .count();
     assert_eq!(at_the_as, 1);
     s.sandbox.shutdown().await;
+}
+
+/// What an operator sees of a worker: `/healthz`, `/readyz` and `/metrics` on the finish
+/// callback's listener, JSON logs whose lines about a grant carry its id, and `grant` commands
+/// logging at the level `RUST_LOG` asks for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_serves_health_and_metrics_and_logs_the_grant_id() {
+    let s = setup().await;
+    let mut c = command(&s);
+    c.env("RUST_LOG", "info")
+        .env("GRANTFLOW_LOG_FORMAT", "json")
+        .stderr(Stdio::piped());
+    let mut worker = spawn_worker(c, &[]);
+    // Read the logs as they come (a full pipe would stall the worker).
+    let stderr = worker.stderr.take().unwrap();
+    let logs = std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<String>>()
+    });
+
+    let (id, redirect) = request_outgoing(&s).await;
+    approve_and_wait(&s, &id, &redirect).await;
+
+    let healthz = reqwest::get(format!("{}healthz", s.public_url))
+        .await
+        .unwrap();
+    assert_eq!(healthz.status(), 200);
+    let readyz = reqwest::get(format!("{}readyz", s.public_url))
+        .await
+        .unwrap();
+    assert_eq!(readyz.status(), 200);
+    assert_eq!(
+        readyz.json::<Value>().await.unwrap(),
+        serde_json::json!({"status": "ready"})
+    );
+    let metrics = reqwest::get(format!("{}metrics", s.public_url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The worker continued the grant after the callback: its transitions and call are counted.
+    assert!(
+        metrics.contains(
+            r#"grantflow_transitions_total{edge="ContinueIssued",from="Continuing",to="Issued"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"grantflow_as_calls_total{route="continue",outcome="answered"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("grantflow_database_up 1"), "{metrics}");
+
+    // A one-shot command honours RUST_LOG on stderr; its report on stdout stays clean JSON.
+    let mut status = command(&s);
+    status
+        .env("RUST_LOG", "sqlx=debug")
+        .args(["grant", "status", &id, "--json"]);
+    let out = tokio::task::spawn_blocking(move || status.output().unwrap())
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["id"], id.as_str());
+    let debug = String::from_utf8_lossy(&out.stderr);
+    assert!(debug.contains("DEBUG"), "no debug line: {debug}");
+    assert!(!debug.contains("\u{1b}["), "colours on a pipe: {debug}");
+
+    stop(worker);
+    let logs = logs.join().unwrap();
+    let about_the_grant: Vec<Value> = logs
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["span"]["grant"] == id.as_str())
+        .collect();
+    // The callback and the continue it starts are logged within the grant's span.
+    assert!(
+        about_the_grant
+            .iter()
+            .any(|l| l["fields"]["message"] == "grant changed"),
+        "no line about grant {id} carries its id: {logs:#?}"
+    );
 }

@@ -31,7 +31,7 @@ use url::Url;
 
 use crate::cli::engine::{ClientArgs, DatabaseArgs, LifecycleArgs, Store, build_engine};
 use crate::cli::lookup::{self, SEE_THE_LIST, explain};
-use crate::cli::output::{Report, finish, runtime, time, time_ms};
+use crate::cli::output::{LogFormat, Report, finish, init_logs, runtime, time, time_ms};
 
 /// `grantflow grant ...`.
 #[derive(Debug, Args)]
@@ -47,6 +47,15 @@ pub struct GrantArgs {
     /// Print JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// Log format on stderr (`RUST_LOG` filters the logs; default: warnings and errors only).
+    #[arg(
+        long,
+        global = true,
+        env = "GRANTFLOW_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    log_format: LogFormat,
 }
 
 #[derive(Debug, Subcommand)]
@@ -192,6 +201,7 @@ impl AccessType {
 
 /// Runs `grantflow grant ...` and returns the process exit code.
 pub fn run(args: GrantArgs) -> ExitCode {
+    init_logs(args.log_format, "warn");
     let json = args.json;
     finish(json, runtime().and_then(|rt| rt.block_on(grant(args))))
 }

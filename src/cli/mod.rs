@@ -5,7 +5,8 @@
 //! - `demo/`: `grantflow demo` (`mod.rs` the steps, `timeline.rs` the printed timeline,
 //!   `calls.rs` the observed calls and the staged crash).
 //! - `worker.rs`, `grant.rs`: the engine from the shell; `engine.rs` the settings they share
-//!   (database, client identity) and how an engine is built from them.
+//!   (database, client identity) and how an engine is built from them; `operations.rs` the
+//!   worker's metrics recorder (served with the health endpoints).
 //! - `sandbox.rs`: `grantflow sandbox`; `keys.rs`: `grantflow keys`; `interval.rs`: `grantflow
 //!   interval`; `storage_keys.rs`: `grantflow keys storage` and the `--storage-key-file` flags.
 //! - `browser.rs`: the demo's small browser (cookies, redirects, the consent form) and
@@ -24,6 +25,7 @@ pub mod grant;
 pub mod interval;
 pub mod keys;
 pub mod lookup;
+pub mod operations;
 pub mod output;
 pub mod sandbox;
 pub mod seconds;

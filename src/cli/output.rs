@@ -126,12 +126,17 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// Logs to stderr at `RUST_LOG` (default `info`) in `format`; shared by `worker` and `sandbox`.
-pub(crate) fn init_logs(format: LogFormat) {
+/// Logs to stderr at `RUST_LOG` (or `default` when it is unset or invalid, e.g. `info` for
+/// the long-running subcommands, `warn` for one-shot ones whose stdout is the report) in
+/// `format`. Colours only when stderr is a terminal. JSON lines carry the fields of the spans
+/// they are in (`span`, `spans`), so work on one grant carries its `grant` id.
+pub(crate) fn init_logs(format: LogFormat, default: &str) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),

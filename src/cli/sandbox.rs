@@ -131,7 +131,7 @@ enum ReadingArg {
 /// Runs `grantflow sandbox` until ctrl-c and returns the process exit code.
 pub fn run(args: SandboxArgs) -> ExitCode {
     let json_output = args.json;
-    init_logs(args.log_format);
+    init_logs(args.log_format, "info");
     let result = runtime().and_then(|rt| rt.block_on(serve(args)));
     match result {
         Ok(()) => ExitCode::SUCCESS,

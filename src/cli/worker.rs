@@ -1,5 +1,6 @@
-//! `grantflow worker`: claims and advances due grants, and serves the finish callback, until
-//! ctrl-c or SIGTERM; then shuts down gracefully (stops claiming, lets calls in flight finish
+//! `grantflow worker`: claims and advances due grants, and serves the finish callback (and
+//! `/healthz`, `/readyz`, `/metrics` for operators: `docs/operations.md`), until ctrl-c or
+//! SIGTERM; then shuts down gracefully (stops claiming, lets calls in flight finish
 //! within the grace period, releases the rest to their leases).
 //!
 //! Run as many as you like on one PostgreSQL database: leases keep them from running the same
@@ -12,11 +13,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use grantflow_driver::{EngineConfig, finish_router};
+use grantflow_driver::{EngineConfig, finish_router, operations_router};
 use url::Url;
 
 use crate::cli::engine::{ClientArgs, DatabaseArgs, LifecycleArgs, build_engine, redact};
 use crate::cli::keys::{KeySetDir, watch_key_set};
+use crate::cli::operations::install_metrics;
 use crate::cli::output::{LogFormat, fail, init_logs, runtime};
 use crate::cli::sandbox::shutdown_signal;
 use crate::cli::seconds::{DAY, seconds};
@@ -73,7 +75,7 @@ pub struct WorkerArgs {
 
 /// Runs the worker until a shutdown signal and returns the process exit code.
 pub fn run(args: WorkerArgs) -> ExitCode {
-    init_logs(args.log_format);
+    init_logs(args.log_format, "info");
     let result = runtime().and_then(|rt| rt.block_on(work(args)));
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -115,6 +117,9 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // Before the engine: it records from its construction on.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let metrics = install_metrics(stop.clone())?;
     let lease = Duration::from_secs(args.lease_seconds.max(1));
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
     let engine = build_engine(&args.database, &client, worker_id.clone(), true, |config| {
@@ -124,8 +129,8 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     })
     .await?;
     engine.start_worker();
-    let router = finish_router(engine.clone());
-    let stop = tokio_util::sync::CancellationToken::new();
+    let router =
+        finish_router(engine.clone()).merge(operations_router(engine.clone(), Some(metrics)));
     if let Some((set, keys)) = key_set {
         let every = Duration::from_secs(args.key_reload_seconds.max(1));
         let id = worker_id.clone();

@@ -201,6 +201,7 @@ impl<S: GrantStore> Inner<S> {
                 )
                 .await?;
             if let Some(c) = claimed {
+                crate::metrics::leases_taken("command", 1);
                 return match Held::from_claimed(c) {
                     Ok(held) => Ok(held),
                     Err((error, lease)) => {

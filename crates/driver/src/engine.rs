@@ -17,6 +17,7 @@ use tracing::Instrument;
 use crate::calls::Calls;
 use crate::committer::{Committer, Tuning};
 use crate::config::EngineConfig;
+use crate::database::DatabaseStatus;
 use crate::error::EngineError;
 use crate::time::{self, deadline_in};
 use crate::view::{GrantChange, GrantView, HistoryEntry};
@@ -61,6 +62,8 @@ pub(crate) struct Inner<S: GrantStore> {
     pub(crate) background: TaskTracker,
     /// The running workers, joined by `shutdown`.
     pub(crate) workers: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Whether the database answers, as last seen (logs its changes once).
+    pub(crate) database: DatabaseStatus,
 }
 
 impl<S: GrantStore> Engine<S> {
@@ -92,6 +95,7 @@ impl<S: GrantStore> Engine<S> {
                 shutdown: CancellationToken::new(),
                 background: TaskTracker::new(),
                 workers: std::sync::Mutex::new(Vec::new()),
+                database: DatabaseStatus::new(),
             }),
         })
     }

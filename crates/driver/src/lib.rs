@@ -46,9 +46,10 @@
 //! # Layout
 //!
 //! No two files import each other. From the bottom: `time.rs`, `error.rs`, `view.rs`,
-//! `config.rs`, `summary.rs`; then `calls.rs`, `payment_calls.rs` and `committer.rs`; then
-//! `engine.rs` (the type and its shared state); then `step.rs`; at the top `order.rs`,
-//! `command.rs`, `finish.rs`, `worker.rs`, `list.rs` and `callback.rs` (which uses `finish.rs`).
+//! `config.rs`, `summary.rs`, `metrics.rs`; then `database.rs`, `calls.rs`, `payment_calls.rs` and
+//! `committer.rs`; then `engine.rs` (the type and its shared state); then `step.rs`; at the top
+//! `order.rs`, `command.rs`, `finish.rs`, `worker.rs`, `list.rs`, `health.rs` and `callback.rs`
+//! (which uses `finish.rs`).
 //!
 //! - `engine.rs`: [`Engine`]: construction, reads (get, history), the change feed
 //!   (subscribe, wait_for) and graceful shutdown.
@@ -79,6 +80,12 @@
 //!   [`AccessTokenView`].
 //! - `time.rs`: [`Clock`] ([`SystemClock`], [`ManualClock`]) and saturating instant arithmetic.
 //! - `config.rs`: [`EngineConfig`]. `error.rs`: [`EngineError`].
+//! - `metrics.rs`: [`metrics`]: every metric's name and what records it (through the `metrics`
+//!   facade; the process installs the recorder, `grantflow worker` a Prometheus one).
+//! - `database.rs`: whether the database answers, as last seen: one log line and a gauge change
+//!   when it stops answering, one when it is back.
+//! - `health.rs`: [`Engine::readiness`] and [`operations_router`] (`/healthz`, `/readyz`,
+//!   `/metrics`).
 //!
 //! # Invariants
 //!
@@ -87,7 +94,10 @@
 //!   and a stale worker cannot overwrite newer work.
 //! - A call is made only after the state saying it is in flight is committed.
 //! - Logs carry grant ids, state and event kinds, call kinds, durations and error messages;
-//!   never a token, nonce, `interact_ref`, key or a serialised state or event.
+//!   never a token, nonce, `interact_ref`, key or a serialised state or event. Work on one grant
+//!   runs in a span whose field `grant` is its id.
+//! - Metric labels are fixed small sets (edges, states, routes, outcomes): never a grant id, an
+//!   URL or an error text.
 //!
 //! # Decisions
 //!
@@ -127,10 +137,13 @@ mod calls;
 mod command;
 mod committer;
 mod config;
+mod database;
 mod engine;
 mod error;
 mod finish;
+mod health;
 mod list;
+pub mod metrics;
 mod order;
 mod payment_calls;
 mod step;
@@ -146,6 +159,7 @@ pub use engine::Engine;
 pub use error::{EngineError, OrderPart};
 pub use finish::{CallbackOutcome, CallbackRefusal};
 pub use grantflow_store::ListCursor;
+pub use health::{MetricsText, READINESS_TIMEOUT, Readiness, Unready, operations_router};
 pub use list::{ACCESS_TYPES, GrantFilter, GrantPage, ReindexReport, Reindexed};
 pub use order::{GrantOrder, Interaction, RequestedGrant};
 pub use payment_calls::{PaymentAnswer, make_payment_call, payment_event};

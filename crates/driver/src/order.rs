@@ -206,7 +206,9 @@ impl<S: GrantStore> Engine<S> {
         let Some(lease) = created.lease.clone().filter(|_| created.inserted) else {
             return self.repeated(created.grant, order).await;
         };
-        let span = tracing::info_span!("grant", id = %id);
+        crate::metrics::leases_taken("request", 1);
+        crate::metrics::transition(t.edge);
+        let span = tracing::info_span!("grant", grant = %id);
         async {
             tracing::info!("grant requested");
             inner.publish(id, 1, &t.state, t.effects.change());

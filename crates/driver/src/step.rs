@@ -21,13 +21,15 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use grantflow_machine::{Change, Effects, Event, GrantState, MachineError, transition};
 use grantflow_store::{
-    AfterWrite, Claimed, Fence, GrantId, GrantStore, GrantSummary, Lease, StateWrite,
+    AfterWrite, Claimed, Fence, GrantId, GrantStore, GrantSummary, Lease, RefusedReason,
+    StateWrite, StoreError,
 };
 use tracing::Instrument;
 
 use crate::calls::CallOutcome;
 use crate::engine::Inner;
 use crate::error::EngineError;
+use crate::metrics;
 use crate::summary::summarize;
 use crate::time::{after, delta, plus};
 use crate::view::decode_state;
@@ -119,6 +121,10 @@ impl<S: GrantStore> Inner<S> {
         };
         match self.committer.commit(write).await? {
             Ok(committed) => {
+                metrics::transition(t.edge);
+                if let Some(call) = t.state.call().filter(|c| c.in_flight() && c.attempts > 1) {
+                    metrics::retry(call.kind, self.budget_used(call, now));
+                }
                 let from = held.state.kind();
                 held.version = committed.version;
                 if let AfterWrite::Keep { until } = then {
@@ -145,10 +151,28 @@ impl<S: GrantStore> Inner<S> {
                 self.publish(held.id, held.version, &held.state, t.effects.change());
                 Ok(t.effects)
             }
-            Err(refused) => Err(EngineError::LeaseLost {
-                grant: held.id,
-                reason: refused.reason,
-            }),
+            Err(refused) => {
+                if refused.reason == RefusedReason::LeaseLost {
+                    metrics::lease_lost("commit");
+                }
+                Err(EngineError::LeaseLost {
+                    grant: held.id,
+                    reason: refused.reason,
+                })
+            }
+        }
+    }
+
+    /// The share of `call`'s recovery budget spent at `now` (0 while it has not failed).
+    fn budget_used(&self, call: &grantflow_machine::Call, now: DateTime<Utc>) -> f64 {
+        let budget = self.config.machine.recovery_budget.num_milliseconds();
+        match &call.trouble {
+            // Milliseconds fit an f64 exactly far beyond any budget.
+            #[allow(clippy::cast_precision_loss)]
+            Some(trouble) if budget > 0 => {
+                ((now - trouble.since).num_milliseconds() as f64 / budget as f64).clamp(0.0, 1.0)
+            }
+            _ => 0.0,
         }
     }
 
@@ -210,7 +234,8 @@ impl<S: GrantStore> Inner<S> {
         held: &mut Held,
         effect: &grantflow_machine::Effect,
     ) -> CallOutcome {
-        let kind = effect.call_kind().map_or("none", |k| k.as_str());
+        let call_kind = effect.call_kind();
+        let kind = call_kind.map_or("none", |k| k.as_str());
         let span = tracing::info_span!("call", kind);
         let started = std::time::Instant::now();
         let call = self.calls.call(effect).instrument(span.clone());
@@ -230,10 +255,16 @@ impl<S: GrantStore> Inner<S> {
             {
                 Ok(lease) => held.lease = lease,
                 Err(error) => {
+                    if matches!(error, StoreError::LeaseLost(_)) {
+                        metrics::lease_lost("renew");
+                    }
                     tracing::warn!(parent: &span, %error, "could not renew the lease during a call")
                 }
             }
         };
+        if let Some(call_kind) = call_kind {
+            metrics::as_call(call_kind, outcome.event.kind(), started.elapsed());
+        }
         tracing::debug!(
             parent: &span,
             outcome = ?outcome.event.kind(),
@@ -246,6 +277,9 @@ impl<S: GrantStore> Inner<S> {
     /// Gives a lease back without a transition; the grant sleeps until `wake`.
     pub(crate) async fn release(&self, lease: &Lease, wake: Option<DateTime<Utc>>) {
         if let Err(error) = self.store.release(lease, wake, self.now()).await {
+            if matches!(error, StoreError::LeaseLost(_)) {
+                metrics::lease_lost("release");
+            }
             tracing::warn!(%error, "could not release a lease; it will lapse");
         }
     }

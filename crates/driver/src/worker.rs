@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use crate::engine::{Engine, Inner};
+use crate::metrics;
 use crate::time::after;
 
 /// The shortest pause when grants are due but none could be claimed (another worker is taking
@@ -86,7 +87,8 @@ async fn worker_loop<S: GrantStore>(inner: Arc<Inner<S>>) {
             .unwrap_or(u32::MAX)
             .min(config.claim_batch.max(1));
         let now = inner.now();
-        let claimed = match inner
+        let started = std::time::Instant::now();
+        let result = inner
             .store
             .claim_due(ClaimRequest {
                 owner: config.worker_id.clone(),
@@ -94,11 +96,25 @@ async fn worker_loop<S: GrantStore>(inner: Arc<Inner<S>>) {
                 lease_until: after(now, config.lease),
                 limit,
             })
-            .await
-        {
-            Ok(claimed) => claimed,
+            .await;
+        let unreachable = inner.database.saw(&result);
+        let claimed = match result {
+            Ok(claimed) => {
+                metrics::claim(
+                    started.elapsed(),
+                    claimed
+                        .iter()
+                        .filter_map(|c| c.due_at)
+                        .map(|due| (now - due).to_std().unwrap_or_default()),
+                );
+                metrics::leases_taken("claim", claimed.len() as u64);
+                claimed
+            }
             Err(error) => {
-                tracing::warn!(%error, "claim failed; retrying after the poll interval");
+                // An outage is logged once by the database status, not at every poll.
+                if !unreachable {
+                    tracing::warn!(%error, "claim failed; retrying after the poll interval");
+                }
                 tokio::select! {
                     () = tokio::time::sleep(config.poll_interval) => {}
                     () = inner.shutdown.cancelled() => {}
@@ -109,7 +125,7 @@ async fn worker_loop<S: GrantStore>(inner: Arc<Inner<S>>) {
         let got = claimed.len();
         for c in claimed {
             let inner = inner.clone();
-            let span = tracing::info_span!("grant", id = %c.grant.id);
+            let span = tracing::info_span!("grant", grant = %c.grant.id);
             grants.spawn(async move { inner.advance_claimed(c).await }.instrument(span));
         }
         if got == limit as usize {
@@ -117,10 +133,14 @@ async fn worker_loop<S: GrantStore>(inner: Arc<Inner<S>>) {
         }
         // Sleep until the earliest wake-up on the engine's clock, a wake-up from the store, or
         // the poll interval (a lost notification, another process's writes).
-        let next = match inner.store.next_wake_at().await {
+        let next = inner.store.next_wake_at().await;
+        let unreachable = inner.database.saw(&next);
+        let next = match next {
             Ok(next) => next,
             Err(error) => {
-                tracing::warn!(%error, "could not read the next wake-up time");
+                if !unreachable {
+                    tracing::warn!(%error, "could not read the next wake-up time");
+                }
                 None
             }
         };

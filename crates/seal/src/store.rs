@@ -342,4 +342,8 @@ impl<S: GrantStore> GrantStore for SealingStore<S> {
     ) -> Result<bool, StoreError> {
         self.inner.write_summary(id, version, summary).await
     }
+
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        self.inner.check_schema().await
+    }
 }

@@ -143,4 +143,8 @@ impl GrantStore for AnyStore {
     ) -> Result<bool, StoreError> {
         delegate!(self, s => s.write_summary(id, version, summary).await)
     }
+
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        delegate!(self, s => s.check_schema().await)
+    }
 }

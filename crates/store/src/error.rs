@@ -46,6 +46,16 @@ pub enum StoreError {
     /// The message names the grant and the key; nothing was written.
     #[error(transparent)]
     Secrets(Box<dyn std::error::Error + Send + Sync>),
+    /// The database is reachable but lacks migrations this build embeds (a newer build has not
+    /// migrated it yet): start one process of this build normally (it applies them at start-up),
+    /// or run `sqlx migrate run` with this build's `migrations/`.
+    #[error(
+        "the database lacks migration(s) {missing:?} of this build: apply this build's migrations"
+    )]
+    MigrationsMissing {
+        /// The versions (timestamps) not applied.
+        missing: Vec<i64>,
+    },
     /// A lease renewal or release found the lease gone.
     #[error(
         "lease on grant {0} lost: it was released, or it lapsed and another worker claimed the grant"
@@ -54,6 +64,29 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the error says the database cannot be reached at all (connection refused or
+    /// lost, no free connection in time, the server shutting down or not accepting connections),
+    /// as opposed to one query failing: what health checks and "database down" logs go by.
+    pub fn is_unreachable(&self) -> bool {
+        let StoreError::Database { source, .. } = self else {
+            return false;
+        };
+        match source {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_) => true,
+            // SQLSTATE class 08 (connection exception), 57P01-57P03 (admin shutdown, crash
+            // shutdown, cannot connect now).
+            sqlx::Error::Database(e) => e
+                .code()
+                .is_some_and(|c| c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")),
+            _ => false,
+        }
+    }
+
     pub(crate) fn db(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
         move |source| StoreError::Database { operation, source }
     }

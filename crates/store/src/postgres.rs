@@ -20,7 +20,7 @@ use crate::model::{
     AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, Fence, GrantId,
     GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, Rewrite, StateWrite, WriteResult,
 };
-use crate::store::{FenceRow, GrantStore, check_batch, refusal_reason};
+use crate::store::{FenceRow, GrantStore, check_batch, missing_migrations, refusal_reason};
 use crate::wake::{WakeSignal, Waker};
 
 type FenceTime = Option<DateTime<Utc>>;
@@ -678,6 +678,15 @@ impl GrantStore for PgStore {
         .await
         .map_err(StoreError::db("write a grant's summary"))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("read the applied migrations"))?;
+        missing_migrations(&PG_MIGRATOR, &applied)
     }
 }
 

@@ -23,7 +23,7 @@ use crate::model::{
     GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, Rewrite, StateWrite, WriteResult,
 };
 use crate::postgres::created_record;
-use crate::store::{FenceRow, GrantStore, check_batch, refusal_reason};
+use crate::store::{FenceRow, GrantStore, check_batch, missing_migrations, refusal_reason};
 use crate::wake::{WakeSignal, Waker};
 
 /// How long an operation waits for another connection's lock (SQLite's busy timeout).
@@ -695,6 +695,15 @@ impl GrantStore for SqliteStore {
         .await
         .map_err(StoreError::db("write a grant's summary"))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn check_schema(&self) -> Result<(), StoreError> {
+        let applied: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(StoreError::db("read the applied migrations"))?;
+        missing_migrations(&SQLITE_MIGRATOR, &applied)
     }
 }
 

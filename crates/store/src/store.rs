@@ -185,6 +185,29 @@ pub trait GrantStore: Clone + Send + Sync + 'static {
         version: i64,
         summary: &GrantSummary,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Checks that the database answers and has every migration this build embeds applied
+    /// ([`StoreError::MigrationsMissing`] otherwise): one cheap read, for readiness probes.
+    /// Callers bound its time themselves (a pool waiting for a connection may take long).
+    fn check_schema(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The versions of `migrator` missing from `applied` (the versions a database recorded as
+/// applied successfully).
+pub(crate) fn missing_migrations(
+    migrator: &sqlx::migrate::Migrator,
+    applied: &[i64],
+) -> Result<(), StoreError> {
+    let missing: Vec<i64> = migrator
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+        .map(|m| m.version)
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::MigrationsMissing { missing })
+    }
 }
 
 /// Checks that no grant appears twice in a batch.
