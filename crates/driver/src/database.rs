@@ -69,8 +69,14 @@ impl DatabaseStatus {
         }
     }
 
+    /// The database did not answer a trivial read `within` this long (a readiness check): as
+    /// good as unreachable for the work it holds up.
+    pub(crate) fn no_answer(&self, within: std::time::Duration) {
+        self.unreachable(&format!("no answer within {} ms", within.as_millis()));
+    }
+
     /// The database could not be reached.
-    fn unreachable(&self, error: &StoreError) {
+    fn unreachable(&self, error: &dyn std::fmt::Display) {
         let mut down = self.down_since();
         if down.is_none() {
             *down = Some(Instant::now());

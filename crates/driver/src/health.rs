@@ -98,6 +98,7 @@ impl<S: GrantStore> Engine<S> {
         }
         let Ok(checked) = tokio::time::timeout(READINESS_TIMEOUT, inner.store.check_schema()).await
         else {
+            inner.database.no_answer(READINESS_TIMEOUT);
             return Readiness::Unready(Unready::DatabaseTimeout);
         };
         inner.database.saw(&checked);

@@ -6,30 +6,14 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use grantflow_driver::Interaction;
 use grantflow_machine::{Answer, Event, FinishCallback, GrantState, Outcome, StateKind};
 use grantflow_protocol::grant::GrantResponse;
 use support::*;
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_lifecycle_logs_no_secret() {
-    let buffer = Buffer::default();
+    let buffer = LogBuffer::default();
     let writer = buffer.clone();
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::DEBUG)
@@ -92,7 +76,7 @@ async fn a_full_lifecycle_logs_no_secret() {
     } else {
         panic!("the grant should be revoked");
     }
-    let logs = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let logs = buffer.text();
     assert!(logs.contains("transition"), "the lifecycle was logged");
     assert!(
         logs.contains("finish callback refused"),

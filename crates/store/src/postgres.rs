@@ -113,10 +113,16 @@ impl PgStore {
         let pool = self.pool.clone();
         let waker = self.waker.clone();
         ListenerTask(tokio::spawn(async move {
+            // Whether the last attempt failed: while the database is down, one line when the
+            // connection is lost and one when it is back, not one per retry.
+            let mut failing = false;
             loop {
                 match PgListener::connect_with(&pool).await {
                     Ok(mut listener) => match listener.listen(DUE_CHANNEL).await {
                         Ok(()) => {
+                            if std::mem::take(&mut failing) {
+                                tracing::info!("LISTEN {DUE_CHANNEL} connection back");
+                            }
                             // Anything may have become due while we were not listening.
                             waker.wake();
                             loop {
@@ -124,15 +130,24 @@ impl PgStore {
                                     Ok(_) => waker.wake(),
                                     Err(error) => {
                                         tracing::warn!(%error, "LISTEN connection lost; reconnecting (workers poll meanwhile)");
+                                        failing = true;
                                         break;
                                     }
                                 }
                             }
                         }
-                        Err(error) => tracing::warn!(%error, "LISTEN {DUE_CHANNEL} failed"),
+                        Err(error) => {
+                            if !std::mem::replace(&mut failing, true) {
+                                tracing::warn!(%error, "LISTEN {DUE_CHANNEL} failed; retrying");
+                            }
+                        }
                     },
                     Err(error) => {
-                        tracing::warn!(%error, "cannot open the LISTEN connection; retrying")
+                        if !std::mem::replace(&mut failing, true) {
+                            tracing::warn!(%error, "cannot open the LISTEN connection; retrying");
+                        } else {
+                            tracing::debug!(%error, "cannot open the LISTEN connection; retrying");
+                        }
                     }
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;

@@ -332,3 +332,30 @@ pub async fn assert_replays<S: GrantStore>(engine: &Engine<S>, id: grantflow_sto
         "replaying the log does not give the stored state"
     );
 }
+
+/// Log output captured in memory: give `move || buffer.clone()` to a `tracing_subscriber`
+/// builder's `with_writer`, read it with [`text`](Self::text).
+#[derive(Clone, Default)]
+pub struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuffer {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+
+    /// How many lines written so far contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.text().lines().filter(|l| l.contains(needle)).count()
+    }
+}
