@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use grantflow_driver::{EngineConfig, finish_router, operations_router};
+use grantflow_driver::{EngineConfig, Retention, finish_router, operations_router};
 use url::Url;
 
 use crate::cli::engine::{ClientArgs, DatabaseArgs, LifecycleArgs, build_engine, redact};
@@ -68,6 +68,18 @@ pub struct WorkerArgs {
         value_parser = seconds(1, DAY)
     )]
     key_reload_seconds: u64,
+    /// Days final grants (rejected, canceled, revoked, failed, lost, expired) and their events
+    /// are kept after their last change before the worker deletes them; `off` (or 0) keeps
+    /// them forever. Default 90: past a card-dispute window, and short enough that the tables
+    /// stop growing; export what audits need first (`grant history`; docs/operations.md).
+    #[arg(
+        long,
+        env = "GRANTFLOW_RETENTION_DAYS",
+        default_value = "90",
+        value_name = "DAYS|off",
+        value_parser = retention_days
+    )]
+    retention_days: RetentionDays,
     /// Log format on stderr.
     #[arg(long, env = "GRANTFLOW_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -129,6 +141,10 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     })
     .await?;
     engine.start_worker();
+    engine.start_grant_counts(GRANT_COUNTS_EVERY);
+    if let RetentionDays(Some(days)) = args.retention_days {
+        engine.start_retention(Retention::new(Duration::from_secs(days * DAY)));
+    }
     let router =
         finish_router(engine.clone()).merge(operations_router(engine.clone(), Some(metrics)));
     if let Some((set, keys)) = key_set {
@@ -177,5 +193,42 @@ fn ensure_slash(url: &Url) -> String {
         s.to_owned()
     } else {
         format!("{s}/")
+    }
+}
+
+/// How often a worker refreshes the grants-by-state gauge (one aggregate query).
+const GRANT_COUNTS_EVERY: Duration = Duration::from_secs(30);
+
+/// `--retention-days`: `None` keeps final grants forever.
+#[derive(Debug, Clone, Copy)]
+struct RetentionDays(Option<u64>);
+
+/// Parses `--retention-days`: a number of days (at most 100 years), or `off`/`0`.
+fn retention_days(text: &str) -> Result<RetentionDays, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(RetentionDays(None));
+    }
+    match text.parse::<u64>() {
+        Ok(0) => Ok(RetentionDays(None)),
+        Ok(days) if days <= 36_500 => Ok(RetentionDays(Some(days))),
+        _ => Err(format!(
+            "{text:?} is not a number of days from 0 to 36500, or `off`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_is_days_or_off() {
+        assert_eq!(retention_days("90").unwrap().0, Some(90));
+        assert_eq!(retention_days("off").unwrap().0, None);
+        assert_eq!(retention_days("0").unwrap().0, None);
+        for bad in ["-1", "36501", "ninety", "1.5"] {
+            let err = retention_days(bad).unwrap_err();
+            assert!(err.contains("or `off`"), "{err}");
+        }
     }
 }

@@ -48,8 +48,8 @@
 //! No two files import each other. From the bottom: `time.rs`, `error.rs`, `view.rs`,
 //! `config.rs`, `summary.rs`, `metrics.rs`; then `database.rs`, `calls.rs`, `payment_calls.rs` and
 //! `committer.rs`; then `engine.rs` (the type and its shared state); then `step.rs`; at the top
-//! `order.rs`, `command.rs`, `finish.rs`, `worker.rs`, `list.rs`, `health.rs` and `callback.rs`
-//! (which uses `finish.rs`).
+//! `order.rs`, `command.rs`, `finish.rs`, `worker.rs`, `list.rs`, `health.rs`, `retention.rs` and
+//! `callback.rs` (which uses `finish.rs`).
 //!
 //! - `engine.rs`: [`Engine`]: construction, reads (get, history), the change feed
 //!   (subscribe, wait_for) and graceful shutdown.
@@ -84,6 +84,8 @@
 //!   facade; the process installs the recorder, `grantflow worker` a Prometheus one).
 //! - `database.rs`: whether the database answers, as last seen: one log line and a gauge change
 //!   when it stops answering, one when it is back.
+//! - `retention.rs`: [`Engine::start_retention`] (pruning final grants after a [`Retention`])
+//!   and [`Engine::start_grant_counts`] (the grants-by-state gauge).
 //! - `health.rs`: [`Engine::readiness`] and [`operations_router`] (`/healthz`, `/readyz`,
 //!   `/metrics`).
 //!
@@ -146,6 +148,7 @@ mod list;
 pub mod metrics;
 mod order;
 mod payment_calls;
+mod retention;
 mod step;
 mod summary;
 mod time;
@@ -163,6 +166,7 @@ pub use health::{MetricsText, READINESS_TIMEOUT, Readiness, Unready, operations_
 pub use list::{ACCESS_TYPES, GrantFilter, GrantPage, ReindexReport, Reindexed};
 pub use order::{GrantOrder, Interaction, RequestedGrant};
 pub use payment_calls::{PaymentAnswer, make_payment_call, payment_event};
+pub use retention::Retention;
 pub use time::{Clock, ManualClock, Sleep, SystemClock};
 pub use view::{AccessTokenView, GrantChange, GrantView, HistoryEntry};
 pub use worker::WorkerHandle;

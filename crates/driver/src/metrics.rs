@@ -218,6 +218,25 @@ pub(crate) fn claim(took: Duration, delays: impl Iterator<Item = Duration>) {
     }
 }
 
+/// Sets the grants-by-state gauge: one series per state kind, zero for kinds not counted.
+pub(crate) fn grant_counts(counts: &[(grantflow_machine::StateKind, u64)]) {
+    for kind in grantflow_machine::StateKind::ALL {
+        let n: u64 = counts
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, n)| *n)
+            .sum();
+        // Exact below 2^53 grants.
+        #[allow(clippy::cast_precision_loss)]
+        gauge!(GRANTS, "state" => kind.as_str()).set(n as f64);
+    }
+}
+
+/// Records `n` final grants pruned.
+pub(crate) fn pruned(n: u64) {
+    counter!(PRUNED_GRANTS).increment(n);
+}
+
 /// Sets the database gauge.
 pub(crate) fn database_up(up: bool) {
     gauge!(DATABASE_UP).set(if up { 1.0 } else { 0.0 });

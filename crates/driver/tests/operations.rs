@@ -8,6 +8,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use grantflow_driver::metrics::{self, RATIO_BUCKETS, RECOVERY_BUDGET_USED, SECONDS_BUCKETS};
 use grantflow_driver::{Engine, Interaction, MetricsText, operations_router};
@@ -137,12 +138,16 @@ async fn metrics_serve_the_families_after_a_lifecycle() {
     engine.revoke(g.id).await.unwrap();
     wait_kind(&engine, g.id, StateKind::Revoked).await;
 
+    engine.refresh_grant_counts().await.unwrap();
+    // Retention 0: the revoked grant goes at once (in one batch), and is counted.
+    assert_eq!(engine.prune_final(Duration::ZERO, 10).await.unwrap(), 1);
+    assert!(engine.get(g.id).await.is_err());
+
     let (status, text) = get(&format!("{base}/metrics")).await;
     assert_eq!(status, 200);
     let (samples, families) = parse(&text);
-    // Every family is there (the rare events' series at zero); grants by state come from a
-    // count the worker refreshes.
-    for family in metrics::FAMILIES.iter().filter(|f| **f != metrics::GRANTS) {
+    // Every family is there (the rare events' series at zero).
+    for family in metrics::FAMILIES {
         assert!(
             families.iter().any(|f| f == family),
             "{family} missing from\n{text}"
@@ -193,6 +198,17 @@ async fn metrics_serve_the_families_after_a_lifecycle() {
     let claims = format!("{}_count", metrics::CLAIM_DURATION);
     assert!(total(&samples, &claims, &[]) >= 1.0, "{text}");
     assert_eq!(total(&samples, metrics::DATABASE_UP, &[]), 1.0);
+    // Counted before the pruning: one revoked grant, and a series for every state.
+    assert_eq!(
+        total(&samples, metrics::GRANTS, &[("state", "Revoked")]),
+        1.0
+    );
+    assert_eq!(
+        total(&samples, metrics::GRANTS, &[("state", "Issued")]),
+        0.0
+    );
+    assert_eq!(samples[metrics::GRANTS].len(), StateKind::ALL.len());
+    assert_eq!(total(&samples, metrics::PRUNED_GRANTS, &[]), 1.0);
     // Every family is documented with its help text.
     assert!(
         text.contains(&format!("# HELP {} ", metrics::TRANSITIONS)),

@@ -346,4 +346,12 @@ impl<S: GrantStore> GrantStore for SealingStore<S> {
     async fn check_schema(&self) -> Result<(), StoreError> {
         self.inner.check_schema().await
     }
+
+    async fn prune_final(&self, older_than: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+        self.inner.prune_final(older_than, batch).await
+    }
+
+    async fn count_by_state(&self) -> Result<grantflow_store::StateCounts, StoreError> {
+        self.inner.count_by_state().await
+    }
 }

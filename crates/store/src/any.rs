@@ -147,4 +147,12 @@ impl GrantStore for AnyStore {
     async fn check_schema(&self) -> Result<(), StoreError> {
         delegate!(self, s => s.check_schema().await)
     }
+
+    async fn prune_final(&self, older_than: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+        delegate!(self, s => s.prune_final(older_than, batch).await)
+    }
+
+    async fn count_by_state(&self) -> Result<crate::StateCounts, StoreError> {
+        delegate!(self, s => s.count_by_state().await)
+    }
 }

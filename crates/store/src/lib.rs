@@ -27,6 +27,8 @@
 //!   [`SQLITE_MIGRATOR`], run under the write lock (`BEGIN IMMEDIATE`) so processes opening a
 //!   new file at once migrate one after the other (and the open retried on `SQLITE_BUSY`).
 //! - `any.rs`: [`AnyStore`], the backend picked from a URL at run time.
+//! - `retention.rs`: [`GrantStore::prune_final`] and [`GrantStore::count_by_state`] on both
+//!   backends; [`FINAL_STATE_KINDS`].
 //! - `wake.rs`: [`WakeSignal`], what a sleeping worker waits on.
 //! - `error.rs`: [`StoreError`]. Fence refusals are not errors but per-write results.
 //!
@@ -75,6 +77,7 @@ mod error;
 mod list;
 mod model;
 mod postgres;
+mod retention;
 mod sqlite;
 mod store;
 mod wake;
@@ -88,6 +91,7 @@ pub use model::{
     Rewrite, StateWrite, WriteResult,
 };
 pub use postgres::{DUE_CHANNEL, PG_MIGRATOR, PgStore};
+pub use retention::{FINAL_STATE_KINDS, StateCounts};
 pub use sqlite::{SQLITE_MIGRATOR, SqliteStore};
 pub use store::GrantStore;
 pub use wake::WakeSignal;

@@ -703,6 +703,14 @@ impl GrantStore for PgStore {
                 .map_err(StoreError::db("read the applied migrations"))?;
         missing_migrations(&PG_MIGRATOR, &applied)
     }
+
+    async fn prune_final(&self, older_than: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+        crate::retention::pg_prune(&self.pool, older_than, batch).await
+    }
+
+    async fn count_by_state(&self) -> Result<crate::StateCounts, StoreError> {
+        crate::retention::pg_count(&self.pool).await
+    }
 }
 
 /// The statement of [`GrantStore::list_page`], after `prefix` (`EXPLAIN ...` or nothing).

@@ -705,6 +705,14 @@ impl GrantStore for SqliteStore {
                 .map_err(StoreError::db("read the applied migrations"))?;
         missing_migrations(&SQLITE_MIGRATOR, &applied)
     }
+
+    async fn prune_final(&self, older_than: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+        crate::retention::sqlite_prune(&self.pool, older_than, batch).await
+    }
+
+    async fn count_by_state(&self) -> Result<crate::StateCounts, StoreError> {
+        crate::retention::sqlite_count(&self.pool).await
+    }
 }
 
 /// An event row (`seq, version, event, at`) of grant `id`.

@@ -67,6 +67,12 @@ use crate::wake::WakeSignal;
 ///     and existed when the first page was read exactly once, whatever is inserted meanwhile
 ///     (grants created at a later `now` sort before every cursor). Grants with an empty summary
 ///     are listed by a filter that sets no summary field.
+/// 12. **Pruning touches only final grants.** [`prune_final`](Self::prune_final) deletes, with
+///     all their events, at most `batch` grants whose summary's state kind is one of
+///     [`FINAL_STATE_KINDS`](crate::FINAL_STATE_KINDS), that have no wake-up and no lease, and
+///     whose row last changed before `older_than` (a final grant's last change is its final
+///     transition, or later); a live grant, an issued one, a grant changed since `older_than` or
+///     one without a summary is never deleted, whatever runs at the same time.
 ///
 /// Times passed in (`now`, lease ends, wake-ups) come from the caller's clock; the store reads
 /// no clock of its own for the grant data.
@@ -190,6 +196,20 @@ pub trait GrantStore: Clone + Send + Sync + 'static {
     /// ([`StoreError::MigrationsMissing`] otherwise): one cheap read, for readiness probes.
     /// Callers bound its time themselves (a pool waiting for a connection may take long).
     fn check_schema(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes up to `batch` final grants (and their events) last changed before `older_than`,
+    /// oldest first, in one transaction; how many it deleted (fewer than `batch`: no more to
+    /// prune now). Rule 12 of the contract. For the retention task.
+    fn prune_final(
+        &self,
+        older_than: DateTime<Utc>,
+        batch: u32,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// How many grants there are of each summary state kind (`None`: rows without a summary):
+    /// one aggregate over the state kind index, for the grants-by-state gauge.
+    fn count_by_state(&self)
+    -> impl Future<Output = Result<crate::StateCounts, StoreError>> + Send;
 }
 
 /// The versions of `migrator` missing from `applied` (the versions a database recorded as

@@ -1,4 +1,5 @@
-//! What operators rely on, on both databases: the readiness check of the schema.
+//! What operators rely on, on both databases: the readiness check of the schema, pruning final
+//! grants after the retention, and counting grants by state.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the test failing
 
@@ -60,4 +61,108 @@ async fn an_unreachable_database_is_told_from_a_failed_query() {
         source,
     };
     assert!(err.is_unreachable(), "{err:?}");
+}
+
+fn day(n: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc)
+        + chrono::TimeDelta::days(n)
+}
+
+/// Creates a grant at `at` whose summary says `kind`, waking at `wake`, leased if `leased`.
+async fn grant_at<S: GrantStore>(
+    store: &S,
+    at: chrono::DateTime<chrono::Utc>,
+    kind: Option<&str>,
+    wake: Option<chrono::DateTime<chrono::Utc>>,
+    leased: bool,
+) -> GrantId {
+    let id = GrantId::new_random();
+    store
+        .create(
+            NewGrant {
+                id,
+                idempotency_key: None,
+                state: r#"{"s":1}"#.into(),
+                event: r#"{"e":1}"#.into(),
+                next_wake_at: wake,
+                lease: leased.then(|| NewLease {
+                    owner: "w".into(),
+                    until: at + chrono::TimeDelta::days(1000),
+                }),
+                summary: GrantSummary {
+                    state_kind: kind.map(str::to_owned),
+                    ..GrantSummary::default()
+                },
+            },
+            at,
+        )
+        .await
+        .unwrap();
+    id
+}
+
+/// Rule 12: only final grants older than the retention go, with their events, in batches; live,
+/// issued, young, leased and unsummarised grants stay.
+async fn pruning_removes_only_old_final_grants<S: GrantStore>(store: S) {
+    let revoked = grant_at(&store, day(0), Some("Revoked"), None, false).await;
+    let lost = grant_at(&store, day(1), Some("Lost"), None, false).await;
+    let young = grant_at(&store, day(30), Some("Canceled"), None, false).await;
+    // An issued grant whose token never expires: no wake-up either, yet live.
+    let issued = grant_at(&store, day(0), Some("Issued"), None, false).await;
+    let waiting = grant_at(
+        &store,
+        day(0),
+        Some("AwaitingInteraction"),
+        Some(day(1)),
+        false,
+    )
+    .await;
+    let unsummarised = grant_at(&store, day(0), None, None, false).await;
+    let leased = grant_at(&store, day(0), Some("Failed"), None, true).await;
+    assert_eq!(store.history(revoked).await.unwrap().len(), 1);
+
+    let cutoff = day(10);
+    assert_eq!(store.prune_final(cutoff, 1).await.unwrap(), 1);
+    // Oldest first.
+    assert!(store.get(revoked).await.unwrap().is_none());
+    assert!(store.get(lost).await.unwrap().is_some());
+    assert_eq!(store.prune_final(cutoff, 1000).await.unwrap(), 1);
+    assert_eq!(store.prune_final(cutoff, 1000).await.unwrap(), 0);
+    for gone in [revoked, lost] {
+        assert!(store.get(gone).await.unwrap().is_none());
+        assert!(
+            store.history(gone).await.unwrap().is_empty(),
+            "events go too"
+        );
+    }
+    for kept in [young, issued, waiting, unsummarised, leased] {
+        assert!(store.get(kept).await.unwrap().is_some());
+        assert_eq!(store.history(kept).await.unwrap().len(), 1);
+    }
+
+    let mut counts = store.count_by_state().await.unwrap();
+    counts.sort();
+    assert_eq!(
+        counts,
+        vec![
+            (None, 1),
+            (Some("AwaitingInteraction".to_owned()), 1),
+            (Some("Canceled".to_owned()), 1),
+            (Some("Failed".to_owned()), 1),
+            (Some("Issued".to_owned()), 1),
+        ]
+    );
+}
+
+#[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
+async fn postgres_pruning_removes_only_old_final_grants(pool: sqlx::PgPool) {
+    pruning_removes_only_old_final_grants(PgStore::from_pool(pool)).await;
+}
+
+#[tokio::test]
+async fn sqlite_pruning_removes_only_old_final_grants() {
+    let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+    pruning_removes_only_old_final_grants(store).await;
 }
