@@ -166,17 +166,10 @@ async fn run_case<S: GrantStore>(store: S, call: CallUnderTest, injected: Inject
         }
         CallUnderTest::Poll => {
             // The request answers "pending, poll"; the user approves before the worker polls.
-            let g = engine
-                .request(world.outgoing(&key, Interaction::Poll))
-                .await
-                .unwrap();
-            world
-                .sandbox
-                .approve_interaction(g.redirect.as_ref().unwrap())
-                .unwrap();
+            let id = world.approved_to_poll(&engine, &key).await;
             arm(&world);
             engine.start_worker();
-            g.id
+            id
         }
         CallUnderTest::Rotate | CallUnderTest::Cancel | CallUnderTest::Revoke => {
             engine.start_worker();

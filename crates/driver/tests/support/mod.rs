@@ -240,6 +240,38 @@ impl World {
         follow(finish.expose()).await
     }
 
+    /// Requests a redirect grant on `engine`, has the user approve it, and hands the finish
+    /// callback to the engine (the continue is due after `wait`).
+    pub async fn approved_with_callback<S: GrantStore>(
+        &self,
+        engine: &Engine<S>,
+        key: &str,
+    ) -> grantflow_store::GrantId {
+        let g = engine
+            .request(self.outgoing(key, Interaction::Redirect))
+            .await
+            .unwrap();
+        let finish = self.approve(g.redirect.as_ref().unwrap());
+        engine.finish_callback_url(finish.as_str()).await.unwrap();
+        g.id
+    }
+
+    /// Requests a polled grant on `engine` and has the user approve it (before any poll).
+    pub async fn approved_to_poll<S: GrantStore>(
+        &self,
+        engine: &Engine<S>,
+        key: &str,
+    ) -> grantflow_store::GrantId {
+        let g = engine
+            .request(self.outgoing(key, Interaction::Poll))
+            .await
+            .unwrap();
+        self.sandbox
+            .approve_interaction(g.redirect.as_ref().unwrap())
+            .unwrap();
+        g.id
+    }
+
     pub async fn deny_and_follow(&self, redirect: &str) -> u16 {
         let outcome = self.sandbox.deny_interaction(redirect).unwrap();
         let finish = outcome.redirect.expect("a finish redirect");
