@@ -142,19 +142,16 @@ impl<S: GrantStore> SealingStore<S> {
         let mut report = ResealReport::default();
         loop {
             let mut rewritten_this_pass = 0;
-            let mut offset = 0u64;
+            // Keyset pages (not OFFSET, which rereads every earlier page: quadratic over a big
+            // store); grants created during the pass are newer than every cursor and are
+            // visited by the next pass.
+            let mut after = None;
             loop {
-                let ids: Vec<GrantId> = self
+                let listed = self
                     .inner
-                    .list(page.max(1), offset)
-                    .await?
-                    .iter()
-                    .map(|g| g.id)
-                    .collect();
-                if ids.is_empty() {
-                    break;
-                }
-                offset += ids.len() as u64;
+                    .list_page(&ListFilter::default(), after, page)
+                    .await?;
+                let ids: Vec<GrantId> = listed.grants.iter().map(|g| g.id).collect();
                 for id in ids {
                     let outcome = self.reseal_grant(id).await?;
                     match outcome {
@@ -166,6 +163,10 @@ impl<S: GrantStore> SealingStore<S> {
                         Resealed::Gone => {}
                     }
                     progress(id, outcome);
+                }
+                match listed.next {
+                    Some(next) => after = Some(next),
+                    None => break,
                 }
             }
             report.passes += 1;
