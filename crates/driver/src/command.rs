@@ -100,26 +100,33 @@ impl<S: GrantStore> Inner<S> {
     async fn access_token(
         &self,
         id: GrantId,
-        mut refused: Option<Secret>,
+        refused: Option<Secret>,
         deadline: tokio::time::Instant,
     ) -> Result<AccessTokenView, EngineError> {
         let mut changes = self.changes.subscribe();
         let mut wakes = self.store.wake_signal();
         // Set once this call has rotated, or seen a rotation end: the token is then fresh.
         let mut fresh = false;
+        // The token that rotation replaces: still in place once it ended, the rotation gave up.
+        let mut replaced: Option<Secret> = None;
         loop {
             let view = self.get(id).await?;
             match usable_token(&view.state, self.now(), &self.config.machine) {
                 TokenCheck::Usable(token) if refused.as_ref() != Some(&token.value) => {
                     return Ok(token);
                 }
+                // Expired or refused, after a rotation: a new token (however short-lived) is
+                // handed out; the old one still in place means the rotation gave up.
                 TokenCheck::Usable(token) | TokenCheck::Expired(token) if fresh => {
+                    if replaced.as_ref() == Some(&token.value) {
+                        return Err(EngineError::RotationGaveUp(id));
+                    }
                     return Ok(token);
                 }
                 TokenCheck::Usable(token) | TokenCheck::Expired(token) => {
                     self.rotate_if_still(id, &token.value).await?;
-                    refused = None;
                     fresh = true;
+                    replaced = Some(token.value);
                 }
                 TokenCheck::None => {
                     return Err(EngineError::NoAccessToken {
@@ -127,7 +134,8 @@ impl<S: GrantStore> Inner<S> {
                         state: view.kind(),
                     });
                 }
-                TokenCheck::Busy => {
+                TokenCheck::Busy(rotating) => {
+                    replaced.get_or_insert(rotating);
                     if tokio::time::Instant::now() >= deadline {
                         return Err(EngineError::Busy(id));
                     }
@@ -283,8 +291,8 @@ enum TokenCheck {
     Usable(AccessTokenView),
     /// Expired, or inside the margin of its expiry.
     Expired(AccessTokenView),
-    /// Being rotated.
-    Busy,
+    /// Being rotated (the token it replaces).
+    Busy(Secret),
     /// No token (not issued, ended, being revoked).
     None,
 }
@@ -305,7 +313,7 @@ fn usable_token(state: &GrantState, now: DateTime<Utc>, config: &MachineConfig) 
     match i.token_state {
         TokenState::Active { .. } if i.usable_at(now, config) => TokenCheck::Usable(view()),
         TokenState::Active { .. } => TokenCheck::Expired(view()),
-        TokenState::Rotating { .. } => TokenCheck::Busy,
+        TokenState::Rotating { .. } => TokenCheck::Busy(i.token.value.clone()),
         TokenState::Revoking { .. } => TokenCheck::None,
     }
 }

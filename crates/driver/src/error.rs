@@ -114,6 +114,11 @@ pub enum EngineError {
     /// A list filter named an access type that does not exist.
     #[error("unknown access type {0:?}: expected incoming-payment, outgoing-payment or quote")]
     UnknownAccessType(String),
+    /// The access token's rotation ended without a new token: the recovery budget ran out
+    /// while the AS kept failing, and the grant keeps its old token, which is expired (or was
+    /// refused). Retry later: the next `access_token` rotates again.
+    #[error("grant {0}: the token's rotation gave up without a new token; retry later")]
+    RotationGaveUp(GrantId),
 }
 
 impl From<StoreError> for EngineError {

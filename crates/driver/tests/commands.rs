@@ -315,6 +315,35 @@ mod scenarios {
         engine.shutdown().await;
     }
 
+    /// The AS cannot be reached (it stopped) until the recovery budget is spent: no attempt
+    /// reached it, so the grant keeps its old token (the machine's rule), and `access_token`
+    /// says so with `RotationGaveUp` rather than handing the refused token out again.
+    pub async fn a_rotation_that_gave_up_is_an_error_not_the_old_token<S: GrantStore>(store: S) {
+        let world = World::quick().await;
+        let engine = world
+            .engine(store, |c| {
+                c.machine.retry_base_delay = chrono::TimeDelta::milliseconds(100);
+                c.machine.max_retry_delay = chrono::TimeDelta::milliseconds(200);
+                c.machine.recovery_budget = chrono::TimeDelta::milliseconds(500);
+            })
+            .await;
+        let g = engine.request(world.incoming("gave-up")).await.unwrap();
+        let first = engine.access_token(g.id).await.unwrap();
+        world.sandbox.shutdown().await;
+        let result = engine.access_token_refused(g.id, &first.value).await;
+        assert!(
+            matches!(result, Err(EngineError::RotationGaveUp(id)) if id == g.id),
+            "{result:?}"
+        );
+        let view = engine.get(g.id).await.unwrap();
+        let kinds = event_kinds(&engine, g.id).await;
+        assert_eq!(view.kind(), StateKind::Issued, "{kinds:?}");
+        assert_eq!(count(&engine, g.id, EventKind::RotateNow).await, 1);
+        assert!(kinds.contains(&EventKind::NotSent), "{kinds:?}");
+        assert_replays(&engine, g.id).await;
+        engine.shutdown().await;
+    }
+
     /// A lease of `u64::MAX` seconds (and other absurd durations) is "as long as can be", not
     /// a panic.
     pub async fn absurd_durations_do_not_panic<S: GrantStore>(store: S) {
@@ -342,6 +371,7 @@ per_backend!(
     a_refused_token_is_rotated_once,
     access_token_resumes_a_rotation_a_dead_worker_left,
     access_token_sends_a_due_retry_itself_without_a_worker,
+    a_rotation_that_gave_up_is_an_error_not_the_old_token,
     absurd_durations_do_not_panic,
 );
 
