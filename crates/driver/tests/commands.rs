@@ -265,8 +265,16 @@ mod scenarios {
         })
         .await
         .unwrap();
+        // Abort only once the rotation reached the AS and took the fault: aborted earlier, a
+        // request already handed to the connection could still arrive, unhindered, and act.
+        for _ in 0..400 {
+            if !world.sandbox.faults().contains_key(&Route::TokenRotate) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(!world.sandbox.faults().contains_key(&Route::TokenRotate));
         worker.abort();
-        world.sandbox.clear_faults();
         world.advance(Duration::from_secs(3)); // the dead worker's lease lapses
 
         let alive = world.engine(store, tune).await;
