@@ -15,6 +15,9 @@
 //!   released a day ahead: latency of every claim.
 //! - `list`: `Engine::list` pages of 50, filtered and not, first and deep pages: latency, and
 //!   the plan of each (`EXPLAIN (ANALYZE, BUFFERS)`, its node lines).
+//! - `prune`: `prune_final` deletes a tenth of the grants (100,000 of a million: final, older
+//!   than half a year) in batches of 1,000 while a claimer claims the 1% made due again: the
+//!   claims' latency during pruning, beside the `claim` part's.
 //! - `worker`: one engine worker (calls answered in-process, as the AS would) makes the
 //!   continues of the 1% made due again: the process's resident memory each second.
 //!
@@ -171,6 +174,45 @@ async fn claims(store: &PgStore) -> Vec<f64> {
             result.unwrap();
         }
     }
+}
+
+/// Prunes `target` final grants (batches of 1,000, older than half a year) while a claimer claims
+/// the continues made due again (16 at a time, released a day ahead): the claims' latency during
+/// pruning, and the pruning's rate.
+async fn prune_beside_claims(store: &PgStore, now: DateTime<Utc>, target: u64) -> (Vec<f64>, f64) {
+    sqlx::query(
+        "UPDATE grantflow_grants SET next_wake_at = now() - interval '1 second'
+         WHERE state_kind = 'Continuing'",
+    )
+    .execute(store.pool())
+    .await
+    .unwrap();
+    let pruner = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let mut pruned = 0;
+            while pruned < target {
+                let n = store
+                    .prune_final(now - TimeDelta::days(180), 1000)
+                    .await
+                    .unwrap();
+                pruned += n;
+                if n == 0 {
+                    break;
+                }
+            }
+            (pruned, started.elapsed())
+        })
+    };
+    let claim_ms = claims(store).await;
+    let (pruned, took) = pruner.await.unwrap();
+    println!(
+        "prune: {pruned} final grants pruned in {:.1} s ({:.0} grants/s, batches of 1,000)",
+        took.as_secs_f64(),
+        pruned as f64 / took.as_secs_f64()
+    );
+    (claim_ms, took.as_secs_f64())
 }
 
 /// The cursor in the middle of the rows `filter` matches (for a deep page).
@@ -400,6 +442,11 @@ async fn run(url: &str, n: i64, full: bool) {
     );
 
     lists(&store, now, if full { 30 } else { 3 }).await;
+    let (during, _) = prune_beside_claims(&store, now, (n as u64 / 10).max(1)).await;
+    println!(
+        "{}",
+        summary("claim: claim_due of 16 while pruning", during)
+    );
     worker_memory(&store, if full { 20 } else { 3 }).await;
 
     drop(store);
