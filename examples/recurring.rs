@@ -73,13 +73,17 @@ async fn main() -> anyhow::Result<()> {
     let client = Client::builder(our_wallet.parse()?, "k1", key).build()?;
     // Tokens and nonces are sealed in the database under a storage key; a real deployment loads
     // its key file (`KeyRing::from_file`), made once by `grantflow keys storage generate`.
-    let storage_keys = KeyRing::new(vec![StorageKey::generate(KeyId::new("subscriptions-run")?)])?;
+    // The same keys make the finish URIs' path tokens, which are then never stored.
+    let storage_keys = Arc::new(KeyRing::new(vec![StorageKey::generate(KeyId::new(
+        "subscriptions-run",
+    )?)])?);
     let store = SealingStore::new(
         AnyStore::connect("sqlite::memory:", 1).await?,
-        Arc::new(storage_keys),
+        storage_keys.clone(),
     );
     let config = EngineConfig::new("subscriptions-1", our_wallet)
-        .with_finish_base_url("http://127.0.0.1:3344/grantflow".parse()?);
+        .with_finish_base_url("http://127.0.0.1:3344/grantflow".parse()?)
+        .with_finish_token_keys(storage_keys);
     let engine = Engine::new(store, Arc::new(ClientCalls::new(client.clone())), config)?;
     engine.start_worker();
 

@@ -229,6 +229,7 @@ pub async fn build_engine(
     let store = database.connect_sealed().await?;
     let mut config = EngineConfig::new(worker_id, client.wallet_address_str());
     config.finish_base_url = client.public_url.clone();
+    config.finish_token_keys = store.key_ring().cloned();
     tune(&mut config);
     Ok(Engine::new(store, calls, config)?)
 }

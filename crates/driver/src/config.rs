@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use grantflow_seal::KeyRing;
 use url::Url;
 
 use crate::time::{Clock, SystemClock};
@@ -16,9 +17,14 @@ pub struct EngineConfig {
     /// publish the key the [`Calls`](crate::Calls) sign with).
     pub client_wallet_address: String,
     /// Where the application mounts [`finish_router`](crate::finish_router): finish URIs are
-    /// `<finish_base_url>/finish/<grant id>/<random token>`. Needed for grants with a redirect
-    /// finish.
+    /// `<finish_base_url>/finish/<grant id>/<token>`. Needed for grants with a redirect finish.
     pub finish_base_url: Option<Url>,
+    /// The keys that make and check finish URI path tokens (the storage key ring; see
+    /// [`with_finish_token_keys`](Self::with_finish_token_keys)). With them a grant's token is
+    /// [`KeyRing::finish_token`] of its id, recomputed when the request is sent and when the
+    /// callback comes: it is never stored. Without them the token is random and kept in the
+    /// stored request (sealed by a `SealingStore` with a key ring, in the clear otherwise).
+    pub finish_token_keys: Option<Arc<KeyRing>>,
     /// The grant lifecycle's tunables (deadlines, waits, back-offs, call timeout).
     pub machine: grantflow_machine::Config,
     /// Length of a lease. A worker that dies holding one delays its grants by at most this much;
@@ -60,6 +66,7 @@ impl EngineConfig {
             worker_id: worker_id.into(),
             client_wallet_address: client_wallet_address.into(),
             finish_base_url: None,
+            finish_token_keys: None,
             machine: grantflow_machine::Config::default(),
             lease: Duration::from_secs(30),
             claim_batch: 64,
@@ -78,6 +85,14 @@ impl EngineConfig {
     /// Sets [`finish_base_url`](Self::finish_base_url).
     pub fn with_finish_base_url(mut self, url: Url) -> Self {
         self.finish_base_url = Some(url);
+        self
+    }
+
+    /// Sets [`finish_token_keys`](Self::finish_token_keys): give every engine of a store the
+    /// same ring (the one its `SealingStore` seals with), or a callback reaching another engine
+    /// is refused. Grants requested before keep their stored random token and still finish.
+    pub fn with_finish_token_keys(mut self, keys: Arc<KeyRing>) -> Self {
+        self.finish_token_keys = Some(keys);
         self
     }
 

@@ -1,7 +1,7 @@
 //! Finish callbacks: the user's browser comes back from the AS to the grant's finish URI
 //! (`<finish_base_url>/finish/<grant id>/<token>?hash=...&interact_ref=...` or `?result=...`).
-//! The callback is checked against the grant as read (the URI's token, then the machine's hash
-//! check) without writing anything; only a verifying callback takes the lease, is recorded, and
+//! The callback is checked against the grant as read (the URI's token, recomputed or compared, see
+//! `finish_token.rs`, then the machine's hash check) without writing anything; only a verifying callback takes the lease, is recorded, and
 //! starts the continue, in the background so the browser is answered at once.
 
 use std::sync::Arc;
@@ -15,6 +15,7 @@ use url::Url;
 
 use crate::engine::{Engine, Inner};
 use crate::error::EngineError;
+use crate::finish_token::token_matches;
 use crate::view::HistoryEntry;
 
 /// How a finish callback was taken (it was recorded and the grant moved on).
@@ -122,7 +123,8 @@ impl<S: GrantStore> Inner<S> {
             Some(intent) => Some(Arc::clone(intent)),
             None => self.first_intent(id).await?,
         };
-        if !intent.is_some_and(|intent| finish_token_matches(&intent, token)) {
+        let keys = self.config.finish_token_keys.as_deref();
+        if !intent.is_some_and(|intent| token_matches(&intent, id, token, keys)) {
             tracing::warn!("finish callback refused: the finish URI token does not match");
             return Err(CallbackRefusal::Forged);
         }
@@ -213,23 +215,4 @@ fn waiting_intent(state: &GrantState) -> Option<&Arc<GrantIntent>> {
         GrantState::Continuing(s) => Some(&s.intent),
         _ => None,
     }
-}
-
-/// Whether `token` is the last path segment of the intent's finish URI (constant-time
-/// comparison).
-fn finish_token_matches(intent: &GrantIntent, token: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    let Some(uri) = intent
-        .request
-        .interact
-        .as_ref()
-        .and_then(|i| i.finish.as_ref())
-        .and_then(|f| Url::parse(&f.uri).ok())
-    else {
-        return false;
-    };
-    let Some(expected) = uri.path_segments().and_then(|mut s| s.next_back()) else {
-        return false;
-    };
-    expected.len() == token.len() && bool::from(expected.as_bytes().ct_eq(token.as_bytes()))
 }

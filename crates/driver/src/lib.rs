@@ -46,10 +46,10 @@
 //! # Layout
 //!
 //! No two files import each other. From the bottom: `time.rs`, `error.rs`, `view.rs`,
-//! `config.rs`, `summary.rs`, `metrics.rs`; then `database.rs`, `calls.rs`, `payment_calls.rs` and
-//! `committer.rs`; then `engine.rs` (the type and its shared state); then `step.rs`; at the top
-//! `order.rs`, `command.rs`, `finish.rs`, `worker.rs`, `list.rs`, `health.rs`, `retention.rs` and
-//! `callback.rs` (which uses `finish.rs`).
+//! `config.rs`, `summary.rs`, `metrics.rs`, `finish_token.rs`; then `database.rs`, `calls.rs`,
+//! `payment_calls.rs` and `committer.rs`; then `engine.rs` (the type and its shared state); then
+//! `step.rs`; at the top `order.rs`, `command.rs`, `finish.rs`, `worker.rs`, `list.rs`,
+//! `health.rs`, `retention.rs` and `callback.rs` (which uses `finish.rs`).
 //!
 //! - `engine.rs`: [`Engine`]: construction, reads (get, history), the change feed
 //!   (subscribe, wait_for) and graceful shutdown.
@@ -65,6 +65,9 @@
 //!   for a command (waiting on notifications), resolving a call a dead holder left in flight.
 //! - `finish.rs`: [`Engine::finish_callback`]: checking a callback without writing, recording
 //!   it, the continue in the background.
+//! - `finish_token.rs`: finish URI path tokens: the finish URI as stored (without its token when
+//!   [`EngineConfig::finish_token_keys`] are given), the token put in when the grant request is
+//!   sent, and recomputed (or compared with the stored one) to check a callback.
 //! - `worker.rs`: [`Engine::start_worker`]: the claim loop, its sleep, its graceful stop;
 //!   [`WorkerHandle`].
 //! - `calls.rs`: [`Calls`], the seam to the network, and [`ClientCalls`] over
@@ -95,6 +98,8 @@
 //!   version (the store refuses the rest), so two workers never both run an effect of one grant,
 //!   and a stale worker cannot overwrite newer work.
 //! - A call is made only after the state saying it is in flight is committed.
+//! - With [`EngineConfig::finish_token_keys`], no finish URI path token is stored: the stored
+//!   request holds the finish URI without it.
 //! - Logs carry grant ids, state and event kinds, call kinds, durations and error messages;
 //!   never a token, nonce, `interact_ref`, key or a serialised state or event. Work on one grant
 //!   runs in a span whose field `grant` is its id.
@@ -143,6 +148,7 @@ mod database;
 mod engine;
 mod error;
 mod finish;
+mod finish_token;
 mod health;
 mod list;
 pub mod metrics;

@@ -16,6 +16,7 @@ use url::Url;
 
 use crate::engine::{Engine, Inner};
 use crate::error::{EngineError, OrderPart};
+use crate::finish_token::stored_finish_uri;
 use crate::step::Held;
 use crate::summary::summarize;
 use crate::time::after;
@@ -90,21 +91,8 @@ fn random_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
-/// The grant's finish URI: `<finish_base_url>/finish/<grant id>/<token>`, built from path
-/// segments (a trailing slash of the base is not doubled).
-pub(crate) fn finish_uri(base: &Url, id: GrantId, token: &str) -> Result<Url, EngineError> {
-    let mut uri = base.clone();
-    uri.set_query(None);
-    uri.set_fragment(None);
-    uri.path_segments_mut()
-        .map_err(|()| EngineError::BadFinishUrl(base.to_string()))?
-        .pop_if_empty()
-        .extend(["finish", &id.to_string(), token]);
-    Ok(uri)
-}
-
-/// The GNAP grant request for `order` (a fresh finish nonce and finish URI token if it finishes
-/// by redirect).
+/// The GNAP grant request for `order` (a fresh finish nonce and the finish URI as stored, see
+/// `finish_token.rs`, if it finishes by redirect).
 fn grant_request<S: GrantStore>(
     inner: &Inner<S>,
     id: GrantId,
@@ -121,7 +109,8 @@ fn grant_request<S: GrantStore>(
                 start: vec![InteractStart::Redirect],
                 finish: Some(InteractFinish {
                     method: FinishMethod::Redirect,
-                    uri: finish_uri(base, id, &random_token())?.into(),
+                    uri: stored_finish_uri(base, id, inner.config.finish_token_keys.as_deref())?
+                        .into(),
                     nonce: Secret::new(random_token()),
                 }),
             })
@@ -288,28 +277,5 @@ impl<S: GrantStore> Engine<S> {
                 address: wallet_address.to_owned(),
                 reason,
             })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn finish_uris_are_built_from_segments() {
-        let id = GrantId::new_random();
-        for base in ["https://shop.example/gf", "https://shop.example/gf/"] {
-            let uri = finish_uri(&base.parse().unwrap(), id, "tok").unwrap();
-            assert_eq!(
-                uri.as_str(),
-                format!("https://shop.example/gf/finish/{id}/tok")
-            );
-        }
-        let root = finish_uri(&"https://shop.example".parse().unwrap(), id, "t").unwrap();
-        assert_eq!(root.as_str(), format!("https://shop.example/finish/{id}/t"));
-        assert!(matches!(
-            finish_uri(&"mailto:a@b.example".parse().unwrap(), id, "t"),
-            Err(EngineError::BadFinishUrl(_))
-        ));
     }
 }

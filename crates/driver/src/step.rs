@@ -29,6 +29,7 @@ use tracing::Instrument;
 use crate::calls::CallOutcome;
 use crate::engine::Inner;
 use crate::error::EngineError;
+use crate::finish_token::sendable;
 use crate::metrics;
 use crate::summary::summarize;
 use crate::time::{after, delta, plus};
@@ -238,7 +239,15 @@ impl<S: GrantStore> Inner<S> {
         let kind = call_kind.map_or("none", |k| k.as_str());
         let span = tracing::info_span!("call", kind);
         let started = std::time::Instant::now();
-        let call = self.calls.call(effect).instrument(span.clone());
+        let keys = self.config.finish_token_keys.as_deref();
+        let effect = match sendable(effect, held.id, keys) {
+            Ok(effect) => effect,
+            Err(detail) => {
+                tracing::error!(parent: &span, %detail, "the call cannot be made");
+                return CallOutcome::event(Event::NotSent { detail });
+            }
+        };
+        let call = self.calls.call(&effect).instrument(span.clone());
         tokio::pin!(call);
         let every = (self.config.lease / 3).max(Duration::from_millis(10));
         let outcome = loop {

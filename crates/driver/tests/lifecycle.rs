@@ -1,7 +1,8 @@
 //! Full grant lifecycles against the real sandbox over loopback, on SQLite and on PostgreSQL:
 //! interactive with finish callback, polling, non-interactive, rejection, client-side expiry,
 //! rotation on expiry (one rotation for many callers), revoke, cancel, forged and replayed
-//! callbacks, idempotent requests (and a key reused for another request).
+//! callbacks, finish URI tokens never stored (and grants that stored theirs still finishing),
+//! idempotent requests (and a key reused for another request).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the test failing
 
@@ -159,12 +160,17 @@ mod scenarios {
             engine.finish_callback(g.id, "not-the-token", &query).await,
             Err(CallbackRefusal::Forged)
         ));
+        a_wrong_token_answers_like_an_unknown_grant(&finish, "not-the-token").await;
+        assert_eq!(engine.get(g.id).await.unwrap().version, settled.version);
+        engine.shutdown().await;
+    }
+
+    /// The finish redirect `finish` with `wrong` as its token, and with its token on an unknown
+    /// grant id: both get the same 400 page, so a guess learns nothing about which grants exist.
+    async fn a_wrong_token_answers_like_an_unknown_grant(finish: &url::Url, wrong: &str) {
         let mut wrong_token = finish.clone();
-        wrong_token
-            .path_segments_mut()
-            .unwrap()
-            .pop()
-            .push("not-the-token");
+        wrong_token.path_segments_mut().unwrap().pop().push(wrong);
+        let token = finish.path_segments().unwrap().next_back().unwrap();
         let mut unknown_grant = finish.clone();
         unknown_grant
             .path_segments_mut()
@@ -172,11 +178,98 @@ mod scenarios {
             .pop()
             .pop()
             .push(&grantflow_store::GrantId::new_random().to_string())
-            .push(&token);
+            .push(token);
         let refused = page(unknown_grant.as_str()).await;
         assert_eq!(refused.0, 400, "{refused:?}");
         assert_eq!(page(wrong_token.as_str()).await, refused);
-        assert_eq!(engine.get(g.id).await.unwrap().version, settled.version);
+    }
+
+    /// The finish URI as the grant's stored request holds it.
+    async fn stored_finish_uri<S: GrantStore>(
+        engine: &grantflow_driver::Engine<S>,
+        id: grantflow_store::GrantId,
+    ) -> url::Url {
+        let first = engine.history(id).await.unwrap().remove(0);
+        let grantflow_machine::Event::Request { intent } = first.event else {
+            panic!("the first event is the request")
+        };
+        let finish = intent.request.interact.as_ref().unwrap().finish.as_ref();
+        url::Url::parse(&finish.unwrap().uri).unwrap()
+    }
+
+    fn last_segment(url: &url::Url) -> String {
+        url.path_segments().unwrap().next_back().unwrap().to_owned()
+    }
+
+    /// With finish token keys the stored request holds the finish URI without its token (the AS
+    /// got it with the token, the keyed hash of the grant id); a wrong token on a waiting grant
+    /// gets exactly the page an unknown grant id gets; a grant requested by an engine without
+    /// the keys (its random token stored: the form of every grant requested before the keys)
+    /// still finishes through an engine with them.
+    pub async fn finish_tokens_are_not_stored_and_old_grants_still_finish<S: GrantStore>(store: S) {
+        let world = World::quick().await;
+        let old = world
+            .engine(store.clone(), |c| c.finish_token_keys = None)
+            .await;
+        let before = old
+            .request(world.outgoing("order-old", Interaction::Redirect))
+            .await
+            .unwrap();
+        let old_uri = stored_finish_uri(&old, before.id).await;
+        assert_ne!(last_segment(&old_uri), before.id.to_string());
+        old.shutdown().await;
+
+        let engine = world.engine(store, |_| {}).await;
+        engine.start_worker();
+        let g = engine
+            .request(world.outgoing("order-keyed", Interaction::Redirect))
+            .await
+            .unwrap();
+        let stored = stored_finish_uri(&engine, g.id).await;
+        assert_eq!(last_segment(&stored), g.id.to_string(), "{stored}");
+        let outcome = world
+            .sandbox
+            .approve_interaction(g.redirect.as_deref().unwrap())
+            .unwrap();
+        let finish = url::Url::parse(outcome.redirect.unwrap().expose()).unwrap();
+        let token = last_segment(&finish);
+        assert_eq!(token, world.finish_keys.finish_token(g.id).as_str());
+        assert_eq!(
+            finish.as_str().split('?').next().unwrap(),
+            format!("{stored}/{token}"),
+            "the AS got the stored URI with the token"
+        );
+        let mut texts = vec![engine.get(g.id).await.unwrap().state.to_json().unwrap()];
+        for h in engine.history(g.id).await.unwrap() {
+            texts.push(serde_json::to_string(&h.event).unwrap());
+        }
+        for text in &texts {
+            assert!(!text.contains(&token), "the finish token is stored: {text}");
+        }
+        // While the grant waits: a wrong token answers like an unknown grant id.
+        a_wrong_token_answers_like_an_unknown_grant(&finish, "world.AAAA").await;
+        assert_eq!(
+            engine.get(g.id).await.unwrap().kind(),
+            StateKind::AwaitingInteraction
+        );
+        // The real callback; and the grant requested before the keys, its callback handed to
+        // this engine (the first one's finish listener is gone).
+        assert_eq!(follow(finish.as_str()).await, 200);
+        wait_kind(&engine, g.id, StateKind::Issued).await;
+        let outcome = world
+            .sandbox
+            .approve_interaction(before.redirect.as_deref().unwrap())
+            .unwrap();
+        let old_finish = outcome.redirect.unwrap();
+        assert!(old_finish.expose().starts_with(old_uri.as_str()));
+        assert_eq!(
+            engine
+                .finish_callback_url(old_finish.expose())
+                .await
+                .unwrap(),
+            (before.id, CallbackOutcome::Approved)
+        );
+        wait_kind(&engine, before.id, StateKind::Issued).await;
         engine.shutdown().await;
     }
 
@@ -413,6 +506,7 @@ where
 per_backend!(
     interactive_with_finish_callback,
     forged_and_replayed_callbacks_change_nothing,
+    finish_tokens_are_not_stored_and_old_grants_still_finish,
     polling_without_finish,
     non_interactive,
     rejection,

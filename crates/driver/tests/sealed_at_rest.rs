@@ -1,7 +1,8 @@
 //! Secrets sealed at rest, end to end: full lifecycles (interactive with callback, polling,
 //! non-interactive, rotation, revocation, cancel) through an engine over `SealingStore`, a
 //! storage key rotation with a re-seal in the middle, then the raw tables are read with SQL: none
-//! of the secret values the engine saw is there, and everything opens under the new key alone.
+//! of the secret values the engine saw is there, nor any finish URI path token (which is not
+//! stored at all, not even sealed), and everything opens under the new key alone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the test failing
 
@@ -55,14 +56,14 @@ async fn secrets_seen<S: GrantStore>(engine: &Engine<S>, id: GrantId, into: &mut
     }
     for text in texts {
         let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
-        visit_secrets::<()>(&mut json, &mut |_, v| {
+        visit_secrets::<()>(&mut json, &mut |field, v| {
             let s = v
                 .as_str()
                 .expect("the engine reads secrets opened")
                 .to_owned();
-            // The finish URI's path token is its last segment: look for that alone too.
-            if let Some((_, token)) = s.rsplit_once('/') {
-                into.insert(token.to_owned());
+            // A finish URI is kept without its path token: it ends with the grant id.
+            if field.name == "finish_uri" {
+                assert!(s.ends_with(&format!("/finish/{id}")), "{s}");
             }
             into.insert(s);
             Ok(())
@@ -71,15 +72,28 @@ async fn secrets_seen<S: GrantStore>(engine: &Engine<S>, id: GrantId, into: &mut
     }
 }
 
-/// The lifecycles of one engine generation; returns the grants made.
-async fn lifecycles<S: GrantStore>(world: &World, engine: &Engine<S>, tag: &str) -> Vec<GrantId> {
+/// The lifecycles of one engine generation; returns the grants made, and the finish URI path
+/// token the AS was given for the grant that finished by redirect.
+async fn lifecycles<S: GrantStore>(
+    world: &World,
+    engine: &Engine<S>,
+    tag: &str,
+) -> (Vec<GrantId>, String) {
     engine.start_worker();
     // Interactive, finish callback, rotate on demand, revoke.
     let a = engine
         .request(world.outgoing(&format!("{tag}-redirect"), Interaction::Redirect))
         .await
         .unwrap();
-    assert_eq!(world.approve_and_follow(&a.redirect.unwrap()).await, 200);
+    let outcome = world
+        .sandbox
+        .approve_interaction(&a.redirect.unwrap())
+        .unwrap();
+    let finish = outcome.redirect.unwrap();
+    let finish = finish.expose();
+    let path = finish.split('?').next().unwrap();
+    let token = path.rsplit_once('/').unwrap().1.to_owned();
+    assert_eq!(follow(finish).await, 200);
     wait_kind(engine, a.id, StateKind::Issued).await;
     engine.access_token(a.id).await.unwrap();
     engine.rotate(a.id).await.unwrap();
@@ -119,36 +133,55 @@ async fn lifecycles<S: GrantStore>(world: &World, engine: &Engine<S>, tag: &str)
         engine.cancel(e.id).await.unwrap().kind(),
         StateKind::Canceled
     );
-    vec![a.id, b.id, c.id, d.id, e.id]
+    (vec![a.id, b.id, c.id, d.id, e.id], token)
 }
 
 async fn after_rotation_and_reseal_nothing_is_in_the_clear<S: GrantStore>(inner: S, raw: Raw) {
     let world = World::quick().await;
-    let tune = |c: &mut grantflow_driver::EngineConfig| {
-        c.machine.rotation = grantflow_machine::Rotation::OnDemand
+    // The storage keys also make the finish URI tokens (as the CLI does).
+    let tune = |ring: &Arc<KeyRing>| {
+        let ring = ring.clone();
+        move |c: &mut grantflow_driver::EngineConfig| {
+            c.machine.rotation = grantflow_machine::Rotation::OnDemand;
+            c.finish_token_keys = Some(ring);
+        }
     };
     // Generation 1: key k1.
     let ring1 = Arc::new(KeyRing::new(vec![key("k1")]).unwrap());
     let engine = world
-        .engine(SealingStore::new(inner.clone(), ring1.clone()), tune)
+        .engine(
+            SealingStore::new(inner.clone(), ring1.clone()),
+            tune(&ring1),
+        )
         .await;
-    let mut grants = lifecycles(&world, &engine, "one").await;
+    let (mut grants, token1) = lifecycles(&world, &engine, "one").await;
     engine.shutdown().await;
     // Rotation: k2 seals, k1 still opens; the engine keeps working while a re-seal runs.
     let k1 = KeyRing::parse(&ring1.to_text()).unwrap();
     let ring2 = Arc::new(k1.with_sealing_key(key("k2")).unwrap());
     let store2 = SealingStore::new(inner.clone(), ring2.clone());
-    let engine = world.engine(store2.clone(), tune).await;
-    let (more, report) = tokio::join!(
+    let engine = world.engine(store2.clone(), tune(&ring2)).await;
+    let ((more, token2), report) = tokio::join!(
         lifecycles(&world, &engine, "two"),
         store2.reseal_all(2, |_, _| {})
     );
     grants.extend(more);
     assert!(report.unwrap().complete);
-    // Everything the engine saw, through the new ring.
+    // Everything the engine saw, through the new ring, and the finish URI tokens: the two the AS
+    // was sent, and those of every grant under either key.
     let mut secrets = BTreeSet::new();
     for &id in &grants {
         secrets_seen(&engine, id, &mut secrets).await;
+    }
+    assert_eq!(token1, ring1.finish_token(grants[0]).as_str());
+    assert_eq!(token2, ring2.finish_token(grants[5]).as_str());
+    for &id in &grants {
+        for ring in [&ring1, &ring2] {
+            let token = ring.finish_token(id);
+            secrets.insert(token.to_string());
+            // The keyed hash alone, without its key id.
+            secrets.insert(token.rsplit_once('.').unwrap().1.to_owned());
+        }
     }
     engine.shutdown().await;
     assert!(

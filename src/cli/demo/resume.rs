@@ -32,7 +32,8 @@ impl Demo {
             .await
             .context("cannot reopen the database")?;
         let store = SealingStore::new(store, setup.storage_keys.clone());
-        let config = engine_config("worker-2", &setup.client_wallet, setup.finish_base.clone());
+        let config = engine_config("worker-2", &setup.client_wallet, setup.finish_base.clone())
+            .with_finish_token_keys(setup.storage_keys.clone());
         let calls = ObservedCalls::new(
             grantflow_driver::ClientCalls::new(setup.client.clone()),
             t.clone(),

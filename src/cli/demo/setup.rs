@@ -117,7 +117,8 @@ impl Demo {
                 "worker-1",
             )
             .crash_before_continue(crash_tx);
-            let config = engine_config("worker-1", &client_wallet, finish_base.clone());
+            let config = engine_config("worker-1", &client_wallet, finish_base.clone())
+                .with_finish_token_keys(storage_keys.clone());
             let url = database_url.clone();
             let timeline = t.clone();
             let storage_keys = storage_keys.clone();

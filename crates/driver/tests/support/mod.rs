@@ -19,6 +19,7 @@ use grantflow_machine::{EventKind, StateKind};
 use grantflow_protocol::grant::AccessItem;
 use grantflow_protocol::keys::PrivateKey;
 use grantflow_sandbox::{Sandbox, SandboxClock, SandboxConfig, SandboxHandle, WalletAddressSpec};
+use grantflow_seal::{KeyId, KeyRing, StorageKey};
 use grantflow_store::{GrantStore, SqliteStore};
 use serde_json::json;
 
@@ -56,6 +57,9 @@ pub struct World {
     pub client: Client,
     /// The engines' clock, when the world runs on manual time (see [`World::manual`]).
     pub clock: Option<ManualClock>,
+    /// The keys every engine of this world makes and checks finish URI tokens with (a tune can
+    /// clear `finish_token_keys` for an engine that stores its tokens, as before the keys).
+    pub finish_keys: Arc<KeyRing>,
 }
 
 impl World {
@@ -75,6 +79,9 @@ impl World {
             client_wallet,
             client,
             clock: None,
+            finish_keys: Arc::new(
+                KeyRing::new(vec![StorageKey::generate(KeyId::new("world").unwrap())]).unwrap(),
+            ),
         }
     }
 
@@ -161,7 +168,8 @@ impl World {
             EngineConfig::unique_worker_id("test"),
             self.client_wallet.clone(),
         )
-        .with_finish_base_url(base.parse().unwrap());
+        .with_finish_base_url(base.parse().unwrap())
+        .with_finish_token_keys(self.finish_keys.clone());
         config.poll_interval = Duration::from_millis(200);
         config.lease = Duration::from_secs(5);
         config.command_wait = Duration::from_secs(10);
