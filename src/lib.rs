@@ -87,4 +87,5 @@ pub use grantflow_driver as driver;
 /// sandbox.shutdown().await;
 /// # Ok(()) }
 /// ```
+#[cfg(feature = "sandbox")]
 pub use grantflow_sandbox as sandbox;

@@ -8,17 +8,22 @@ use crate::model::{
     ClaimRequest, Claimed, Created, EventRecord, GrantId, GrantRecord, Lease, NewGrant, Rewrite,
     StateWrite, WriteResult,
 };
+#[cfg(feature = "postgres")]
 use crate::postgres::PgStore;
+#[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteStore;
 use crate::store::GrantStore;
 use crate::wake::WakeSignal;
 
-/// PostgreSQL or SQLite, picked by [`AnyStore::connect`] from the URL's scheme.
+/// PostgreSQL or SQLite, picked by [`AnyStore::connect`] from the URL's scheme (each variant
+/// exists with its crate feature, `postgres` or `sqlite`).
 #[derive(Clone, Debug)]
 pub enum AnyStore {
     /// A PostgreSQL database shared by many workers.
+    #[cfg(feature = "postgres")]
     Postgres(PgStore),
     /// An embedded SQLite database used by one process.
+    #[cfg(feature = "sqlite")]
     Sqlite(SqliteStore),
 }
 
@@ -32,23 +37,31 @@ impl AnyStore {
     /// let store = grantflow_store::AnyStore::connect("sqlite:grants.db", 8).await?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// A URL whose backend this build leaves out (its feature is off) is
+    /// [`StoreError::UnsupportedUrl`].
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        #[cfg(feature = "postgres")]
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Self::Postgres(
+            return Ok(Self::Postgres(
                 PgStore::connect(url, max_connections).await?,
-            ))
-        } else if url.starts_with("sqlite:") {
-            Ok(Self::Sqlite(SqliteStore::connect(url).await?))
-        } else {
-            Err(StoreError::UnsupportedUrl(url.to_owned()))
+            ));
         }
+        #[cfg(feature = "sqlite")]
+        if url.starts_with("sqlite:") {
+            return Ok(Self::Sqlite(SqliteStore::connect(url).await?));
+        }
+        let _ = max_connections;
+        Err(StoreError::UnsupportedUrl(url.to_owned()))
     }
 }
 
 macro_rules! delegate {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
+            #[cfg(feature = "postgres")]
             AnyStore::Postgres($store) => $call,
+            #[cfg(feature = "sqlite")]
             AnyStore::Sqlite($store) => $call,
         }
     };

@@ -72,12 +72,19 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(not(any(feature = "postgres", feature = "sqlite")))]
+compile_error!(
+    "grantflow-store needs a backend: enable the `postgres` or `sqlite` feature (or both)"
+);
+
 mod any;
 mod error;
 mod list;
 mod model;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod retention;
+#[cfg(feature = "sqlite")]
 mod sqlite;
 mod store;
 mod wake;
@@ -90,8 +97,10 @@ pub use model::{
     GrantId, GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, NewLease, Refused, RefusedReason,
     Rewrite, StateWrite, WriteResult,
 };
+#[cfg(feature = "postgres")]
 pub use postgres::{DUE_CHANNEL, PG_MIGRATOR, PgStore};
 pub use retention::{FINAL_STATE_KINDS, StateCounts};
+#[cfg(feature = "sqlite")]
 pub use sqlite::{SQLITE_MIGRATOR, SqliteStore};
 pub use store::GrantStore;
 pub use wake::WakeSignal;

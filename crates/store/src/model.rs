@@ -391,6 +391,38 @@ impl fmt::Debug for Redacted {
     }
 }
 
+/// The record of a grant just inserted, built from what was written (no read back).
+pub(crate) fn created_record(
+    grant: NewGrant,
+    now: DateTime<Utc>,
+    next_wake_at: Option<DateTime<Utc>>,
+) -> Created {
+    let lease = grant.lease.map(|l| Lease {
+        grant: grant.id,
+        owner: l.owner,
+        token: LeaseToken(1),
+        until: l.until,
+    });
+    Created {
+        grant: GrantRecord {
+            id: grant.id,
+            idempotency_key: grant.idempotency_key,
+            state: grant.state,
+            version: 1,
+            next_wake_at,
+            lease: lease.as_ref().map(|l| LeaseInfo {
+                owner: l.owner.clone(),
+                until: l.until,
+            }),
+            created_at: now,
+            updated_at: now,
+            summary: grant.summary,
+        },
+        inserted: true,
+        lease,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

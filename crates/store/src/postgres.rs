@@ -19,6 +19,7 @@ use crate::list::{GrantSummary, ListCursor, ListFilter, ListPage, fetch_limit, p
 use crate::model::{
     AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, Fence, GrantId,
     GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, Rewrite, StateWrite, WriteResult,
+    created_record,
 };
 use crate::store::{FenceRow, GrantStore, check_batch, missing_migrations, refusal_reason};
 use crate::wake::{WakeSignal, Waker};
@@ -153,38 +154,6 @@ impl PgStore {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }))
-    }
-}
-
-/// The record of a grant just inserted, built from what was written (no read back).
-pub(crate) fn created_record(
-    grant: NewGrant,
-    now: DateTime<Utc>,
-    next_wake_at: Option<DateTime<Utc>>,
-) -> Created {
-    let lease = grant.lease.map(|l| Lease {
-        grant: grant.id,
-        owner: l.owner,
-        token: LeaseToken(1),
-        until: l.until,
-    });
-    Created {
-        grant: GrantRecord {
-            id: grant.id,
-            idempotency_key: grant.idempotency_key,
-            state: grant.state,
-            version: 1,
-            next_wake_at,
-            lease: lease.as_ref().map(|l| LeaseInfo {
-                owner: l.owner.clone(),
-                until: l.until,
-            }),
-            created_at: now,
-            updated_at: now,
-            summary: grant.summary,
-        },
-        inserted: true,
-        lease,
     }
 }
 

@@ -21,8 +21,8 @@ use crate::list::{GrantSummary, ListCursor, ListFilter, ListPage, fetch_limit, p
 use crate::model::{
     AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, Fence, GrantId,
     GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, Rewrite, StateWrite, WriteResult,
+    created_record,
 };
-use crate::postgres::created_record;
 use crate::store::{FenceRow, GrantStore, check_batch, missing_migrations, refusal_reason};
 use crate::wake::{WakeSignal, Waker};
 
