@@ -75,7 +75,10 @@
 // Without a backend feature the crate is the trait and its model only (what the driver and the
 // sealing layer are written against); `AnyStore` needs at least one backend, and the helpers the
 // backends share go unused.
-#![cfg_attr(not(any(feature = "postgres", feature = "sqlite")), allow(dead_code))]
+#![cfg_attr(
+    not(any(feature = "postgres", feature = "sqlite")),
+    allow(dead_code, unused_imports)
+)]
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod any;

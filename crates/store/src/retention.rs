@@ -9,7 +9,10 @@
 //! summary was never written (before the summary columns) is never pruned.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, SqlitePool};
+#[cfg(feature = "postgres")]
+use sqlx::PgPool;
+#[cfg(feature = "sqlite")]
+use sqlx::SqlitePool;
 
 use crate::error::StoreError;
 
@@ -30,6 +33,7 @@ fn counts(rows: Vec<(Option<String>, i64)>) -> StateCounts {
         .collect()
 }
 
+#[cfg(feature = "postgres")]
 pub(crate) async fn pg_count(pool: &PgPool) -> Result<StateCounts, StoreError> {
     let rows = sqlx::query_as(COUNT)
         .fetch_all(pool)
@@ -38,6 +42,7 @@ pub(crate) async fn pg_count(pool: &PgPool) -> Result<StateCounts, StoreError> {
     Ok(counts(rows))
 }
 
+#[cfg(feature = "sqlite")]
 pub(crate) async fn sqlite_count(pool: &SqlitePool) -> Result<StateCounts, StoreError> {
     let rows = sqlx::query_as(COUNT)
         .fetch_all(pool)
@@ -48,6 +53,7 @@ pub(crate) async fn sqlite_count(pool: &SqlitePool) -> Result<StateCounts, Store
 
 /// Deletes up to `batch` final grants last changed before `older_than` (events go with them:
 /// `ON DELETE CASCADE`), oldest first, skipping rows another transaction holds; how many.
+#[cfg(feature = "postgres")]
 pub(crate) async fn pg_prune(
     pool: &PgPool,
     older_than: DateTime<Utc>,
@@ -75,6 +81,7 @@ pub(crate) async fn pg_prune(
     Ok(done.rows_affected())
 }
 
+#[cfg(feature = "sqlite")]
 pub(crate) async fn sqlite_prune(
     pool: &SqlitePool,
     older_than: DateTime<Utc>,
