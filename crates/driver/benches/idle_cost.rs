@@ -2,12 +2,14 @@
 //! event rows per grant per simulated day, with the engine's defaults and the sandbox's default
 //! token lifetime (600 s, the reference's). Figures in `docs/PERFORMANCE.md`.
 //!
-//! `cargo bench -p grantflow-driver --bench idle_cost` (20 grants);
-//! `cargo test -p grantflow-driver --bench idle_cost` runs 1 grant, as a check that it works.
+//! `cargo bench -p grantflow-driver --bench idle_cost` (20 grants over 30 simulated days);
+//! `cargo test -p grantflow-driver --bench idle_cost` runs 1 grant over 8 simulated days, as a
+//! check that it works. Several days, because rotation on demand still rotates an idle grant's
+//! token once per keep-alive period (7 days by default): one simulated day would miss it.
 //!
 //! Simulated time: the sandbox and the engine run on manual clocks moved together. The bench
 //! jumps both to the earliest `next_wake_at` among the grants, waits until every grant is at
-//! rest again (issued, nothing due), and repeats until a day has passed; no real time is slept
+//! rest again (issued, nothing due), and repeats until the simulated days have passed; no real time is slept
 //! for simulated time. tokio's own clock stays real: the calls cross real loopback sockets, whose
 //! timeouts a paused tokio clock would fire early.
 
@@ -203,14 +205,14 @@ impl World {
     }
 }
 
-async fn run(grants: usize) {
+async fn run(grants: usize, days: i64) {
     let world = World::start().await;
     world.engine.start_worker();
     let ids = world.issued_grants(grants).await;
     let (calls_before, rows_before) = (world.calls.total(), world.event_rows(&ids).await);
     let kinds_before = world.calls.by_kind();
     let start = world.now();
-    let end = start + DAY;
+    let end = start + DAY * days as i32;
     let real = Instant::now();
     let mut wakes = 0u64;
     loop {
@@ -236,18 +238,18 @@ async fn run(grants: usize) {
     }
     let calls = world.calls.total() - calls_before;
     let rows = world.event_rows(&ids).await - rows_before;
-    let per_grant = |x: u64| x as f64 / grants as f64;
+    let per_grant = |x: u64| x as f64 / grants as f64 / days as f64;
     let by_kind: Vec<String> = world
         .calls
         .by_kind()
         .into_iter()
         .map(|(k, v)| (k, v - kinds_before.get(k).copied().unwrap_or(0)))
         .filter(|(_, v)| *v > 0)
-        .map(|(k, v)| format!("{k} {}", per_grant(v)))
+        .map(|(k, v)| format!("{k} {:.2}", per_grant(v)))
         .collect();
     println!(
-        "idle cost: {grants} issued grants idle for 1 simulated day (engine defaults, token lifetime 600 s): \
-         {:.1} AS calls and {:.1} event rows per grant per day ({}; {wakes} wake-ups simulated in {:.1}s real time)",
+        "idle cost: {grants} issued grants idle for {days} simulated days (engine defaults, token lifetime 600 s): \
+         {:.2} AS calls and {:.2} event rows per grant per day ({}; {wakes} wake-ups simulated in {:.1}s real time)",
         per_grant(calls),
         per_grant(rows as u64),
         if by_kind.is_empty() {
@@ -268,5 +270,6 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(run(if full { 20 } else { 1 }));
+    let (grants, days) = if full { (20, 30) } else { (1, 8) };
+    rt.block_on(run(grants, days));
 }
