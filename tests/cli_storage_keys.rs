@@ -101,6 +101,7 @@ async fn reseal_killed_mid_way_then_resumed_while_a_worker_writes() {
                     next_wake_at: None,
                     lease: None,
                     summary: GrantSummary::default(),
+                    change_summary: None,
                 },
                 now,
             )
@@ -116,6 +117,7 @@ async fn reseal_killed_mid_way_then_resumed_while_a_worker_writes() {
             at: now,
             next_wake_at: None,
             summary: GrantSummary::default(),
+            change_summary: None,
         };
         store_old.commit(vec![write], now).await.unwrap()[0]
             .as_ref()
@@ -174,6 +176,7 @@ async fn reseal_killed_mid_way_then_resumed_while_a_worker_writes() {
                         at: now,
                         next_wake_at: None,
                         summary: GrantSummary::default(),
+                        change_summary: None,
                     };
                     let result = store.commit(vec![write], now).await.unwrap();
                     result[0]

@@ -168,6 +168,7 @@ async fn claims(store: &PgStore) -> Vec<f64> {
                 at: now,
                 next_wake_at: Some(now + TimeDelta::days(1)),
                 summary: c.grant.summary,
+                change_summary: None,
             })
             .collect();
         for result in store.commit(writes, now).await.unwrap() {

@@ -7,8 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use grantflow_machine::{Change, GrantState};
-use grantflow_store::{GrantId, GrantStore};
+use grantflow_store::{FeedPosition, GrantId, GrantStore};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -19,6 +18,7 @@ use crate::committer::{Committer, Tuning};
 use crate::config::EngineConfig;
 use crate::database::DatabaseStatus;
 use crate::error::EngineError;
+use crate::feed::{FeedEntry, Subscription};
 use crate::time::{self, deadline_in};
 use crate::view::{GrantChange, GrantView, HistoryEntry};
 
@@ -50,8 +50,8 @@ pub(crate) struct Inner<S: GrantStore> {
     pub(crate) store: S,
     pub(crate) calls: Arc<dyn Calls>,
     pub(crate) config: EngineConfig,
-    /// Every transition this engine commits, for `subscribe`, `wait_for` and commands waiting
-    /// for a grant's lease.
+    /// Every transition this engine commits, for `wait_for` and commands waiting for a grant's
+    /// lease in this process (the application reads the store's change feed instead).
     pub(crate) changes: broadcast::Sender<GrantChange>,
     /// Group commit of all writes; closed last by `shutdown`.
     pub(crate) committer: Committer,
@@ -144,14 +144,53 @@ impl<S: GrantStore> Engine<S> {
         records.into_iter().map(HistoryEntry::from_record).collect()
     }
 
-    /// Every transition this engine commits from now on. Transitions made by other processes on
-    /// a shared database are not broadcast: use [`wait_for`](Self::wait_for), which also polls.
-    pub fn subscribe(&self) -> broadcast::Receiver<GrantChange> {
+    /// Every change committed from now on, by any process on the database (the change feed:
+    /// see [`Subscription`]). Reads the feed's head once, so no change committed after this
+    /// returns is missed.
+    ///
+    /// Cancel safety: a read; dropping the future changes nothing.
+    pub async fn subscribe(&self) -> Result<Subscription<S>, EngineError> {
+        let head = self.inner.store.feed_head().await?;
+        Ok(self.subscribe_after(head))
+    }
+
+    /// The transitions this engine itself commits from now on, as they commit (no database
+    /// round trip; a slow receiver loses the oldest). Changes made by other processes are not in
+    /// it: the application reads [`subscribe`](Self::subscribe); this is for showing what one
+    /// engine does (the demo's timeline, diagnostics).
+    pub fn own_changes(&self) -> broadcast::Receiver<GrantChange> {
         self.inner.changes.subscribe()
     }
 
-    /// Waits until `done` holds for the grant (checked now, at every change this engine makes,
-    /// and every `poll_interval` for changes made elsewhere), or `timeout` passes.
+    /// Every change after `position` (from the start of the feed when `None`): how a consumer
+    /// that stored the position of the last entry it handled resumes.
+    pub fn subscribe_after(&self, position: Option<FeedPosition>) -> Subscription<S> {
+        Subscription::new(
+            self.inner.store.clone(),
+            position,
+            self.inner.config.poll_interval,
+        )
+    }
+
+    /// Up to `limit` changes after `position`, without waiting (an empty answer: none yet).
+    ///
+    /// Cancel safety: a read; dropping the future changes nothing.
+    pub async fn changes_after(
+        &self,
+        position: Option<FeedPosition>,
+        limit: u32,
+    ) -> Result<Vec<FeedEntry>, EngineError> {
+        let page = self.inner.store.changes_after(position, limit).await?;
+        Ok(page
+            .changes
+            .into_iter()
+            .map(FeedEntry::from_record)
+            .collect())
+    }
+
+    /// Waits until `done` holds for the grant (checked now, whenever the change feed says
+    /// something committed, by this process or another on the database, and at least every
+    /// `poll_interval`), or `timeout` passes.
     ///
     /// Cancel safety: a read; dropping the future changes nothing.
     pub async fn wait_for(
@@ -161,6 +200,7 @@ impl<S: GrantStore> Engine<S> {
         mut done: impl FnMut(&GrantView) -> bool,
     ) -> Result<GrantView, EngineError> {
         let inner = &self.inner;
+        let mut feed = inner.store.feed_signal();
         let mut changes = inner.changes.subscribe();
         let deadline = deadline_in(timeout);
         loop {
@@ -173,7 +213,10 @@ impl<S: GrantStore> Engine<S> {
                 return Err(EngineError::Timeout(id));
             }
             let pause = (deadline - now).min(inner.config.poll_interval);
-            let _ = tokio::time::timeout(pause, wait_change(&mut changes, id)).await;
+            tokio::select! {
+                _ = feed.wait(pause) => {}
+                _ = tokio::time::timeout(pause, wait_change(&mut changes, id)) => {}
+            }
         }
     }
 
@@ -265,20 +308,11 @@ impl<S: GrantStore> Inner<S> {
         GrantView::from_record(record)
     }
 
-    pub(crate) fn publish(
-        &self,
-        id: GrantId,
-        version: i64,
-        state: &GrantState,
-        change: Option<Change>,
-    ) {
+    /// Tells this process's waiters (commands waiting for a lease, `wait_for`) at once; other
+    /// processes hear of it through the store's change feed.
+    pub(crate) fn publish(&self, change: GrantChange) {
         // No receiver is fine: nobody is waiting.
-        let _ = self.changes.send(GrantChange {
-            grant: id,
-            version,
-            kind: state.kind(),
-            change,
-        });
+        let _ = self.changes.send(change);
     }
 
     /// Runs `work` in a task the engine tracks (shutdown waits for it) and awaits its result.

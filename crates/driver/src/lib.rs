@@ -147,6 +147,7 @@ mod config;
 mod database;
 mod engine;
 mod error;
+mod feed;
 mod finish;
 mod finish_token;
 mod health;
@@ -166,7 +167,9 @@ pub use calls::{CallFuture, CallOutcome, Calls, ClientCalls, LookupFuture, class
 pub use config::EngineConfig;
 pub use engine::Engine;
 pub use error::{EngineError, OrderPart};
+pub use feed::{FeedChange, FeedEntry, Subscription};
 pub use finish::{CallbackOutcome, CallbackRefusal};
+pub use grantflow_store::FeedPosition;
 pub use grantflow_store::ListCursor;
 pub use health::{MetricsText, READINESS_TIMEOUT, Readiness, Unready, operations_router};
 pub use list::{ACCESS_TYPES, GrantFilter, GrantPage, ReindexReport, Reindexed};

@@ -4,7 +4,7 @@
 //! the request at once.
 
 use base64::Engine as _;
-use grantflow_machine::{Event, GrantIntent, GrantState, transition};
+use grantflow_machine::{Event, GrantIntent, GrantState, StateKind, transition};
 use grantflow_protocol::Secret;
 use grantflow_protocol::grant::{
     AccessItem, AccessTokenRequest, Client, FinishMethod, GrantRequest, InteractFinish,
@@ -17,10 +17,11 @@ use url::Url;
 use crate::engine::{Engine, Inner};
 use crate::error::{EngineError, OrderPart};
 use crate::finish_token::stored_finish_uri;
+use crate::feed;
 use crate::step::Held;
 use crate::summary::summarize;
 use crate::time::after;
-use crate::view::{GrantView, HistoryEntry};
+use crate::view::{GrantChange, GrantView, HistoryEntry};
 
 /// How a grant's user interaction finishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,6 +189,12 @@ impl<S: GrantStore> Engine<S> {
                         until: after(now, inner.config.lease),
                     }),
                     summary: summary.clone(),
+                    change_summary: Some(feed::summary(
+                        StateKind::Initial,
+                        &t.state,
+                        event.kind(),
+                        t.effects.change(),
+                    )),
                 },
                 now,
             )
@@ -200,7 +207,14 @@ impl<S: GrantStore> Engine<S> {
         let span = tracing::info_span!("grant", grant = %id);
         async {
             tracing::info!("grant requested");
-            inner.publish(id, 1, &t.state, t.effects.change());
+            inner.publish(GrantChange {
+                grant: id,
+                version: 1,
+                from: StateKind::Initial,
+                event: event.kind(),
+                kind: t.state.kind(),
+                change: t.effects.change(),
+            });
             let mut held = Held {
                 id,
                 version: 1,

@@ -30,10 +30,11 @@ use crate::calls::CallOutcome;
 use crate::engine::Inner;
 use crate::error::EngineError;
 use crate::finish_token::sendable;
+use crate::feed;
 use crate::metrics;
 use crate::summary::summarize;
 use crate::time::{after, delta, plus};
-use crate::view::decode_state;
+use crate::view::{GrantChange, decode_state};
 
 /// How long a grant the machine cannot wake sleeps before it is tried again.
 const STUCK_RETRY: TimeDelta = TimeDelta::seconds(60);
@@ -119,6 +120,12 @@ impl<S: GrantStore> Inner<S> {
             at: now,
             next_wake_at: wake,
             summary: summary.clone(),
+            change_summary: Some(feed::summary(
+                held.state.kind(),
+                &t.state,
+                event_kind,
+                t.effects.change(),
+            )),
         };
         match self.committer.commit(write).await? {
             Ok(committed) => {
@@ -149,7 +156,14 @@ impl<S: GrantStore> Inner<S> {
                     }
                     None => {}
                 }
-                self.publish(held.id, held.version, &held.state, t.effects.change());
+                self.publish(GrantChange {
+                    grant: held.id,
+                    version: held.version,
+                    from,
+                    event: event_kind,
+                    kind: held.state.kind(),
+                    change: t.effects.change(),
+                });
                 Ok(t.effects)
             }
             Err(refused) => {

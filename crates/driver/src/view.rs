@@ -1,7 +1,7 @@
 //! What the application reads: a grant, its history, its changes, its access token.
 
 use chrono::{DateTime, Utc};
-use grantflow_machine::{Change, Event, GrantState, StateFormatError, StateKind};
+use grantflow_machine::{Change, Event, EventKind, GrantState, StateFormatError, StateKind};
 use grantflow_protocol::Secret;
 use grantflow_protocol::grant::AccessItem;
 use grantflow_store::{EventRecord, GrantId, GrantRecord};
@@ -88,13 +88,18 @@ impl HistoryEntry {
     }
 }
 
-/// A transition this engine committed, as broadcast to [`Engine::subscribe`](crate::Engine::subscribe)rs.
+/// A grant's committed transition, as the change feed shows it
+/// ([`FeedChange::Grant`](crate::FeedChange::Grant)): kinds only, never a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantChange {
     /// The grant.
     pub grant: GrantId,
     /// Its version after the transition.
     pub version: i64,
+    /// Its coarse state before the transition (`Initial` for the request).
+    pub from: StateKind,
+    /// What happened (the edge of the transition table taken, with `from` and `kind`).
+    pub event: EventKind,
     /// Its coarse state after the transition.
     pub kind: StateKind,
     /// The application-facing change, if the transition made one.

@@ -46,21 +46,23 @@ mod scenarios {
         assert_eq!(listed[0].id, requested.id);
         assert_eq!(again.redirect.as_deref(), Some(redirect.as_str()));
 
-        let mut changes = engine.subscribe();
+        let mut changes = engine.subscribe().await.unwrap();
         assert_eq!(world.approve_and_follow(&redirect).await, 200);
         let issued = wait_kind(&engine, requested.id, StateKind::Issued).await;
-        // A change is published right after its commit, so the store can show `Issued` a moment
-        // before subscribers hear of it: wait (bounded) for that change instead of draining once.
+        // The feed hands a change out once it is committed and readable, so the grant can show
+        // `Issued` a moment before subscribers hear of it: wait (bounded) for that change.
         let mut seen = Vec::new();
         while !seen.contains(&Some(grantflow_machine::Change::Issued)) {
-            let c = tokio::time::timeout(std::time::Duration::from_secs(10), changes.recv())
+            let c = tokio::time::timeout(std::time::Duration::from_secs(10), changes.next())
                 .await
                 .expect("the Issued change reaches subscribers")
                 .unwrap();
+            let c = c.grant().cloned().expect("a grant's change");
             assert_eq!(c.grant, requested.id);
             seen.push(c.change);
         }
-        while let Ok(c) = changes.try_recv() {
+        for c in changes.try_next_batch().await.unwrap() {
+            let c = c.grant().cloned().expect("a grant's change");
             assert_eq!(c.grant, requested.id);
             seen.push(c.change);
         }

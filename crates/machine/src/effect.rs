@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use grantflow_protocol::Secret;
 use grantflow_protocol::grant::{AccessToken, Continuation};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::intent::GrantIntent;
 use crate::kind::CallKind;
@@ -70,7 +70,7 @@ impl Effect {
 }
 
 /// An application-facing change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Change {
     /// The user must interact: the redirect URL is known ([`GrantState::redirect`](crate::GrantState::redirect)).

@@ -18,6 +18,7 @@
 //!     id, idempotency_key: None, state: state.into(),
 //!     event: r#"{"event":"request"}"#.into(), next_wake_at: None, lease: None,
 //!     summary: GrantSummary::default(),
+//!     change_summary: None,
 //! }, chrono::Utc::now()).await?;
 //! // The row holds a sealed value; the engine reads the token back.
 //! let raw = store.inner().get(id).await?.unwrap().state;

@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use grantflow_store::{
-    ClaimRequest, Claimed, Created, EventRecord, EventRewrite, GrantId, GrantRecord, GrantStore,
-    GrantSummary, Lease, ListCursor, ListFilter, ListPage, NewGrant, Rewrite, StateWrite,
-    StoreError, WakeSignal, WriteResult,
+    ClaimRequest, Claimed, ConsumerLease, Created, EventRecord, EventRewrite, FeedPage,
+    FeedPosition, GrantId, GrantRecord, GrantStore, GrantSummary, Lease, ListCursor, ListFilter,
+    ListPage, NewGrant, Rewrite, StateWrite, StoreError, WakeSignal, WriteResult,
 };
 
 use crate::error::SealError;
@@ -354,5 +354,49 @@ impl<S: GrantStore> GrantStore for SealingStore<S> {
 
     async fn count_by_state(&self) -> Result<grantflow_store::StateCounts, StoreError> {
         self.inner.count_by_state().await
+    }
+
+    /// Passes through: the feed carries the engine's summaries, which are never sealed (they
+    /// hold no secret), and never an event text.
+    async fn changes_after(
+        &self,
+        after: Option<FeedPosition>,
+        limit: u32,
+    ) -> Result<FeedPage, StoreError> {
+        self.inner.changes_after(after, limit).await
+    }
+
+    async fn feed_head(&self) -> Result<Option<FeedPosition>, StoreError> {
+        self.inner.feed_head().await
+    }
+
+    fn feed_signal(&self) -> WakeSignal {
+        self.inner.feed_signal()
+    }
+
+    async fn claim_consumer(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<ConsumerLease>, StoreError> {
+        self.inner.claim_consumer(name, owner, now, until).await
+    }
+
+    async fn advance_consumer(
+        &self,
+        lease: &ConsumerLease,
+        position: Option<FeedPosition>,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<ConsumerLease, StoreError> {
+        self.inner
+            .advance_consumer(lease, position, now, until)
+            .await
+    }
+
+    async fn release_consumer(&self, lease: &ConsumerLease) -> Result<(), StoreError> {
+        self.inner.release_consumer(lease).await
     }
 }

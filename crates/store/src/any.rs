@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
+use crate::feed::{ConsumerLease, FeedPage, FeedPosition};
 use crate::list::{GrantSummary, ListCursor, ListFilter, ListPage};
 use crate::model::{
     ClaimRequest, Claimed, Created, EventRecord, GrantId, GrantRecord, Lease, NewGrant, Rewrite,
@@ -167,5 +168,45 @@ impl GrantStore for AnyStore {
 
     async fn count_by_state(&self) -> Result<crate::StateCounts, StoreError> {
         delegate!(self, s => s.count_by_state().await)
+    }
+
+    async fn changes_after(
+        &self,
+        after: Option<FeedPosition>,
+        limit: u32,
+    ) -> Result<FeedPage, StoreError> {
+        delegate!(self, s => s.changes_after(after, limit).await)
+    }
+
+    async fn feed_head(&self) -> Result<Option<FeedPosition>, StoreError> {
+        delegate!(self, s => s.feed_head().await)
+    }
+
+    fn feed_signal(&self) -> WakeSignal {
+        delegate!(self, s => s.feed_signal())
+    }
+
+    async fn claim_consumer(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<ConsumerLease>, StoreError> {
+        delegate!(self, s => s.claim_consumer(name, owner, now, until).await)
+    }
+
+    async fn advance_consumer(
+        &self,
+        lease: &ConsumerLease,
+        position: Option<FeedPosition>,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<ConsumerLease, StoreError> {
+        delegate!(self, s => s.advance_consumer(lease, position, now, until).await)
+    }
+
+    async fn release_consumer(&self, lease: &ConsumerLease) -> Result<(), StoreError> {
+        delegate!(self, s => s.release_consumer(lease).await)
     }
 }

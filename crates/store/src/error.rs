@@ -61,6 +61,21 @@ pub enum StoreError {
         "lease on grant {0} lost: it was released, or it lapsed and another worker claimed the grant"
     )]
     LeaseLost(GrantId),
+    /// A feed consumer's lease renewal or release found the lease gone: another process took
+    /// the consumer over (its lease had lapsed); stop consuming under this name.
+    #[error(
+        "lease on feed consumer {0:?} lost: it was released, or it lapsed and another process took the consumer"
+    )]
+    ConsumerLeaseLost(String),
+    /// A stored feed position could not be read back.
+    #[error("feed consumer {consumer:?}: {source}")]
+    BadPosition {
+        /// The consumer whose row holds it.
+        consumer: String,
+        /// What is wrong with it.
+        #[source]
+        source: crate::feed::BadFeedPosition,
+    },
 }
 
 impl StoreError {

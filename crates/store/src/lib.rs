@@ -29,7 +29,9 @@
 //! - `any.rs`: [`AnyStore`], the backend picked from a URL at run time.
 //! - `retention.rs`: [`GrantStore::prune_final`] and [`GrantStore::count_by_state`] on both
 //!   backends; [`FINAL_STATE_KINDS`].
-//! - `wake.rs`: [`WakeSignal`], what a sleeping worker waits on.
+//! - `wake.rs`: [`WakeSignal`], what a sleeping worker (or feed consumer) waits on.
+//! - `feed.rs`: the change feed's values: [`FeedPosition`], [`FeedRecord`], [`FeedPage`],
+//!   [`ConsumerLease`]. `postgres_feed.rs` and `sqlite_feed.rs` read and lease it.
 //! - `error.rs`: [`StoreError`]. Fence refusals are not errors but per-write results.
 //!
 //! # Example
@@ -50,6 +52,7 @@
 //!     next_wake_at: Some(now),
 //!     lease: None,
 //!     summary: GrantSummary::default(),
+//!     change_summary: None,
 //! }, now).await?;
 //!
 //! // A worker claims it, and writes the next state under its lease.
@@ -65,6 +68,7 @@
 //!     at: now,
 //!     next_wake_at: None,
 //!     summary: GrantSummary { state_kind: Some("Final".into()), ..GrantSummary::default() },
+//!     change_summary: None,
 //! }], now).await?;
 //! assert_eq!(results[0].as_ref().map(|c| c.version), Ok(2));
 //! assert_eq!(store.history(id).await?.len(), 2);
@@ -83,19 +87,25 @@
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod any;
 mod error;
+mod feed;
 mod list;
 mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod retention;
+#[cfg(feature = "postgres")]
+mod postgres_feed;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_feed;
 mod store;
 mod wake;
 
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub use any::AnyStore;
 pub use error::StoreError;
+pub use feed::{BadFeedPosition, ConsumerLease, FeedPage, FeedPosition, FeedRecord};
 pub use list::{GrantSummary, ListCursor, ListFilter, ListPage, MAX_PAGE, MalformedCursor};
 pub use model::{
     AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, EventRewrite, Fence,
@@ -103,7 +113,7 @@ pub use model::{
     Rewrite, StateWrite, WriteResult,
 };
 #[cfg(feature = "postgres")]
-pub use postgres::{DUE_CHANNEL, PG_MIGRATOR, PgStore};
+pub use postgres::{DUE_CHANNEL, FEED_CHANNEL, PG_MIGRATOR, PgStore};
 pub use retention::{FINAL_STATE_KINDS, StateCounts};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SQLITE_MIGRATOR, SqliteStore};

@@ -91,6 +91,9 @@ pub struct NewGrant {
     pub lease: Option<NewLease>,
     /// The non-secret summary of `state`, written to the queryable columns beside it.
     pub summary: GrantSummary,
+    /// What the change feed says about the creating transition (see
+    /// [`StateWrite::change_summary`]).
+    pub change_summary: Option<String>,
 }
 
 /// A lease to take at creation (see [`NewGrant::lease`]).
@@ -112,6 +115,7 @@ impl fmt::Debug for NewGrant {
             .field("next_wake_at", &self.next_wake_at)
             .field("lease", &self.lease)
             .field("summary", &self.summary)
+            .field("change_summary", &self.change_summary)
             .finish()
     }
 }
@@ -255,6 +259,11 @@ pub struct StateWrite {
     pub next_wake_at: Option<DateTime<Utc>>,
     /// The non-secret summary of `state`, replacing the grant's previous one.
     pub summary: GrantSummary,
+    /// What the change feed says about this transition: a short text the engine writes beside
+    /// the event (the store keeps it as it is and hands it to feed readers in
+    /// [`FeedRecord::summary`](crate::FeedRecord::summary)). It must hold no secret: it is never
+    /// sealed and every feed consumer reads it.
+    pub change_summary: Option<String>,
 }
 
 impl fmt::Debug for StateWrite {
@@ -268,6 +277,7 @@ impl fmt::Debug for StateWrite {
             .field("at", &self.at)
             .field("next_wake_at", &self.next_wake_at)
             .field("summary", &self.summary)
+            .field("change_summary", &self.change_summary)
             .finish()
     }
 }
@@ -438,6 +448,7 @@ mod tests {
             at: chrono::DateTime::UNIX_EPOCH,
             next_wake_at: None,
             summary: GrantSummary::default(),
+            change_summary: None,
         };
         let shown = format!("{w:?}");
         assert!(!shown.contains("SECRET"), "{shown}");

@@ -15,12 +15,14 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::feed::{ConsumerLease, FeedPage, FeedPosition};
 use crate::list::{GrantSummary, ListCursor, ListFilter, ListPage, fetch_limit, page};
 use crate::model::{
     AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, Fence, GrantId,
     GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, Rewrite, StateWrite, WriteResult,
     created_record,
 };
+use crate::postgres_feed;
 use crate::store::{FenceRow, GrantStore, check_batch, missing_migrations, refusal_reason};
 use crate::wake::{WakeSignal, Waker};
 
@@ -32,6 +34,9 @@ pub static PG_MIGRATOR: Migrator = sqlx::migrate!("../../migrations/postgres");
 
 /// The notification channel the migration's trigger notifies on.
 pub const DUE_CHANNEL: &str = "grantflow_due";
+
+/// The notification channel the change feed's trigger notifies on after events are appended.
+pub const FEED_CHANNEL: &str = "grantflow_feed";
 
 const GRANT_COLUMNS: &str = "g.id, g.idempotency_key, g.state::text AS state, g.version, g.next_wake_at, \
      g.lease_owner, g.lease_token, g.lease_until, g.created_at, g.updated_at, \
@@ -47,6 +52,8 @@ const GRANT_COLUMNS: &str = "g.id, g.idempotency_key, g.state::text AS state, g.
 pub struct PgStore {
     pool: PgPool,
     waker: Waker,
+    /// Woken by `grantflow_feed` notifications (the same `LISTEN` task).
+    pub(crate) feed_waker: Waker,
     /// The `LISTEN` task, started by the first [`GrantStore::wake_signal`] and stopped when the
     /// last clone of the store is dropped.
     listener: Arc<OnceLock<ListenerTask>>,
@@ -85,6 +92,7 @@ impl PgStore {
         Self {
             pool,
             waker: Waker::new(),
+            feed_waker: Waker::new(),
             listener: Arc::new(OnceLock::new()),
         }
     }
@@ -110,39 +118,52 @@ impl PgStore {
             .map_err(StoreError::db("explain a page of grants"))
     }
 
+    /// Starts the `LISTEN` task once (for wake-ups and the feed alike).
+    pub(crate) fn ensure_listener(&self) {
+        self.listener.get_or_init(|| self.start_listener());
+    }
+
     fn start_listener(&self) -> ListenerTask {
         let pool = self.pool.clone();
         let waker = self.waker.clone();
+        let feed_waker = self.feed_waker.clone();
         ListenerTask(tokio::spawn(async move {
             // Whether the last attempt failed: while the database is down, one line when the
             // connection is lost and one when it is back, not one per retry.
             let mut failing = false;
             loop {
                 match PgListener::connect_with(&pool).await {
-                    Ok(mut listener) => match listener.listen(DUE_CHANNEL).await {
-                        Ok(()) => {
-                            if std::mem::take(&mut failing) {
-                                tracing::info!("LISTEN {DUE_CHANNEL} connection back");
-                            }
-                            // Anything may have become due while we were not listening.
-                            waker.wake();
-                            loop {
-                                match listener.recv().await {
-                                    Ok(_) => waker.wake(),
-                                    Err(error) => {
-                                        tracing::warn!(%error, "LISTEN connection lost; reconnecting (workers poll meanwhile)");
-                                        failing = true;
-                                        break;
+                    Ok(mut listener) => {
+                        match listener.listen_all([DUE_CHANNEL, FEED_CHANNEL]).await {
+                            Ok(()) => {
+                                if std::mem::take(&mut failing) {
+                                    tracing::info!(
+                                        "LISTEN {DUE_CHANNEL}, {FEED_CHANNEL} connection back"
+                                    );
+                                }
+                                // Anything may have become due or been appended while we were not
+                                // listening.
+                                waker.wake();
+                                feed_waker.wake();
+                                loop {
+                                    match listener.recv().await {
+                                        Ok(n) if n.channel() == FEED_CHANNEL => feed_waker.wake(),
+                                        Ok(_) => waker.wake(),
+                                        Err(error) => {
+                                            tracing::warn!(%error, "LISTEN connection lost; reconnecting (workers poll meanwhile)");
+                                            failing = true;
+                                            break;
+                                        }
                                     }
                                 }
                             }
-                        }
-                        Err(error) => {
-                            if !std::mem::replace(&mut failing, true) {
-                                tracing::warn!(%error, "LISTEN {DUE_CHANNEL} failed; retrying");
+                            Err(error) => {
+                                if !std::mem::replace(&mut failing, true) {
+                                    tracing::warn!(%error, "LISTEN {DUE_CHANNEL}, {FEED_CHANNEL} failed; retrying");
+                                }
                             }
                         }
-                    },
+                    }
                     Err(error) => {
                         if !std::mem::replace(&mut failing, true) {
                             tracing::warn!(%error, "cannot open the LISTEN connection; retrying");
@@ -233,8 +254,8 @@ impl GrantStore for PgStore {
                  ON CONFLICT (idempotency_key) DO NOTHING
                  RETURNING id
              ), ev AS (
-                 INSERT INTO grantflow_grant_events (grant_id, version, event, at)
-                 SELECT id, 1, $6::jsonb, $5 FROM ins
+                 INSERT INTO grantflow_grant_events (grant_id, version, event, at, change_summary)
+                 SELECT id, 1, $6::jsonb, $5, $14 FROM ins
              )
              SELECT count(*) FROM ins",
         )
@@ -251,6 +272,7 @@ impl GrantStore for PgStore {
         .bind(access_column(&grant.summary))
         .bind(&grant.summary.wallet_address)
         .bind(&grant.summary.last_error)
+        .bind(&grant.change_summary)
         .fetch_one(&self.pool)
         .await
         .map_err(StoreError::db("create a grant"))?;
@@ -451,6 +473,7 @@ impl GrantStore for PgStore {
         let mut access: Vec<Option<String>> = Vec::with_capacity(n);
         let mut wallets = Vec::with_capacity(n);
         let mut errors = Vec::with_capacity(n);
+        let mut summaries = Vec::with_capacity(n);
         for w in &writes {
             ids.push(w.id.0);
             expected.push(w.expected_version);
@@ -477,15 +500,17 @@ impl GrantStore for PgStore {
             access.push(access_column(&w.summary).map(|a| serde_json::Value::from(a).to_string()));
             wallets.push(w.summary.wallet_address.as_deref());
             errors.push(w.summary.last_error.as_deref());
+            summaries.push(w.change_summary.as_deref());
         }
         let applied: Vec<(Uuid, i64)> = sqlx::query_as(
             "WITH input AS (
                  SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::timestamptz[],
                                       $5::text[], $6::text[], $7::timestamptz[],
                                       $9::timestamptz[], $10::text[], $11::text[], $12::text[],
-                                      $13::text[])
+                                      $13::text[], $14::text[])
                      AS t(id, expected_version, lease_token, keep_until, state, event,
-                          next_wake_at, at, state_kind, access_types, wallet_address, last_error)
+                          next_wake_at, at, state_kind, access_types, wallet_address, last_error,
+                          change_summary)
              ), updated AS (
                  UPDATE grantflow_grants g
                  SET state = i.state::jsonb,
@@ -507,8 +532,9 @@ impl GrantStore for PgStore {
                        END
                  RETURNING g.id, g.version
              ), ev AS (
-                 INSERT INTO grantflow_grant_events (grant_id, version, event, at)
-                 SELECT u.id, u.version, i.event::jsonb, i.at FROM updated u JOIN input i ON i.id = u.id
+                 INSERT INTO grantflow_grant_events (grant_id, version, event, at, change_summary)
+                 SELECT u.id, u.version, i.event::jsonb, i.at, i.change_summary
+                 FROM updated u JOIN input i ON i.id = u.id
              )
              SELECT id, version FROM updated",
         )
@@ -525,6 +551,7 @@ impl GrantStore for PgStore {
         .bind(&access)
         .bind(&wallets)
         .bind(&errors)
+        .bind(&summaries)
         .fetch_all(&self.pool)
         .await
         .map_err(StoreError::db("commit transitions"))?;
@@ -622,7 +649,7 @@ impl GrantStore for PgStore {
     }
 
     fn wake_signal(&self) -> WakeSignal {
-        self.listener.get_or_init(|| self.start_listener());
+        self.ensure_listener();
         self.waker.signal()
     }
 
@@ -679,6 +706,47 @@ impl GrantStore for PgStore {
 
     async fn count_by_state(&self) -> Result<crate::StateCounts, StoreError> {
         crate::retention::pg_count(&self.pool).await
+    }
+
+    async fn changes_after(
+        &self,
+        after: Option<FeedPosition>,
+        limit: u32,
+    ) -> Result<FeedPage, StoreError> {
+        postgres_feed::changes_after(&self.pool, after, limit).await
+    }
+
+    async fn feed_head(&self) -> Result<Option<FeedPosition>, StoreError> {
+        postgres_feed::feed_head(&self.pool).await
+    }
+
+    fn feed_signal(&self) -> WakeSignal {
+        self.ensure_listener();
+        self.feed_waker.signal()
+    }
+
+    async fn claim_consumer(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<ConsumerLease>, StoreError> {
+        postgres_feed::claim_consumer(&self.pool, name, owner, now, until).await
+    }
+
+    async fn advance_consumer(
+        &self,
+        lease: &ConsumerLease,
+        position: Option<FeedPosition>,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<ConsumerLease, StoreError> {
+        postgres_feed::advance_consumer(&self.pool, lease, position, now, until).await
+    }
+
+    async fn release_consumer(&self, lease: &ConsumerLease) -> Result<(), StoreError> {
+        postgres_feed::release_consumer(&self.pool, lease).await
     }
 }
 

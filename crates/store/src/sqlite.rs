@@ -17,12 +17,14 @@ use sqlx::{Connection, QueryBuilder, Row, Sqlite, Transaction};
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::feed::{ConsumerLease, FeedPage, FeedPosition};
 use crate::list::{GrantSummary, ListCursor, ListFilter, ListPage, fetch_limit, page};
 use crate::model::{
     AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, Fence, GrantId,
     GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, Rewrite, StateWrite, WriteResult,
     created_record,
 };
+use crate::sqlite_feed;
 use crate::store::{FenceRow, GrantStore, check_batch, missing_migrations, refusal_reason};
 use crate::wake::{WakeSignal, Waker};
 
@@ -41,13 +43,15 @@ const GRANT_COLUMNS: &str = "id, idempotency_key, state, version, next_wake_at, 
 pub struct SqliteStore {
     pool: SqlitePool,
     waker: Waker,
+    /// Woken after every write that appended events (one process: in-process is enough).
+    feed_waker: Waker,
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-fn time(grant: Option<GrantId>, m: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn time(grant: Option<GrantId>, m: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(m).ok_or_else(|| StoreError::Corrupt {
         grant,
         detail: format!("time {m} out of range"),
@@ -71,6 +75,7 @@ impl SqliteStore {
         Ok(Self {
             pool,
             waker: Waker::new(),
+            feed_waker: Waker::new(),
         })
     }
 
@@ -292,11 +297,13 @@ impl GrantStore for SqliteStore {
             });
         }
         sqlx::query(
-            "INSERT INTO grantflow_grant_events (grant_id, version, event, at) VALUES (?1, 1, ?2, ?3)",
+            "INSERT INTO grantflow_grant_events (grant_id, version, event, at, change_summary)
+             VALUES (?1, 1, ?2, ?3, ?4)",
         )
         .bind(grant.id.0)
         .bind(&grant.event)
         .bind(micros(now))
+        .bind(&grant.change_summary)
         .execute(&mut *tx)
         .await
         .map_err(StoreError::db("append the creating event"))?;
@@ -306,6 +313,7 @@ impl GrantStore for SqliteStore {
         if grant.lease.is_none() && next_wake_at.is_some() {
             self.waker.wake();
         }
+        self.feed_waker.wake();
         Ok(created_record(grant, now, next_wake_at))
     }
 
@@ -530,13 +538,15 @@ impl GrantStore for SqliteStore {
             match version {
                 Some(version) => {
                     sqlx::query(
-                        "INSERT INTO grantflow_grant_events (grant_id, version, event, at)
-                         VALUES (?1, ?2, ?3, ?4)",
+                        "INSERT INTO grantflow_grant_events
+                             (grant_id, version, event, at, change_summary)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
                     )
                     .bind(w.id.0)
                     .bind(version)
                     .bind(&w.event)
                     .bind(micros(w.at))
+                    .bind(&w.change_summary)
                     .execute(&mut *tx)
                     .await
                     .map_err(StoreError::db("append an event"))?;
@@ -573,6 +583,9 @@ impl GrantStore for SqliteStore {
             .map_err(StoreError::db("commit transitions"))?;
         if wake {
             self.waker.wake();
+        }
+        if results.iter().any(Result::is_ok) {
+            self.feed_waker.wake();
         }
         Ok(results)
     }
@@ -712,6 +725,46 @@ impl GrantStore for SqliteStore {
 
     async fn count_by_state(&self) -> Result<crate::StateCounts, StoreError> {
         crate::retention::sqlite_count(&self.pool).await
+    }
+
+    async fn changes_after(
+        &self,
+        after: Option<FeedPosition>,
+        limit: u32,
+    ) -> Result<FeedPage, StoreError> {
+        sqlite_feed::changes_after(&self.pool, after, limit).await
+    }
+
+    async fn feed_head(&self) -> Result<Option<FeedPosition>, StoreError> {
+        sqlite_feed::feed_head(&self.pool).await
+    }
+
+    fn feed_signal(&self) -> WakeSignal {
+        self.feed_waker.signal()
+    }
+
+    async fn claim_consumer(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<ConsumerLease>, StoreError> {
+        sqlite_feed::claim_consumer(&self.pool, name, owner, now, until).await
+    }
+
+    async fn advance_consumer(
+        &self,
+        lease: &ConsumerLease,
+        position: Option<FeedPosition>,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<ConsumerLease, StoreError> {
+        sqlite_feed::advance_consumer(&self.pool, lease, position, now, until).await
+    }
+
+    async fn release_consumer(&self, lease: &ConsumerLease) -> Result<(), StoreError> {
+        sqlite_feed::release_consumer(&self.pool, lease).await
     }
 }
 

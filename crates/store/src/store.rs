@@ -5,6 +5,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 
 use crate::error::StoreError;
+use crate::feed::{ConsumerLease, FeedPage, FeedPosition};
 use crate::list::{GrantSummary, ListCursor, ListFilter, ListPage};
 use crate::model::{
     ClaimRequest, Claimed, Created, EventRecord, Fence, GrantId, GrantRecord, Lease, NewGrant,
@@ -73,6 +74,18 @@ use crate::wake::WakeSignal;
 ///     whose row last changed before `older_than` (a final grant's last change is its final
 ///     transition, or later); a live grant, an issued one, a grant changed since `older_than` or
 ///     one without a summary is never deleted, whatever runs at the same time.
+/// 13. **The change feed misses nothing.** [`changes_after`](Self::changes_after) hands out
+///     every committed event row exactly once in a walk from any position (a consumer resuming
+///     from a stored position sees everything after it: at-least-once overall, deduplicated by
+///     position), in an order that is the commit order for the events of one grant (versions
+///     ascending). A change is never handed out after a change with a greater position has been:
+///     a reader that moved past a position can never miss a change committed later.
+///     [`feed_signal`](Self::feed_signal) is eventually woken after events are committed (by any
+///     process on a shared database); readers must still poll, as for wake-ups.
+/// 14. **One consumer per name.** [`claim_consumer`](Self::claim_consumer) takes a name's lease
+///     only when no live lease is held on it, increasing its token; the position is written only
+///     under the current token ([`advance_consumer`](Self::advance_consumer)), so a consumer
+///     whose lease lapsed and was taken over cannot move the position back or forward.
 ///
 /// Times passed in (`now`, lease ends, wake-ups) come from the caller's clock; the store reads
 /// no clock of its own for the grant data.
@@ -210,6 +223,48 @@ pub trait GrantStore: Clone + Send + Sync + 'static {
     /// one aggregate over the state kind index, for the grants-by-state gauge.
     fn count_by_state(&self)
     -> impl Future<Output = Result<crate::StateCounts, StoreError>> + Send;
+    /// Reads up to `limit` committed changes after `after` (from the start of the feed when
+    /// `None`), in feed order (contract point 13).
+    fn changes_after(
+        &self,
+        after: Option<FeedPosition>,
+        limit: u32,
+    ) -> impl Future<Output = Result<FeedPage, StoreError>> + Send;
+
+    /// The position of the last change a reader can be handed now (`None`: none yet): where a
+    /// consumer that wants only changes from now on starts.
+    fn feed_head(&self) -> impl Future<Output = Result<Option<FeedPosition>, StoreError>> + Send;
+
+    /// A handle to wait for new changes in the feed (contract point 13).
+    fn feed_signal(&self) -> WakeSignal;
+
+    /// Takes the lease on the named feed consumer until `until` (creating the consumer at the
+    /// start of the feed if new), unless a live lease is held on it (then `None`).
+    fn claim_consumer(
+        &self,
+        name: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<ConsumerLease>, StoreError>> + Send;
+
+    /// Records `position` as the consumer's position and extends its lease to `until`, fenced on
+    /// the lease's token; fails with [`StoreError::ConsumerLeaseLost`] when the lease was
+    /// released, or lapsed and was taken over.
+    fn advance_consumer(
+        &self,
+        lease: &ConsumerLease,
+        position: Option<FeedPosition>,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<ConsumerLease, StoreError>> + Send;
+
+    /// Gives a consumer's lease up (its position stays); fails with
+    /// [`StoreError::ConsumerLeaseLost`] if it is gone.
+    fn release_consumer(
+        &self,
+        lease: &ConsumerLease,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The versions of `migrator` missing from `applied` (the versions a database recorded as

@@ -38,6 +38,7 @@ async fn new_grant<S: GrantStore>(
                 next_wake_at: wake,
                 lease: None,
                 summary: GrantSummary::default(),
+                change_summary: None,
             },
             t0(),
         )
@@ -74,6 +75,7 @@ fn leased_write(
         at: t0(),
         next_wake_at: wake,
         summary: GrantSummary::default(),
+        change_summary: None,
     }
 }
 
@@ -136,6 +138,7 @@ mod scenarios {
                     next_wake_at: None,
                     lease: None,
                     summary: GrantSummary::default(),
+                    change_summary: None,
                 },
                 t0() + secs(1),
             )
@@ -166,6 +169,7 @@ mod scenarios {
                     next_wake_at: Some(t0()),
                     lease: None,
                     summary: GrantSummary::default(),
+                    change_summary: None,
                 },
                 t0() + secs(5),
             )
@@ -185,6 +189,7 @@ mod scenarios {
             next_wake_at: None,
             lease: None,
             summary: GrantSummary::default(),
+            change_summary: None,
         };
         let (a, b, c) = tokio::join!(
             store.create(make(1), t0()),
@@ -438,6 +443,7 @@ mod scenarios {
             at: t0(),
             next_wake_at: Some(t0()),
             summary: GrantSummary::default(),
+            change_summary: None,
         };
         assert_eq!(commit_one(&store, write(2), t0()).await.unwrap().version, 2);
         assert_eq!(
@@ -471,6 +477,7 @@ mod scenarios {
             at: t0(),
             next_wake_at: Some(t0() + secs(40)),
             summary: GrantSummary::default(),
+            change_summary: None,
         };
         assert_eq!(
             commit_one(&store, command(1), t0() + secs(10))
@@ -629,6 +636,7 @@ mod scenarios {
                 until: t0() + secs(30),
             }),
             summary: GrantSummary::default(),
+            change_summary: None,
         };
         let created = store.create(make(1), t0()).await.unwrap();
         assert!(created.inserted);

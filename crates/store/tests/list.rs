@@ -41,6 +41,7 @@ async fn create<S: GrantStore>(store: &S, at: DateTime<Utc>, summary: GrantSumma
                 next_wake_at: None,
                 lease: None,
                 summary,
+                change_summary: None,
             },
             at,
         )
@@ -102,6 +103,7 @@ mod scenarios {
             at: t0(),
             next_wake_at: None,
             summary: failed.clone(),
+            change_summary: None,
         };
         assert!(store.commit(vec![write], t0()).await.unwrap()[0].is_ok());
         assert_eq!(store.get(id).await.unwrap().unwrap().summary, failed);

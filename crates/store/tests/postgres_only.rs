@@ -36,6 +36,7 @@ async fn claims_use_the_partial_index_with_many_final_grants(pool: PgPool) {
                     next_wake_at: Some(now),
                     lease: None,
                     summary: GrantSummary::default(),
+                    change_summary: None,
                 },
                 now,
             )
@@ -98,6 +99,7 @@ async fn a_stale_write_racing_a_takeover_never_lands(pool: PgPool) {
                     next_wake_at: Some(t0),
                     lease: None,
                     summary: GrantSummary::default(),
+                    change_summary: None,
                 },
                 t0,
             )
@@ -121,6 +123,7 @@ async fn a_stale_write_racing_a_takeover_never_lands(pool: PgPool) {
             at: later,
             next_wake_at: None,
             summary: GrantSummary::default(),
+            change_summary: None,
         };
         let b_store = store.clone();
         let (a_result, b_claim) = tokio::join!(
@@ -153,6 +156,7 @@ async fn a_stale_write_racing_a_takeover_never_lands(pool: PgPool) {
                             at: later,
                             next_wake_at: None,
                             summary: GrantSummary::default(),
+                            change_summary: None,
                         }],
                         later,
                     )

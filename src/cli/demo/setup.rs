@@ -177,7 +177,7 @@ pub(super) fn watch(
     timeline: Arc<Timeline>,
     worker: &'static str,
 ) {
-    let mut changes = engine.subscribe();
+    let mut changes = engine.own_changes();
     tokio::spawn(async move {
         loop {
             match changes.recv().await {
