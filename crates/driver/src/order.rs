@@ -16,8 +16,8 @@ use url::Url;
 
 use crate::engine::{Engine, Inner};
 use crate::error::{EngineError, OrderPart};
-use crate::finish_token::stored_finish_uri;
 use crate::feed;
+use crate::finish_token::stored_finish_uri;
 use crate::step::Held;
 use crate::summary::summarize;
 use crate::time::after;

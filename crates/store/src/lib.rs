@@ -92,9 +92,9 @@ mod list;
 mod model;
 #[cfg(feature = "postgres")]
 mod postgres;
-mod retention;
 #[cfg(feature = "postgres")]
 mod postgres_feed;
+mod retention;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]

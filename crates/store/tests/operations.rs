@@ -95,6 +95,7 @@ async fn grant_at<S: GrantStore>(
                     state_kind: kind.map(str::to_owned),
                     ..GrantSummary::default()
                 },
+                change_summary: None,
             },
             at,
         )
