@@ -2,7 +2,8 @@
 //! keeps writing, then run again to the end. Every grant then opens under the new key alone, with
 //! the contents it had; no grant was re-sealed by both runs; the worker's writes all went in. A
 //! key ring without the sealing key, and no key at all, are refused with errors that say what to
-//! do.
+//! do. `grantflow keys storage retire` (on SQLite and PostgreSQL) refuses a key that still seals
+//! values, naming how many and to re-seal first, unless `--force`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the test failing
 
@@ -15,7 +16,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use chrono::{TimeDelta, Utc};
 use grantflow::seal::{KeyId, KeyRing, SealingStore, StorageKey, is_current};
 use grantflow::store::{
-    AfterWrite, Fence, GrantId, GrantStore, GrantSummary, NewGrant, PgStore, StateWrite,
+    AfterWrite, AnyStore, Fence, GrantId, GrantStore, GrantSummary, NewGrant, PgStore, StateWrite,
 };
 use serde_json::json;
 
@@ -323,6 +324,116 @@ async fn reseal_killed_mid_way_then_resumed_while_a_worker_writes() {
     );
 
     drop((store_old, store_new, pg));
+    sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&admin)
+        .await
+        .unwrap();
+}
+
+/// Runs `grantflow keys storage <args>` against the database at `url` with the key file `file`.
+fn storage_command(url: &str, file: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_grantflow"))
+        .args(["keys", "storage"])
+        .args(args)
+        .env("GRANTFLOW_DATABASE_URL", url)
+        .env("GRANTFLOW_STORAGE_KEY_FILE", file)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[track_caller]
+fn succeeded(out: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "{}{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stderr
+}
+
+/// `keys storage retire` against the database at `url`: refused while values are sealed under
+/// the key (naming how many, and `reseal`), done once the re-seal ran; `--force` retires a key
+/// that still seals values, saying so on stderr.
+async fn retire_refuses_a_key_that_still_seals_values(url: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("storage.keys");
+    let path = file.to_str().unwrap();
+    let run = |args: &[&str]| storage_command(url, &file, args);
+    let keys = || {
+        let ring = KeyRing::from_file(&file).unwrap();
+        ring.ids().map(ToString::to_string).collect::<Vec<_>>()
+    };
+    succeeded(&run(&["generate", "--out", path, "--key-id", "old"]));
+    // Three grants sealed under "old", a state and an event each, three secrets in each text.
+    let store = SealingStore::new(
+        AnyStore::connect(url, 1).await.unwrap(),
+        Arc::new(KeyRing::from_file(&file).unwrap()),
+    );
+    for i in 0..3 {
+        let (state, event) = texts(&format!("retire{i}"));
+        let grant = NewGrant {
+            id: GrantId::new_random(),
+            idempotency_key: None,
+            state,
+            event,
+            next_wake_at: None,
+            lease: None,
+            summary: GrantSummary::default(),
+        };
+        store.create(grant, Utc::now()).await.unwrap();
+    }
+    drop(store);
+    succeeded(&run(&["add", "--file", path, "--key-id", "new"]));
+
+    let out = run(&["retire", "--file", path, "--key-id", "old"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "18 values (3 grant states and 3 event rows, of 3 grants) are still sealed under \
+             storage key old"
+        ) && stderr.contains("grantflow keys storage reseal"),
+        "{stderr}"
+    );
+    assert_eq!(keys(), ["new", "old"], "the refused retire changed nothing");
+
+    succeeded(&run(&["reseal"]));
+    let out = run(&["retire", "--file", path, "--key-id", "old", "--json"]);
+    succeeded(&out);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["still_sealed"], 0);
+    assert_eq!(keys(), ["new"]);
+
+    // --force: a key that still seals values goes anyway, loudly.
+    succeeded(&run(&["add", "--file", path, "--key-id", "newer"]));
+    let out = run(&["retire", "--file", path, "--key-id", "new"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = succeeded(&run(&[
+        "retire", "--file", path, "--key-id", "new", "--force",
+    ]));
+    assert!(
+        stderr.contains("WARNING: --force: retiring storage key new")
+            && stderr.contains("18 values of 3 grants"),
+        "{stderr}"
+    );
+    assert_eq!(keys(), ["newer"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retire_checks_the_database_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("grants.db").display());
+    retire_refuses_a_key_that_still_seals_values(&url).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retire_checks_the_database_on_postgres() {
+    let Some((url, admin, name)) = fresh_database().await else {
+        return;
+    };
+    retire_refuses_a_key_that_still_seals_values(&url).await;
     sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
         .execute(&admin)
         .await

@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use grantflow_seal::{KeyId, KeyRing, Resealed, SealingStore, StorageKey, key_id_for};
+use grantflow_seal::{KeyId, KeyRing, Resealed, SealedUnder, SealingStore, StorageKey, key_id_for};
 use grantflow_store::AnyStore;
 use serde_json::json;
 
-use crate::cli::engine::DatabaseArgs;
+use crate::cli::engine::{DatabaseArgs, redact};
 use crate::cli::keys::write_private_file;
 use crate::cli::output::{Report, finish, runtime};
 
@@ -128,7 +128,8 @@ enum StorageCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Remove an old key from a key file, after `reseal` finished under the sealing key.
+    /// Remove an old key from a key file, after `reseal` finished under the sealing key. The
+    /// database is checked first: while values are still sealed under the key, it is refused.
     Retire {
         /// The key file to change.
         #[arg(long, value_name = "PATH")]
@@ -136,7 +137,15 @@ enum StorageCommand {
         /// The key to remove (never the sealing key).
         #[arg(long, value_name = "ID")]
         key_id: String,
-        /// Print JSON: {"path","keys"}.
+        /// The database whose states and events are checked for values still sealed under the
+        /// key.
+        #[arg(long, env = "GRANTFLOW_DATABASE_URL", value_name = "URL")]
+        database_url: Option<String>,
+        /// Retire the key even though values are still sealed under it (they will never open
+        /// again), or without a database to check.
+        #[arg(long)]
+        force: bool,
+        /// Print JSON: {"path","keys","still_sealed"}.
         #[arg(long)]
         json: bool,
     },
@@ -162,7 +171,17 @@ pub fn run(args: StorageKeysArgs) -> std::process::ExitCode {
     match args.command {
         StorageCommand::Generate { out, key_id, json } => finish(json, generate(&out, key_id)),
         StorageCommand::Add { file, key_id, json } => finish(json, add(&file, key_id)),
-        StorageCommand::Retire { file, key_id, json } => finish(json, retire(&file, &key_id)),
+        StorageCommand::Retire {
+            file,
+            key_id,
+            database_url,
+            force,
+            json,
+        } => finish(
+            json,
+            runtime()
+                .and_then(|rt| rt.block_on(retire(&file, &key_id, database_url.as_deref(), force))),
+        ),
         StorageCommand::Reseal {
             database,
             page,
@@ -225,15 +244,68 @@ fn add(file: &Path, key_id: Option<String>) -> anyhow::Result<Report> {
     })
 }
 
-fn retire(file: &Path, key_id: &str) -> anyhow::Result<Report> {
+/// What is still sealed under `key_id` in the database at `url`.
+async fn still_sealed(url: &str, ring: KeyRing, key_id: &str) -> anyhow::Result<SealedUnder> {
+    let store = AnyStore::connect(url, 2)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(url)))?;
+    SealingStore::new(store, Arc::new(ring))
+        .sealed_under(key_id, 200)
+        .await
+        .with_context(|| format!("cannot count the values sealed under storage key {key_id}"))
+}
+
+/// Removes `key_id` from the key file, once the database at `database_url` holds nothing sealed
+/// under it (`force`: regardless, or without a database, loudly).
+async fn retire(
+    file: &Path,
+    key_id: &str,
+    database_url: Option<&str>,
+    force: bool,
+) -> anyhow::Result<Report> {
     let ring = KeyRing::from_file(file)?.without(key_id)?;
+    let still = match database_url {
+        Some(url) => Some(still_sealed(url, KeyRing::from_file(file)?, key_id).await?),
+        None => None,
+    };
+    let stranded = match (still, force) {
+        (None, false) => anyhow::bail!(
+            "retiring storage key {key_id} needs the database to check that no value is still \
+             sealed under it: pass --database-url (or set GRANTFLOW_DATABASE_URL); --force \
+             retires it without checking"
+        ),
+        (Some(s), false) if s.values > 0 => anyhow::bail!(
+            "{} values ({} grant states and {} event rows, of {} grants) are still sealed under \
+             storage key {key_id}; retiring it would make them unreadable. Run `grantflow keys \
+             storage reseal` with this key file first, then retire it (--force retires it \
+             anyway)",
+            s.values,
+            s.states,
+            s.events,
+            s.grants
+        ),
+        (None, true) => Some("without checking the database".to_owned()),
+        (Some(s), true) if s.values > 0 => Some(format!(
+            "{} values of {} grants are still sealed under it and will never open again",
+            s.values, s.grants
+        )),
+        (Some(_), _) => None,
+    };
+    if let Some(why) = &stranded {
+        tracing::warn!(key = key_id, "--force: retiring storage key {key_id} {why}");
+        eprintln!("WARNING: --force: retiring storage key {key_id} {why}");
+    }
     replace(file, &ring)?;
     Ok(Report {
         human: format!(
             "Storage key {key_id} removed from {}; values it sealed no longer open.",
             file.display()
         ),
-        json: json!({ "path": file, "keys": ids(&ring) }),
+        json: json!({
+            "path": file,
+            "keys": ids(&ring),
+            "still_sealed": still.map(|s| s.values),
+        }),
     })
 }
 
@@ -277,8 +349,8 @@ async fn reseal(database: &DatabaseArgs, page: u32, verbose: bool) -> anyhow::Re
 mod tests {
     use super::*;
 
-    #[test]
-    fn generate_add_retire_keep_a_private_file_with_the_new_key_first() {
+    #[tokio::test]
+    async fn generate_add_retire_keep_a_private_file_with_the_new_key_first() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("storage.keys");
         generate(&path, Some("one".into())).unwrap();
@@ -286,9 +358,11 @@ mod tests {
         assert!(err.to_string().contains("already exists"), "{err}");
         let added = add(&path, Some("two".into())).unwrap();
         assert_eq!(added.json["keys"], json!(["two", "one"]));
-        let err = retire(&path, "two").unwrap_err();
+        let err = retire(&path, "two", None, true).await.unwrap_err();
         assert!(format!("{err:#}").contains("sealing key"), "{err:#}");
-        retire(&path, "one").unwrap();
+        let err = retire(&path, "one", None, false).await.unwrap_err();
+        assert!(format!("{err:#}").contains("--database-url"), "{err:#}");
+        retire(&path, "one", None, true).await.unwrap();
         let ring = KeyRing::from_file(&path).unwrap();
         assert_eq!(ids(&ring), ["two"]);
         #[cfg(unix)]

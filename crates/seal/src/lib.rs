@@ -32,10 +32,11 @@
 //! - `keys.rs`: [`KeyId`], [`StorageKey`] (generated from the OS RNG, zeroized, never shown),
 //!   [`KeyRing`] (the first key seals, all open) and its text form (key file, variable).
 //! - `sealed.rs`: sealing and opening one value ([`seal_value`], [`open_value`]) and a whole
-//!   stored text ([`seal_text`], [`open_text`], [`is_current`]).
+//!   stored text ([`seal_text`], [`open_text`], [`is_current`], [`count_sealed_under`]).
 //! - `finish.rs`: finish-URI path tokens that are never stored ([`KeyRing::finish_token`],
 //!   [`KeyRing::finish_token_matches`]).
-//! - `store.rs`: [`SealingStore`] and re-sealing ([`SealingStore::reseal_all`]).
+//! - `store.rs`: [`SealingStore`], re-sealing ([`SealingStore::reseal_all`]) and counting what a
+//!   key still seals ([`SealingStore::sealed_under`], checked before a key is retired).
 //! - `error.rs`: [`KeyRingError`], [`SealError`].
 //!
 //! # Decisions
@@ -85,6 +86,7 @@ mod store;
 pub use error::{KeyRingError, SealError};
 pub use keys::{KeyId, KeyRing, StorageKey, key_id_for};
 pub use sealed::{
-    MARKER_KEY, MARKER_VALUE, is_current, open_text, open_value, seal_text, seal_value,
+    MARKER_KEY, MARKER_VALUE, count_sealed_under, is_current, open_text, open_value, seal_text,
+    seal_value,
 };
-pub use store::{MAX_PASSES, ResealReport, Resealed, SealingStore};
+pub use store::{MAX_PASSES, ResealReport, Resealed, SealedUnder, SealingStore};

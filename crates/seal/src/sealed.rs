@@ -206,6 +206,24 @@ pub fn is_current(ring: &KeyRing, grant: GrantId, text: &str) -> Result<bool, Se
     Ok(current)
 }
 
+/// How many secrets of a stored text are sealed under the key `key` (none in a plain text).
+/// Opens nothing: it reads the key id each sealed value names.
+pub fn count_sealed_under(grant: GrantId, text: &str, key: &str) -> Result<u64, SealError> {
+    if !text.contains(MARKER_VALUE) {
+        return Ok(0);
+    }
+    let mut json = parse(grant, text)?;
+    if !is_sealed(&json) {
+        return Ok(0);
+    }
+    let mut count = 0;
+    visit_secrets::<SealError>(&mut json, &mut |_, value| {
+        count += u64::from(sealed_key(value) == Some(key));
+        Ok(())
+    })?;
+    Ok(count)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -324,6 +342,11 @@ mod tests {
         let resealed = seal_text(&both, grant, &sealed).unwrap();
         assert!(is_current(&both, grant, &resealed).unwrap());
         assert!(!resealed.contains(r#""key":"old""#));
+        // Five secrets in the state: all under the old key before, all under the new one after.
+        assert_eq!(count_sealed_under(grant, &sealed, "old").unwrap(), 5);
+        assert_eq!(count_sealed_under(grant, &resealed, "old").unwrap(), 0);
+        assert_eq!(count_sealed_under(grant, &resealed, "new").unwrap(), 5);
+        assert_eq!(count_sealed_under(grant, STATE, "old").unwrap(), 0);
         let new_only = both.without("old").unwrap();
         let opened = open_text(Some(&new_only), grant, &resealed).unwrap();
         assert_eq!(

@@ -12,7 +12,7 @@ use grantflow_store::{
 
 use crate::error::SealError;
 use crate::keys::KeyRing;
-use crate::sealed::{is_current, open_text, seal_text};
+use crate::sealed::{count_sealed_under, is_current, open_text, seal_text};
 
 fn store_error(e: SealError) -> StoreError {
     StoreError::Secrets(Box::new(e))
@@ -127,6 +127,36 @@ impl<S: GrantStore> SealingStore<S> {
         }
     }
 
+    /// Counts the values sealed under the key `key` in every grant's state and event rows, `page`
+    /// grants at a time. Opens nothing and needs no key ring (a sealed value names its key).
+    /// Zero means the key can be retired without stranding anything, as long as no process
+    /// still seals under it.
+    pub async fn sealed_under(&self, key: &str, page: u32) -> Result<SealedUnder, StoreError> {
+        let mut found = SealedUnder::default();
+        let mut offset = 0u64;
+        loop {
+            let grants = self.inner.list(page.max(1), offset).await?;
+            if grants.is_empty() {
+                return Ok(found);
+            }
+            offset += grants.len() as u64;
+            for grant in grants {
+                let count =
+                    |text: &str| count_sealed_under(grant.id, text, key).map_err(store_error);
+                let in_state = count(&grant.state)?;
+                let mut in_grant = in_state;
+                found.states += u64::from(in_state > 0);
+                for event in self.inner.history(grant.id).await? {
+                    let in_event = count(&event.event)?;
+                    found.events += u64::from(in_event > 0);
+                    in_grant += in_event;
+                }
+                found.values += in_grant;
+                found.grants += u64::from(in_grant > 0);
+            }
+        }
+    }
+
     /// Re-seals every grant, `page` at a time, calling `progress` after each one; repeats whole
     /// passes until one finds nothing left to re-seal (grants written meanwhile by a process still
     /// sealing under an older key are caught by the next pass), at most [`MAX_PASSES`]; then
@@ -179,6 +209,19 @@ impl<S: GrantStore> SealingStore<S> {
             }
         }
     }
+}
+
+/// What [`SealingStore::sealed_under`] found: the values still sealed under one key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SealedUnder {
+    /// Sealed values naming the key, in states and events.
+    pub values: u64,
+    /// Grant states holding at least one of them.
+    pub states: u64,
+    /// Event rows holding at least one of them.
+    pub events: u64,
+    /// Grants holding at least one of them (in the state or an event).
+    pub grants: u64,
 }
 
 /// What [`SealingStore::reseal_grant`] did.
