@@ -381,6 +381,7 @@ async fn retire_refuses_a_key_that_still_seals_values(url: &str) {
             next_wake_at: None,
             lease: None,
             summary: GrantSummary::default(),
+            change_summary: None,
         };
         store.create(grant, Utc::now()).await.unwrap();
     }

@@ -69,6 +69,7 @@ fn commit_bench<S: GrantStore>(
             next_wake_at: None,
             lease: None,
             summary: GrantSummary::default(),
+            change_summary: None,
         },
         chrono::Utc::now(),
     ))
@@ -86,6 +87,7 @@ fn commit_bench<S: GrantStore>(
                 at: now,
                 next_wake_at: None,
                 summary: GrantSummary::default(),
+                change_summary: None,
             };
             let result = rt.block_on(store.commit(vec![write], now)).unwrap();
             result[0].as_ref().unwrap();
