@@ -1,5 +1,6 @@
-//! `grantflow grant request|status|list|history|continue|cancel|rotate|revoke|token|reindex`:
-//! the application API of the engine from the shell, against the database a worker runs on.
+//! `grantflow grant request|status|list|history|continue|cancel|rotate|revoke|token|reindex|
+//! watch`: the application API of the engine from the shell, against the database a worker runs
+//! on (`watch`, which streams the change feed, lives in `watch.rs`).
 //!
 //! `request` sends the grant request itself and prints where to send the user; a running
 //! `grantflow worker` (with the same `--public-url`) takes the finish callback and continues the
@@ -32,6 +33,7 @@ use url::Url;
 use crate::cli::engine::{ClientArgs, DatabaseArgs, LifecycleArgs, Store, build_engine};
 use crate::cli::lookup::{self, SEE_THE_LIST, explain};
 use crate::cli::output::{LogFormat, Report, finish, init_logs, runtime, time, time_ms};
+use crate::cli::watch::{self, WatchArgs};
 
 /// `grantflow grant ...`.
 #[derive(Debug, Args)]
@@ -114,6 +116,9 @@ enum GrantCommand {
         #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "300")]
         wait: Option<u64>,
     },
+    /// Print every change of every grant as it commits (by any process on the database), one
+    /// line each, until ctrl-c: from now, after a position, or as a named consumer that resumes.
+    Watch(WatchArgs),
 }
 
 /// `grant list`.
@@ -203,6 +208,9 @@ impl AccessType {
 pub fn run(args: GrantArgs) -> ExitCode {
     init_logs(args.log_format, "warn");
     let json = args.json;
+    if let GrantCommand::Watch(watch) = &args.command {
+        return watch::run(&args.database, &args.client, &args.lifecycle, watch, json);
+    }
     finish(json, runtime().and_then(|rt| rt.block_on(grant(args))))
 }
 
@@ -316,6 +324,7 @@ async fn command(engine: &Engine<Store>, args: &GrantArgs) -> anyhow::Result<Rep
         GrantCommand::Token { id: text, wait } => {
             token(engine, lookup::resolve(engine, text).await?, *wait).await
         }
+        GrantCommand::Watch(_) => bail!("`grant watch` prints as it goes (see `watch::run`)"),
     }
 }
 

@@ -4,7 +4,8 @@
 //!
 //! - `demo/`: `grantflow demo` (`mod.rs` the steps, `timeline.rs` the printed timeline,
 //!   `calls.rs` the observed calls and the staged crash).
-//! - `worker.rs`, `grant.rs`: the engine from the shell; `engine.rs` the settings they share
+//! - `worker.rs`, `grant.rs`: the engine from the shell (`watch.rs`: `grant watch`, the change
+//!   feed); `engine.rs` the settings they share
 //!   (database, client identity) and how an engine is built from them; `operations.rs` the
 //!   worker's metrics recorder (served with the health endpoints).
 //! - `sandbox.rs`: `grantflow sandbox`; `keys.rs`: `grantflow keys`; `interval.rs`: `grantflow
@@ -30,4 +31,5 @@ pub mod output;
 pub mod sandbox;
 pub mod seconds;
 pub mod storage_keys;
+pub mod watch;
 pub mod worker;
