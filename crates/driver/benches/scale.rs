@@ -39,7 +39,8 @@ use grantflow_store::{
     AfterWrite, ClaimRequest, Fence, GrantId, GrantStore, ListFilter, PgStore, StateWrite,
 };
 use support::{
-    InstantCalls, engine_config, request_event, rest_state, rss_kib, scratch, seed_state,
+    InstantCalls, block_on, database_url, drop_scratch, engine_config, request_event, rest_state,
+    rss_kib, scratch, seed_state,
 };
 
 const SCRATCH: &str = "grantflow_bench_scale";
@@ -451,13 +452,7 @@ async fn run(url: &str, n: i64, full: bool) {
     worker_memory(&store, if full { 20 } else { 3 }).await;
 
     drop(store);
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(url)
-        .await
-        .unwrap();
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {SCRATCH} WITH (FORCE)"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    drop_scratch(url, SCRATCH).await;
 }
 
 fn main() {
@@ -466,20 +461,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if full { 1_000_000 } else { 3_000 });
-    let Ok(url) = std::env::var("DATABASE_URL") else {
-        // In CI (`CI=true`) a missing database fails the run instead of skipping it.
-        let in_ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
-        assert!(
-            !in_ci,
-            "DATABASE_URL is not set, and CI is set: run scripts/test (it starts a throwaway PostgreSQL)"
-        );
-        println!("DATABASE_URL is not set: the scale bench is SKIPPED");
+    let Some(url) = database_url("scale") else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(run(&url, n, full));
+    block_on(run(&url, n, full));
 }

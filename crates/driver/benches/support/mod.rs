@@ -148,6 +148,40 @@ pub async fn scratch(url: &str, name: &str, connections: u32) -> PgStore {
     PgStore::connect(u.as_str(), connections).await.unwrap()
 }
 
+/// Drops the scratch database `name` on the server of `url`.
+pub async fn drop_scratch(url: &str, name: &str) {
+    let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+}
+
+/// `DATABASE_URL`, or `None` (the bench `what` is skipped, saying so) when it is unset. In CI
+/// (`CI=true`) a missing database fails the run instead of skipping it.
+pub fn database_url(what: &str) -> Option<String> {
+    let Ok(url) = std::env::var("DATABASE_URL") else {
+        let in_ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+        assert!(
+            !in_ci,
+            "DATABASE_URL is not set, and CI is set: run scripts/test (it starts a throwaway PostgreSQL)"
+        );
+        println!("DATABASE_URL is not set: the {what} bench is SKIPPED");
+        return None;
+    };
+    Some(url)
+}
+
+/// Runs `work` on a runtime of two worker threads (the machine's cores).
+pub fn block_on(work: impl std::future::Future<Output = ()>) {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(work);
+}
+
 pub fn engine_config(worker: &str, lease: Duration) -> EngineConfig {
     let mut c = EngineConfig::new(
         EngineConfig::unique_worker_id(worker),
