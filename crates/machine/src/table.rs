@@ -247,21 +247,169 @@ pub fn mermaid() -> String {
         let label = label.replace([';', ':'], ",");
         out.push_str(&format!("    {from} --> {} : {label}\n", to.as_str()));
     }
-    out.push_str("    state Finalized {\n");
-    for s in StateKind::ALL.iter().filter(|s| s.is_finalized()) {
+    // The final states in one box: `Finalized(Rejected | ...)` and `Expired` alike.
+    out.push_str("    state Final {\n");
+    for s in final_states() {
         out.push_str(&format!("        {}\n", s.as_str()));
     }
     out.push_str("    }\n");
-    for s in [
-        S::Rejected,
-        S::Canceled,
-        S::Revoked,
-        S::Failed,
-        S::Lost,
-        S::Expired,
-    ] {
+    out.push_str("    Final --> [*]\n");
+    out
+}
+
+/// The states that absorb every event ([`StateKind::is_final`]), in table order.
+pub fn final_states() -> impl Iterator<Item = StateKind> {
+    StateKind::ALL.into_iter().filter(|s| s.is_final())
+}
+
+/// The edges of the common path drawn by [`common_path_mermaid`]: request, interaction, continue,
+/// issued, rotation, revocation; and the interaction deadline, the way to `Expired`.
+pub const COMMON_PATH: [Edge; 11] = [
+    Edge::RequestSent,
+    Edge::PendingWithFinish,
+    Edge::FinishVerified,
+    Edge::ContinueIssued,
+    Edge::RotationDue,
+    Edge::Rotated,
+    Edge::RevokeOnCommand,
+    Edge::TokenRevoked,
+    Edge::RevokedAtAs,
+    Edge::InteractionExpired,
+    Edge::ExpiredAtAs,
+];
+
+/// The Mermaid `stateDiagram-v2` source of the [`COMMON_PATH`] edges alone, labelled with their
+/// events.
+pub fn common_path_mermaid() -> String {
+    let mut out = String::from("stateDiagram-v2\n");
+    out.push_str("    direction LR\n");
+    let mut finals = Vec::new();
+    for edge in COMMON_PATH.map(Edge::row) {
+        let from = if edge.from == S::Initial {
+            "[*]"
+        } else {
+            edge.from.as_str()
+        };
+        out.push_str(&format!(
+            "    {from} --> {} : {}\n",
+            edge.to.as_str(),
+            edge.event.as_str().replace([';', ':'], ",")
+        ));
+        if edge.to.is_final() && !finals.contains(&edge.to) {
+            finals.push(edge.to);
+        }
+    }
+    for s in finals {
         out.push_str(&format!("    {} --> [*]\n", s.as_str()));
     }
+    out
+}
+
+/// What reaching a final state means for the application, one line each.
+fn final_meaning(state: StateKind) -> &'static str {
+    match state {
+        S::Rejected => {
+            "the user denied the grant on the consent page (or the AS answered a poll with `request_denied`)"
+        }
+        S::Canceled => {
+            "the application canceled the grant (`Engine::cancel`, `grantflow grant cancel`)"
+        }
+        S::Revoked => {
+            "the application revoked the token (`Engine::revoke`, `grantflow grant revoke`); the grant was deleted at the AS"
+        }
+        S::Failed => {
+            "the AS refused a call, answered something unusable, or kept failing past the recovery budget; the reason is kept"
+        }
+        S::Lost => {
+            "an attempt with an unknown outcome acted at the AS (proved by its next answer, or assumed when the budget ran out): the token it issued is out of reach, so the grant was canceled"
+        }
+        S::Expired => {
+            "the user did not finish the interaction before the deadline (or a polled grant stayed pending); the grant was canceled at the AS"
+        }
+        S::Initial
+        | S::Requested
+        | S::AwaitingInteraction
+        | S::Continuing
+        | S::Canceling
+        | S::Issued
+        | S::Rotating
+        | S::Revoking => "",
+    }
+}
+
+/// The overview at the top of `docs/machine.md`: the common path in prose and as a small
+/// diagram, and the final states. State names come from [`StateKind`], so they cannot drift.
+fn overview() -> String {
+    let [
+        requested,
+        awaiting,
+        continuing,
+        canceling,
+        issued,
+        rotating,
+        revoking,
+        revoked,
+        expired,
+    ] = [
+        S::Requested,
+        S::AwaitingInteraction,
+        S::Continuing,
+        S::Canceling,
+        S::Issued,
+        S::Rotating,
+        S::Revoking,
+        S::Revoked,
+        S::Expired,
+    ]
+    .map(|s| format!("`{}`", s.as_str()));
+    let mut out = String::from("## The common path\n\n");
+    out.push_str(&format!(
+        "An application asks for a grant (`Engine::request`, `grantflow grant request`): the grant \
+         is {requested} while the grant request is sent. The authorization server (AS) answers \
+         that the user must approve it, with a URL to send the user to: {awaiting}. The user \
+         approves on the AS's consent page and their browser comes back to the finish callback; \
+         once its hash is verified the grant is {continuing}, and after the AS's `wait` the \
+         `interact_ref` is traded for an access token: {issued}.\n\n\
+         An issued grant keeps its token alive. When the token is asked for after it expired, \
+         when an idle token is about to be forgotten by the AS (the keep-alive), or before every \
+         expiry with `keep-warm`, the grant is {rotating}: the AS gives a new value and a new \
+         manage URL, and the grant is {issued} again. Revoking (`grantflow grant revoke`) makes \
+         it {revoking}: the token is deleted, then the grant is canceled at the AS ({canceling}), \
+         and the grant ends {revoked}. If the user never comes back, the interaction deadline \
+         passes, the grant is canceled at the AS and ends {expired}.\n\n\
+         Every state but the final ones has a wake-up time (`next_wake_at`): a call to send or to \
+         retry, a deadline, a rotation. A call that fails is retried with back-off; a worker that \
+         dies mid-call leaves the call marked in flight, and the next worker re-sends it or, for \
+         a call that must not be repeated blindly, works out from the AS's answer what happened.\n\n",
+    ));
+    out.push_str("```mermaid\n");
+    out.push_str(&common_path_mermaid());
+    out.push_str("```\n\n");
+    out.push_str("## Final states\n\n");
+    let names: Vec<String> = final_states()
+        .map(|s| format!("`{}`", s.as_str()))
+        .collect();
+    out.push_str(&format!(
+        "A grant in a final state absorbs every event and is never woken again. There are {}: \
+         {}.\n\n",
+        names.len(),
+        names.join(", ")
+    ));
+    out.push_str("| final state | what happened | reached by |\n|---|---|---|\n");
+    for state in final_states() {
+        let edges: Vec<String> = TRANSITIONS
+            .iter()
+            .filter(|e| e.to == state)
+            .map(|e| format!("`{}`", e.edge))
+            .collect();
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            state.as_str(),
+            final_meaning(state),
+            edges.join(", ")
+        ));
+    }
+    out.push('\n');
     out
 }
 
@@ -272,13 +420,18 @@ pub fn diagram_markdown() -> String {
     out.push_str(
         "<!-- Generated from grantflow_machine::TRANSITIONS by `GRANTFLOW_BLESS=1 cargo test -p grantflow-machine --test machine diagram`. Do not edit by hand: the test fails when this file and the table differ. -->\n\n",
     );
-    out.push_str(
+    out.push_str(&overview());
+    out.push_str("## Every edge\n\n");
+    let finals: Vec<&str> = final_states().map(StateKind::as_str).collect();
+    out.push_str(&format!(
         "`grantflow_machine::transition(state, event, now, config)` is the whole client-side \
-         lifecycle of one grant; every transition names the edge below that it followed. Events with no edge for a state are refused with a typed error and \
-         change nothing; `Rejected`, `Canceled`, `Revoked`, `Failed`, `Lost` and `Expired` absorb \
-         every event. `Issued`, `Rotating` and `Revoking` are the token sub-states of \
-         `Finalized(Issued)`. Every state but the final ones has a `next_wake_at`.\n\n",
-    );
+         lifecycle of one grant; every transition names the edge below that it followed. Events \
+         with no edge for a state are refused with a typed error and change nothing. The final \
+         states ({}) are in the `Final` box. `Issued`, `Rotating` and `Revoking` are the token \
+         sub-states of `Finalized(Issued)`; `Expired` is a state of its own, the other final \
+         states are `Finalized` outcomes.\n\n",
+        finals.join(", ")
+    ));
     out.push_str("```mermaid\n");
     out.push_str(&mermaid());
     out.push_str("```\n\n");

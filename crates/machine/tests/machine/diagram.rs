@@ -26,3 +26,48 @@ fn every_state_but_initial_appears_in_the_diagram() {
     }
     assert!(mermaid.starts_with("stateDiagram-v2\n"));
 }
+
+#[test]
+fn every_final_state_is_in_the_final_box_expired_included() {
+    let mermaid = grantflow_machine::table::mermaid();
+    let final_box = mermaid
+        .split("    state Final {\n")
+        .nth(1)
+        .and_then(|rest| rest.split("    }\n").next())
+        .unwrap_or_default();
+    let boxed: Vec<&str> = final_box.lines().map(str::trim).collect();
+    let finals: Vec<&str> = grantflow_machine::table::final_states()
+        .map(grantflow_machine::StateKind::as_str)
+        .collect();
+    assert_eq!(boxed, finals);
+    assert!(finals.contains(&"Expired"));
+    let doc = grantflow_machine::table::diagram_markdown();
+    for name in finals {
+        assert!(
+            doc.contains(&format!("| {name} | ")),
+            "{name} has no row in the final states"
+        );
+    }
+}
+
+#[test]
+fn the_common_path_is_connected_from_the_request() {
+    use grantflow_machine::StateKind;
+    let mut reached = vec![StateKind::Initial];
+    for edge in grantflow_machine::table::COMMON_PATH.map(grantflow_machine::Edge::row) {
+        assert!(
+            reached.contains(&edge.from),
+            "{} starts nowhere on the path",
+            edge.edge
+        );
+        reached.push(edge.to);
+    }
+    for s in [
+        StateKind::Issued,
+        StateKind::Rotating,
+        StateKind::Revoked,
+        StateKind::Expired,
+    ] {
+        assert!(reached.contains(&s), "{s}");
+    }
+}
