@@ -1,10 +1,11 @@
 //! The engine's metrics: their names, what they measure, and the functions that record them.
 //!
-//! The engine records through the [`metrics`] facade. Nothing is exported unless the process
-//! installs a recorder (`grantflow worker` installs the Prometheus exporter and serves it at
-//! `/metrics`, see [`crate::operations_router`]); without one, every record is a no-op costing an
-//! atomic load, so an application embedding the engine pays nothing for metrics it does not
-//! collect, and may install any `metrics` recorder it likes (the names below are its API).
+//! The engine records through the facade of the [`metrics` crate](::metrics). Nothing is
+//! exported unless the process installs a recorder (`grantflow worker` installs the Prometheus
+//! exporter and serves it at `/metrics`, see [`crate::operations_router`]); without one, every
+//! record is a no-op costing an atomic load, so an application embedding the engine pays nothing
+//! for metrics it does not collect, and may install any `metrics` recorder it likes (the names
+//! below are its API).
 //!
 //! Every name starts with `grantflow_`; durations are in seconds; label values are fixed small
 //! sets (never a grant id, an URL or an error text), so the number of series stays bounded.

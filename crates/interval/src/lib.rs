@@ -13,7 +13,7 @@
 //!
 //! - `allowance`: [`Allowance`] (a limit [`Amount`] per window), [`Debit`]s, [`Remaining`] and
 //!   [`Fit`]; sums are checked ([`AllowanceError::Overflow`]).
-//! - `parse`: the strict hand-written parser ([`parse`], `FromStr` and `Deserialize` for
+//! - `parse`: the strict hand-written parser ([`parse`](fn@parse), `FromStr` and `Deserialize` for
 //!   [`RepeatingInterval`]) and its error type ([`ParseError`] = [`Part`] + byte offset +
 //!   [`Problem`]); `parse/date_time.rs` and `parse/duration.rs` read the two kinds of part.
 //! - `window`: [`Reading`], [`Window`], the lookups on [`RepeatingInterval`]

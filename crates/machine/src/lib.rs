@@ -122,7 +122,7 @@
 //!   that is gone no longer compiles, and an edge that is not listed is refused before any state
 //!   function runs).
 //! - `error.rs`: [`MachineError`], why an event was refused.
-//! - `transition.rs`: [`transition`] (the dispatcher: refuses unlisted `(state, event)` pairs,
+//! - `transition.rs`: [`transition`](fn@transition) (the dispatcher: refuses unlisted `(state, event)` pairs,
 //!   then one function per state family) and, under `transition/`, `call.rs` (a call's life:
 //!   send, retry, re-send once, classify the outcome), `requested.rs`, `interaction.rs`
 //!   (awaiting the user, continuing, polling), `canceling.rs`, `token.rs` (issued token: active,

@@ -81,7 +81,7 @@
 //! - `error.rs`: [`PaymentError`].
 //! - `table.rs` ([`table`]): the edges, one line each, and the Mermaid diagram. **To change how a
 //!   payment reacts**, change the edge's line here, then the code in `transition/`.
-//! - `transition.rs`: [`transition`] (the dispatcher) and, under `transition/`, `call.rs` (a
+//! - `transition.rs`: [`transition`](fn@transition) (the dispatcher) and, under `transition/`, `call.rs` (a
 //!   call's life), `quoting.rs`, `sending.rs`, `confirming.rs`.
 //!
 //! # Architecture invariant
