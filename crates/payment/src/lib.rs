@@ -81,6 +81,8 @@
 //! - `error.rs`: [`PaymentError`].
 //! - `table.rs` ([`table`]): the edges, one line each, and the Mermaid diagram. **To change how a
 //!   payment reacts**, change the edge's line here, then the code in `transition/`.
+//! - `edges.rs`: what the two tables share: the row type ([`edges::Row`]), the
+//!   `transition_table!` macro that declares a table one line per edge, the Mermaid diagram.
 //! - `transition.rs`: [`transition`](fn@transition) (the dispatcher) and, under `transition/`, `call.rs` (a
 //!   call's life), `quoting.rs`, `sending.rs`, `confirming.rs`.
 //!
@@ -91,6 +93,7 @@
 //! feature. It knows nothing of the grant machine: the driver tells it when a grant ended.
 
 mod config;
+pub mod edges;
 mod effect;
 mod error;
 mod event;

@@ -1,74 +1,21 @@
 //! The transition table: every edge the payment machine can take, one line each, and the diagram
 //! generated from it (`docs/payment.md`, kept in sync by a test).
 //!
-//! Each line of `payment_table!` declares an edge: its name (a variant of [`Edge`]), the state it
+//! Each line of `transition_table!` (`crate::edges`) declares an edge: its name (a variant of [`Edge`]), the state it
 //! leaves, the event that takes it, the state it reaches and the condition that selects it. The
 //! dispatcher (`transition.rs`) refuses any `(state, event)` pair without a line here before a
 //! state function runs; every [`Transition`](crate::Transition) names its edge, and a debug
 //! assertion and the property tests check that the state reached is the edge's `to`. The same
 //! shape as the grant machine's table (`grantflow_machine::table`).
 
+use crate::edges::{self, Row, transition_table};
 use crate::kind::{PaymentEventKind, PaymentStateKind};
 
-/// One edge: `from --(event, when)--> to`, named by [`Edge`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TransitionEdge {
-    /// The edge's name.
-    pub edge: Edge,
-    /// The state before.
-    pub from: PaymentStateKind,
-    /// The event.
-    pub event: PaymentEventKind,
-    /// The state after.
-    pub to: PaymentStateKind,
-    /// The condition that selects this edge among those with the same `from` and `event`.
-    pub when: &'static str,
-}
+/// One edge of the payment machine: `from --(event, when)--> to`, named by [`Edge`].
+pub type TransitionEdge = Row<Edge, PaymentStateKind, PaymentEventKind>;
 
-/// Declares the edges, one line each: `Name: From --Event--> To, "condition";`. It writes the
-/// [`Edge`] enum (one documented variant per line), `Edge::row` (the line as a
-/// [`TransitionEdge`]), `Edge::as_str` and [`TRANSITIONS`] (every row in table order), nothing else.
-macro_rules! payment_table {
-    ($( $edge:ident : $from:ident --$event:ident--> $to:ident, $when:literal; )*) => {
-        /// The name of one edge of the payment machine. Its row is [`Edge::row`].
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Edge {
-            $(
-                #[doc = concat!("`", stringify!($from), " --", stringify!($event), "--> ", stringify!($to), "`: ", $when)]
-                $edge,
-            )*
-        }
-
-        impl Edge {
-            /// This edge's row of the table.
-            pub const fn row(self) -> TransitionEdge {
-                match self {
-                    $( Self::$edge => TransitionEdge {
-                        edge: Self::$edge,
-                        from: PaymentStateKind::$from,
-                        event: PaymentEventKind::$event,
-                        to: PaymentStateKind::$to,
-                        when: $when,
-                    }, )*
-                }
-            }
-
-            /// The edge's name, as in the table.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $( Self::$edge => stringify!($edge), )*
-                }
-            }
-        }
-
-        /// Every edge of the payment machine, in table order. An event with no edge for a state is
-        /// refused with a typed [`PaymentError`](crate::PaymentError) and changes nothing; `Sent`
-        /// and `Failed` absorb everything.
-        pub const TRANSITIONS: &[TransitionEdge] = &[ $( Edge::$edge.row(), )* ];
-    };
-}
-
-payment_table! {
+transition_table! {
+    machine: "payment", edge: Edge, state: PaymentStateKind, event: PaymentEventKind;
     Ordered:              Initial --Order--> Quoting, "the order fits what the limits leave: quote";
     OrderOverLimit:       Initial --Order--> Failed, "the order exceeds what the limits leave: refused before quoting";
     // Quoting: POST /quotes, harmless to repeat (an unused quote costs nothing).
@@ -117,65 +64,19 @@ payment_table! {
     ConfirmingGrantEnded: Confirming --GrantEnded--> Failed, "the user must consent again; the reason names the quote";
 }
 
-impl Edge {
-    /// Whether this edge leaves `from` on `event` and reaches `to`.
-    pub fn connects(
-        self,
-        from: PaymentStateKind,
-        event: PaymentEventKind,
-        to: PaymentStateKind,
-    ) -> bool {
-        let row = self.row();
-        row.from == from && row.event == event && row.to == to
-    }
-}
-
-impl std::fmt::Display for Edge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// Whether the table has any edge for `event` in state `from`.
 pub fn accepts(from: PaymentStateKind, event: PaymentEventKind) -> bool {
-    TRANSITIONS
-        .iter()
-        .any(|t| t.from == from && t.event == event)
+    edges::accepts(TRANSITIONS, from, event)
 }
 
 /// The Mermaid `stateDiagram-v2` source of [`TRANSITIONS`]: edges with the same states and event
 /// share one arrow, their conditions joined.
 pub fn mermaid() -> String {
-    let mut arrows: Vec<(
-        PaymentStateKind,
-        PaymentEventKind,
-        PaymentStateKind,
-        Vec<&str>,
-    )> = Vec::new();
-    for e in TRANSITIONS {
-        match arrows
-            .iter_mut()
-            .find(|(f, ev, t, _)| (*f, *ev, *t) == (e.from, e.event, e.to))
-        {
-            Some((.., whens)) => whens.push(e.when),
-            None => arrows.push((e.from, e.event, e.to, vec![e.when])),
-        }
-    }
-    let mut out = String::from("stateDiagram-v2\n    direction LR\n");
-    for (from, event, to, whens) in arrows {
-        let from = if from == PaymentStateKind::Initial {
-            "[*]"
-        } else {
-            from.as_str()
-        };
-        // Mermaid ends a label at `;` and treats a second `:` specially.
-        let label = format!("{event} / {}", whens.join(" or ")).replace([';', ':'], ",");
-        out.push_str(&format!("    {from} --> {to} : {label}\n"));
-    }
-    for s in PaymentStateKind::ALL.iter().filter(|s| s.is_final()) {
-        out.push_str(&format!("    {s} --> [*]\n"));
-    }
-    out
+    edges::mermaid(
+        TRANSITIONS,
+        PaymentStateKind::Initial,
+        PaymentStateKind::ALL.into_iter().filter(|s| s.is_final()),
+    )
 }
 
 /// The full text of `docs/payment.md`: the diagram and the table, generated.
@@ -196,16 +97,7 @@ pub fn diagram_markdown() -> String {
     );
     out.push_str("```mermaid\n");
     out.push_str(&mermaid());
-    out.push_str("```\n\n| edge | from | event | to | when |\n|---|---|---|---|---|\n");
-    for e in TRANSITIONS {
-        out.push_str(&format!(
-            "| `{}` | {} | `{}` | {} | {} |\n",
-            e.edge,
-            e.from,
-            e.event,
-            e.to,
-            e.when.replace('|', "\\|")
-        ));
-    }
+    out.push_str("```\n\n");
+    out.push_str(&edges::markdown_rows(TRANSITIONS));
     out
 }
