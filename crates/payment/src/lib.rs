@@ -1,8 +1,10 @@
 //! The life of one outgoing payment made under an Open Payments grant, as a pure, deterministic,
-//! total function, and the limit check made before it:
+//! total function, the limit check made before it, and ([`schedule`]) the life of a recurring
+//! schedule of such payments, one per occurrence of a cadence:
 //!
 //! ```text
 //! transition(&PaymentState, PaymentEvent, now, &PaymentConfig) -> Result<Transition { edge, state, effect, change }, PaymentError>
+//! schedule::transition(&ScheduleState, ScheduleEvent, now, &ScheduleConfig) -> Result<ScheduleTransition { edge, state, effect, records }, ScheduleError>
 //! limit::check_order(limits, reading, &Ledger, rs_spent, &PaymentOrder, now) -> Result<Headroom, LimitRefused>
 //! ```
 //!
@@ -83,6 +85,8 @@
 //!   payment reacts**, change the edge's line here, then the code in `transition/`.
 //! - `edges.rs`: what the two tables share: the row type ([`edges::Row`]), the
 //!   `transition_table!` macro that declares a table one line per edge, the Mermaid diagram.
+//! - `schedule/` ([`schedule`]): the recurring schedule machine, in the same shape (its own
+//!   table, diagram `docs/schedule.md`, proptests): one payment per occurrence of a cadence.
 //! - `transition.rs`: [`transition`](fn@transition) (the dispatcher) and, under `transition/`, `call.rs` (a
 //!   call's life), `quoting.rs`, `sending.rs`, `confirming.rs`.
 //!
@@ -100,6 +104,7 @@ mod event;
 mod kind;
 pub mod limit;
 mod order;
+pub mod schedule;
 mod state;
 pub mod table;
 mod transition;
