@@ -119,6 +119,10 @@ pub enum EngineError {
     /// refused). Retry later: the next `access_token` rotates again.
     #[error("grant {0}: the token's rotation gave up without a new token; retry later")]
     RotationGaveUp(GrantId),
+    /// The webhook's HTTP client could not be built (the TLS set-up failed); the message says
+    /// why.
+    #[error("cannot build the webhook's HTTP client: {0}")]
+    NoWebhookClient(String),
 }
 
 impl From<StoreError> for EngineError {

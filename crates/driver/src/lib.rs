@@ -160,6 +160,7 @@ mod step;
 mod summary;
 mod time;
 mod view;
+mod webhook;
 mod worker;
 
 pub use callback::{FinishResponder, HtmlPages, RedirectPages, finish_router, finish_router_with};
@@ -178,4 +179,8 @@ pub use payment_calls::{PaymentAnswer, make_payment_call, payment_event};
 pub use retention::Retention;
 pub use time::{Clock, ManualClock, Sleep, SystemClock};
 pub use view::{AccessTokenView, GrantChange, GrantView, HistoryEntry};
+pub use webhook::{
+    POSITION_HEADER, SIGNATURE_HEADER, WebhookConfig, WebhookSecret, sign, verify_signature,
+    webhook_body,
+};
 pub use worker::WorkerHandle;
