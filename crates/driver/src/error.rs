@@ -123,6 +123,9 @@ pub enum EngineError {
     /// why.
     #[error("cannot build the webhook's HTTP client: {0}")]
     NoWebhookClient(String),
+    /// The webhook URL is not `http` or `https` (shown without credentials or query).
+    #[error("webhook URL {0} is not http or https")]
+    BadWebhookUrl(String),
 }
 
 impl From<StoreError> for EngineError {

@@ -49,7 +49,7 @@
 //! `config.rs`, `summary.rs`, `metrics.rs`, `finish_token.rs`; then `database.rs`, `calls.rs`,
 //! `payment_calls.rs` and `committer.rs`; then `engine.rs` (the type and its shared state); then
 //! `step.rs`; at the top `order.rs`, `command.rs`, `finish.rs`, `worker.rs`, `list.rs`,
-//! `health.rs`, `retention.rs` and `callback.rs` (which uses `finish.rs`).
+//! `health.rs`, `retention.rs`, `webhook.rs` and `callback.rs` (which uses `finish.rs`).
 //!
 //! - `engine.rs`: [`Engine`]: construction, reads (get, history), the change feed
 //!   (subscribe, wait_for) and graceful shutdown.
@@ -91,6 +91,9 @@
 //!   and [`Engine::start_grant_counts`] (the grants-by-state gauge).
 //! - `health.rs`: [`Engine::readiness`] and [`operations_router`] (`/healthz`, `/readyz`,
 //!   `/metrics`).
+//! - `webhook.rs`: [`Engine::start_webhook`]: every change of the feed POSTed to a URL, signed
+//!   ([`sign`], [`verify_signature`]), retried with back-off, under a named feed consumer (one
+//!   deliverer per name); the body ([`webhook_body`]) and header formats.
 //!
 //! # Invariants
 //!
@@ -180,7 +183,7 @@ pub use retention::Retention;
 pub use time::{Clock, ManualClock, Sleep, SystemClock};
 pub use view::{AccessTokenView, GrantChange, GrantView, HistoryEntry};
 pub use webhook::{
-    POSITION_HEADER, SIGNATURE_HEADER, WebhookConfig, WebhookSecret, sign, verify_signature,
-    webhook_body,
+    POSITION_HEADER, SIGNATURE_HEADER, WebhookConfig, WebhookSecret, display_webhook_url, sign,
+    verify_signature, webhook_body,
 };
 pub use worker::WorkerHandle;

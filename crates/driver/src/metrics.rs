@@ -43,7 +43,8 @@ pub const CLAIM_DELAY: &str = "grantflow_claim_delay_seconds";
 pub const CHANGE_FEED_LAG: &str = "grantflow_change_feed_lag_seconds";
 /// Histogram: how long after a change was committed its webhook delivery succeeded.
 pub const WEBHOOK_DELIVERY_LAG: &str = "grantflow_webhook_delivery_lag_seconds";
-/// Counter, label `outcome` (`delivered`, `failed`): webhook delivery attempts.
+/// Counter, label `outcome`: webhook delivery attempts, `delivered` or why one failed
+/// ([`WebhookFailure`]: `unreachable`, `timeout`, `rejected`, `error`).
 pub const WEBHOOK_DELIVERIES: &str = "grantflow_webhook_deliveries_total";
 /// Gauge: 1 while the database answers, 0 from the first failure that says it is unreachable
 /// until it answers again.
@@ -96,8 +97,9 @@ pub fn describe() {
     for during in ["commit", "renew", "release"] {
         counter!(LEASES_LOST, "during" => during).increment(0);
     }
-    for outcome in ["delivered", "failed"] {
-        counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(0);
+    counter!(WEBHOOK_DELIVERIES, "outcome" => "delivered").increment(0);
+    for failure in WebhookFailure::ALL {
+        counter!(WEBHOOK_DELIVERIES, "outcome" => failure.as_str()).increment(0);
     }
     counter!(PRUNED_GRANTS).increment(0);
     let _registered = metrics::histogram!(CLAIM_DELAY);
@@ -255,7 +257,41 @@ pub fn record_webhook_delivered(lag: Duration) {
     metrics::histogram!(WEBHOOK_DELIVERY_LAG).record(lag.as_secs_f64());
 }
 
+/// Why a webhook delivery attempt failed: the `outcome` label of [`WEBHOOK_DELIVERIES`] for
+/// failures (it will be retried).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookFailure {
+    /// No connection to the receiver (refused, no route, DNS, TLS handshake).
+    Unreachable,
+    /// No answer within the timeout.
+    Timeout,
+    /// The receiver answered, with a status other than 2xx.
+    Rejected,
+    /// Any other transport error (the connection broke mid-request).
+    Error,
+}
+
+impl WebhookFailure {
+    /// Every reason, in label order.
+    pub const ALL: [WebhookFailure; 4] = [
+        Self::Unreachable,
+        Self::Timeout,
+        Self::Rejected,
+        Self::Error,
+    ];
+
+    /// The label value: `unreachable`, `timeout`, `rejected`, `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unreachable => "unreachable",
+            Self::Timeout => "timeout",
+            Self::Rejected => "rejected",
+            Self::Error => "error",
+        }
+    }
+}
+
 /// Records a webhook delivery attempt that failed (it will be retried).
-pub fn record_webhook_failed() {
-    counter!(WEBHOOK_DELIVERIES, "outcome" => "failed").increment(1);
+pub fn record_webhook_failed(reason: WebhookFailure) {
+    counter!(WEBHOOK_DELIVERIES, "outcome" => reason.as_str()).increment(1);
 }

@@ -6,15 +6,16 @@
 //! One `POST` per change, in feed order (so in commit order per grant), body `application/json`:
 //!
 //! ```json
-//! {"position":"812.40","at":"2026-12-03T18:00:00.123456Z","type":"grant",
-//!  "grant":"7f0c…","version":3,"from":"awaiting_interaction","event":"finish_approved",
-//!  "state":"continuing","change":"interaction_finished"}
+//! {"at":"2026-12-03T18:00:00.123456Z","change":"issued","event":"answered_issued",
+//!  "from":"continuing","grant":"5b0c3c2e-…","position":"812.40","state":"issued",
+//!  "type":"grant","version":4}
 //! ```
 //!
 //! (`change` is absent when the transition made no application-facing change; a change this
-//! version cannot describe has `"type":"other"` with `id` and `version` only.) Delivery is at
-//! least once: a change is sent again if the answer was lost, so deduplicate on `position` (also
-//! in the `grantflow-position` header) or on `grant` and `version`.
+//! version cannot describe has `"type":"other"` with `grant` and `version` only.) The body names
+//! kinds only: never a token, nonce, URL or key. Delivery is at least once: a change is sent again
+//! if its answer was lost, so deduplicate on `position` (also in the `grantflow-position` header)
+//! or on `grant` and `version`. The format is documented in `docs/operations.md` ("Webhooks").
 //!
 //! # Verifying the signature
 //!
@@ -28,15 +29,22 @@
 //! Any answer but 2xx (or no answer within the timeout) is a failure: the same change is sent
 //! again after a back-off that doubles from `first_retry` to `max_retry`, for as long as it
 //! takes (a receiver down for an hour gets everything afterwards, in order). The position moves
-//! only after a 2xx. One process at a time delivers under a consumer name (a lease renewed while
-//! it works); the others wait and take over when its lease lapses.
+//! only after a 2xx. One process at a time delivers under a consumer name (a lease on the
+//! engine's clock, renewed while it works, including during back-offs); the others wait and
+//! take over when its lease lapses or it shuts down (which lets the attempt in flight end, within
+//! the timeout, records it and releases the lease). Back-offs wait
+//! on the engine's clock (so tests move a `ManualClock` instead of sleeping); the signature's
+//! `t` is read from it too.
 //!
 //! # Observing it
 //!
-//! Tracing events (target `grantflow_driver::webhook`), for logs and metrics: `debug`
-//! "webhook delivered" with `position`, `grant`, `attempts` and `lag_ms` (now minus the change's
-//! time); `warn` "webhook delivery failed" with `position`, `attempt`, `error` and `retry_in_ms`;
-//! `info` when this process takes or loses the consumer.
+//! Metrics: `grantflow_webhook_deliveries_total{outcome}` (`delivered`, or why an attempt failed:
+//! [`WebhookFailure`]) and `grantflow_webhook_delivery_lag_seconds` (the change's time to its
+//! acknowledged delivery). Logs (target `grantflow_driver::webhook`): `debug` "webhook
+//! delivered" with `position`, `grant`, `attempts`; `warn` "webhook delivery failed" with
+//! `position`, `attempt`, `reason`, `error` and `retry_in_ms`; `info` when this process takes or
+//! loses the consumer. Neither carries the secret, and the URL is logged without its user
+//! information or query.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,12 +52,13 @@ use std::time::Duration;
 use grantflow_store::{ConsumerLease, FeedPosition, GrantStore, StoreError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tokio_util::sync::CancellationToken;
 use url::Url;
+use zeroize::Zeroizing;
 
 use crate::engine::{Engine, Inner};
 use crate::error::EngineError;
 use crate::feed::{FeedChange, FeedEntry};
+use crate::metrics::{self, WebhookFailure};
 use crate::time::{after, until};
 
 /// The header carrying the signature.
@@ -60,20 +69,24 @@ pub const POSITION_HEADER: &str = "grantflow-position";
 /// How many changes are read per round trip.
 const PAGE: u32 = 100;
 
-/// The shared secret webhooks are signed with. `Debug` shows no secret.
+/// How long a reader waits before reading again when changes are held back by an older
+/// transaction still running (PostgreSQL): no notification announces that one's end.
+const HELD_BACK_RETRY: Duration = Duration::from_millis(20);
+
+/// The shared secret webhooks are signed with. `Debug` shows no secret; the bytes are wiped
+/// when the last clone is dropped.
 #[derive(Clone)]
-pub struct WebhookSecret(Arc<[u8]>);
+pub struct WebhookSecret(Arc<Zeroizing<Vec<u8>>>);
 
 impl WebhookSecret {
-    /// The secret's bytes, as given (a secret file's content is trimmed of surrounding white
-    /// space first by [`from_text`](Self::from_text)). Empty secrets are refused.
+    /// The secret's bytes, as given. Empty secrets are refused (`None`).
     pub fn new(bytes: impl Into<Vec<u8>>) -> Option<Self> {
-        let bytes = bytes.into();
-        (!bytes.is_empty()).then(|| Self(bytes.into()))
+        let bytes = Zeroizing::new(bytes.into());
+        (!bytes.is_empty()).then(|| Self(Arc::new(bytes)))
     }
 
     /// A secret written as text (a file, an environment variable): surrounding white space,
-    /// such as a final newline, is not part of it.
+    /// such as a final newline, is not part of it. Blank text is refused (`None`).
     pub fn from_text(text: &str) -> Option<Self> {
         Self::new(text.trim().as_bytes())
     }
@@ -101,8 +114,8 @@ pub fn sign(secret: &WebhookSecret, timestamp: i64, body: &[u8]) -> String {
     format!("t={timestamp},v1={hex}")
 }
 
-/// Checks a `grantflow-signature` header against `body`, as a receiver does: the tag must match
-/// (constant-time) and `t` must be within `tolerance_seconds` of `now` (unix seconds).
+/// Checks a `grantflow-signature` header against `body`, as a receiver does: a `v1` tag must
+/// match (constant-time) and `t` must be within `tolerance_seconds` of `now` (unix seconds).
 pub fn verify_signature(
     secret: &WebhookSecret,
     header: &str,
@@ -122,7 +135,7 @@ pub fn verify_signature(
     let Some(timestamp) = timestamp else {
         return false;
     };
-    if (now - timestamp).abs() > tolerance_seconds {
+    if now.abs_diff(timestamp) > tolerance_seconds.unsigned_abs() {
         return false;
     }
     tags.iter().any(|hex| {
@@ -143,7 +156,7 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
 /// Where and how to deliver.
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
-    /// The receiver's URL.
+    /// The receiver's URL (`http` or `https`).
     pub url: Url,
     /// The shared secret.
     pub secret: WebhookSecret,
@@ -176,6 +189,18 @@ impl WebhookConfig {
     }
 }
 
+/// `url` as logs may show it: scheme, host, port and path; no user information, query or
+/// fragment (where a receiver's own token might hide).
+pub fn display_webhook_url(url: &Url) -> String {
+    let mut shown = url.clone();
+    // Only fails for URLs that cannot have credentials (no host), which carry none.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.set_query(None);
+    shown.set_fragment(None);
+    shown.to_string()
+}
+
 /// The JSON body for one change (see the module docs).
 pub fn webhook_body(entry: &FeedEntry) -> serde_json::Value {
     let mut body = serde_json::json!({
@@ -194,7 +219,7 @@ pub fn webhook_body(entry: &FeedEntry) -> serde_json::Value {
         }),
         FeedChange::Other { id, version } => serde_json::json!({
             "type": "other",
-            "id": id,
+            "grant": id,
             "version": version,
         }),
     };
@@ -210,10 +235,16 @@ pub fn webhook_body(entry: &FeedEntry) -> serde_json::Value {
 
 impl<S: GrantStore> Engine<S> {
     /// Starts delivering the change feed to a webhook in the background, until
-    /// [`shutdown`](Self::shutdown) (which waits for the delivery in progress to end).
+    /// [`shutdown`](Self::shutdown) (which ends the delivery in progress and releases the
+    /// consumer, so another process takes over at once). Several engines may start it with the
+    /// same consumer name: one delivers at a time.
     ///
-    /// Fails with [`EngineError::NoWebhookClient`] if the HTTP client cannot be built.
+    /// Fails with [`EngineError::BadWebhookUrl`] for a URL that is not `http` or `https`, and
+    /// with [`EngineError::NoWebhookClient`] if the HTTP client cannot be built.
     pub fn start_webhook(&self, config: WebhookConfig) -> Result<(), EngineError> {
+        if !matches!(config.url.scheme(), "http" | "https") {
+            return Err(EngineError::BadWebhookUrl(display_webhook_url(&config.url)));
+        }
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -239,102 +270,119 @@ struct Delivery<S: GrantStore> {
     config: WebhookConfig,
 }
 
-/// Why delivery under the current lease stopped.
-enum Stop {
-    /// The engine is shutting down.
-    Shutdown,
-    /// The lease is gone (another process delivers now) or the store failed: claim again.
-    Reclaim,
+/// Why delivery under the current lease ended.
+enum End {
+    /// The engine is shutting down: release this lease.
+    Shutdown(ConsumerLease),
+    /// The lease is gone (released, or lapsed and taken over): claim again.
+    Lost,
+}
+
+/// One POST's outcome.
+enum Attempt {
+    Delivered,
+    Failed(WebhookFailure, String),
 }
 
 impl<S: GrantStore> Delivery<S> {
-    fn stopping(&self) -> &CancellationToken {
-        &self.inner.shutdown
-    }
-
-    /// Sleeps `d`, or less if the engine stops; `false` if it stopped.
+    /// Waits `d` of real time (polling cadence); `false` if the engine stopped meanwhile.
     async fn pause(&self, d: Duration) -> bool {
         tokio::select! {
-            () = self.stopping().cancelled() => false,
+            () = self.inner.shutdown.cancelled() => false,
             () = tokio::time::sleep(d) => true,
         }
     }
 
+    /// Reports a store result to the database status; logs it unless that already did.
+    fn saw<T>(&self, result: &Result<T, StoreError>, what: &str) {
+        if !self.inner.database.saw(result)
+            && let Err(error) = result
+        {
+            tracing::warn!(%error, consumer = %self.config.consumer, "webhook: cannot {what}; retrying");
+        }
+    }
+
     async fn run(self) {
-        let name = self.config.consumer.clone();
-        let owner = self.inner.config.worker_id.clone();
+        while let Some(lease) = self.claim().await {
+            tracing::info!(
+                consumer = %self.config.consumer,
+                position = ?lease.position.map(|p| p.to_string()),
+                url = %display_webhook_url(&self.config.url),
+                "webhook: delivering the change feed"
+            );
+            match self.deliver_under(lease).await {
+                End::Shutdown(lease) => {
+                    let _ = self.inner.store.release_consumer(&lease).await;
+                    return;
+                }
+                End::Lost => {
+                    tracing::info!(consumer = %self.config.consumer, "webhook: another process took the consumer over");
+                }
+            }
+        }
+    }
+
+    /// Takes the consumer's lease, waiting while another process holds it; `None` on shutdown.
+    async fn claim(&self) -> Option<ConsumerLease> {
         let poll = self.inner.config.poll_interval;
-        while !self.stopping().is_cancelled() {
+        loop {
+            if self.inner.shutdown.is_cancelled() {
+                return None;
+            }
             let now = self.inner.now();
             let claim = self
                 .inner
                 .store
-                .claim_consumer(&name, &owner, now, after(now, self.config.lease))
+                .claim_consumer(
+                    &self.config.consumer,
+                    &self.inner.config.worker_id,
+                    now,
+                    after(now, self.config.lease),
+                )
                 .await;
-            let lease = match claim {
-                Ok(Some(lease)) => lease,
-                Ok(None) => {
-                    // Another process delivers; take over if its lease lapses.
-                    if !self.pause(poll.max(self.config.lease / 3)).await {
-                        return;
-                    }
-                    continue;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, consumer = %name, "webhook: cannot claim the consumer; retrying");
-                    if !self.pause(poll).await {
-                        return;
-                    }
-                    continue;
-                }
-            };
-            tracing::info!(consumer = %name, position = ?lease.position.map(|p| p.to_string()), url = %self.config.url, "webhook: delivering");
-            match self.deliver_under(lease).await {
-                (Stop::Shutdown, lease) => {
-                    if let Some(lease) = lease {
-                        let _ = self.inner.store.release_consumer(&lease).await;
-                    }
-                    return;
-                }
-                (Stop::Reclaim, _) => {
-                    tracing::info!(consumer = %name, "webhook: lost the consumer; claiming again");
-                    if !self.pause(poll).await {
-                        return;
-                    }
-                }
+            self.saw(&claim, "claim the consumer");
+            if let Ok(Some(lease)) = claim {
+                return Some(lease);
+            }
+            // Another process delivers (take over once it releases the consumer or its lease
+            // lapses), or the store failed. One cheap statement per poll interval.
+            if !self.pause(poll).await {
+                return None;
             }
         }
     }
 
     /// Delivers under `lease` until the engine stops or the lease is lost.
-    async fn deliver_under(&self, mut lease: ConsumerLease) -> (Stop, Option<ConsumerLease>) {
+    async fn deliver_under(&self, mut lease: ConsumerLease) -> End {
         let mut signal = self.inner.store.feed_signal();
+        let poll = self.inner.config.poll_interval;
         loop {
-            if self.stopping().is_cancelled() {
-                return (Stop::Shutdown, Some(lease));
+            if self.inner.shutdown.is_cancelled() {
+                return End::Shutdown(lease);
             }
-            let page = match self.inner.store.changes_after(lease.position, PAGE).await {
+            let page = self.inner.store.changes_after(lease.position, PAGE).await;
+            self.saw(&page, "read the change feed");
+            let page = match page {
                 Ok(page) => page,
-                Err(error) => {
-                    tracing::warn!(%error, "webhook: cannot read the change feed; retrying");
-                    if !self.pause(self.inner.config.poll_interval).await {
-                        return (Stop::Shutdown, Some(lease));
+                Err(_) => {
+                    if !self.pause(poll).await {
+                        return End::Shutdown(lease);
                     }
                     continue;
                 }
             };
             if page.changes.is_empty() {
-                lease = match self.renew(&lease, lease.position).await {
-                    Ok(l) => l,
-                    Err(_) => return (Stop::Reclaim, None),
+                lease = match self.renew(lease).await {
+                    Ok(lease) => lease,
+                    Err(end) => return end,
                 };
                 let wait = if page.held_back {
-                    Duration::from_millis(20)
+                    HELD_BACK_RETRY
                 } else {
-                    self.inner.config.poll_interval.min(self.config.lease / 3)
+                    poll.min(self.config.lease / 3)
                 };
                 tokio::select! {
-                    () = self.stopping().cancelled() => return (Stop::Shutdown, Some(lease)),
+                    () = self.inner.shutdown.cancelled() => return End::Shutdown(lease),
                     _ = signal.wait(wait) => {}
                 }
                 continue;
@@ -342,29 +390,57 @@ impl<S: GrantStore> Delivery<S> {
             for record in page.changes {
                 let entry = FeedEntry::from_record(record);
                 lease = match self.deliver_one(&entry, lease).await {
-                    Ok(l) => l,
-                    Err(stop) => return stop,
+                    Ok(lease) => lease,
+                    Err(end) => return end,
                 };
             }
         }
     }
 
-    /// Renews the lease, recording `position`, when a third of it is gone (or always if
-    /// the position moved).
-    async fn renew(
-        &self,
-        lease: &ConsumerLease,
-        position: Option<FeedPosition>,
-    ) -> Result<ConsumerLease, StoreError> {
+    /// Extends the lease once a third of it is gone (a store error keeps the lease as it is:
+    /// the next renewal tries again).
+    async fn renew(&self, lease: ConsumerLease) -> Result<ConsumerLease, End> {
         let now = self.inner.now();
-        if position == lease.position && until(now, lease.until) > self.config.lease * 2 / 3 {
-            return Ok(lease.clone());
+        if until(now, lease.until) > self.config.lease * 2 / 3 {
+            return Ok(lease);
         }
-        self.inner
+        let renewed = self
+            .inner
             .store
-            .advance_consumer(lease, position, now, after(now, self.config.lease))
-            .await
-            .inspect_err(|error| tracing::warn!(%error, "webhook: cannot renew the consumer"))
+            .advance_consumer(&lease, lease.position, now, after(now, self.config.lease))
+            .await;
+        self.saw(&renewed, "renew the consumer's lease");
+        match renewed {
+            Ok(lease) => Ok(lease),
+            Err(StoreError::ConsumerLeaseLost(_)) => Err(End::Lost),
+            Err(_) => Ok(lease),
+        }
+    }
+
+    /// Records `position` as delivered (retrying while the store fails).
+    async fn record(
+        &self,
+        lease: ConsumerLease,
+        position: FeedPosition,
+    ) -> Result<ConsumerLease, End> {
+        loop {
+            let now = self.inner.now();
+            let advanced = self
+                .inner
+                .store
+                .advance_consumer(&lease, Some(position), now, after(now, self.config.lease))
+                .await;
+            self.saw(&advanced, "record the position delivered");
+            match advanced {
+                Ok(lease) => return Ok(lease),
+                Err(StoreError::ConsumerLeaseLost(_)) => return Err(End::Lost),
+                // Not recorded: the next deliverer sends this change again (at least once).
+                Err(_) if !self.pause(self.inner.config.poll_interval).await => {
+                    return Err(End::Shutdown(lease));
+                }
+                Err(_) => {}
+            }
+        }
     }
 
     /// Sends one change until a 2xx, holding the lease meanwhile, then records its position.
@@ -372,49 +448,62 @@ impl<S: GrantStore> Delivery<S> {
         &self,
         entry: &FeedEntry,
         mut lease: ConsumerLease,
-    ) -> Result<ConsumerLease, (Stop, Option<ConsumerLease>)> {
+    ) -> Result<ConsumerLease, End> {
         let body = webhook_body(entry).to_string();
         let mut backoff = self.config.first_retry;
         let mut attempt: u32 = 0;
         loop {
             attempt += 1;
-            let outcome = self.post(entry, &body).await;
-            match outcome {
-                Ok(()) => {
-                    let now = self.inner.now();
-                    let lag = (now - entry.at).num_milliseconds();
-                    tracing::debug!(position = %entry.position, grant = %entry.id(), attempts = attempt, lag_ms = lag, "webhook delivered");
-                    return self
-                        .renew(&lease, Some(entry.position))
-                        .await
-                        .map_err(|_| (Stop::Reclaim, None));
+            match self.post(entry, &body).await {
+                Attempt::Delivered => {
+                    metrics::record_webhook_delivered(until(entry.at, self.inner.now()));
+                    tracing::debug!(position = %entry.position, grant = %entry.id(), attempts = attempt, "webhook delivered");
+                    return self.record(lease, entry.position).await;
                 }
-                Err(error) => {
-                    tracing::warn!(position = %entry.position, grant = %entry.id(), attempt, %error, retry_in_ms = backoff.as_millis() as u64, "webhook delivery failed");
+                Attempt::Failed(reason, error) => {
+                    metrics::record_webhook_failed(reason);
+                    tracing::warn!(
+                        position = %entry.position,
+                        grant = %entry.id(),
+                        attempt,
+                        reason = reason.as_str(),
+                        %error,
+                        retry_in_ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
+                        "webhook delivery failed"
+                    );
                 }
             }
-            // Wait out the back-off in slices, keeping the lease alive.
-            let mut left = backoff;
-            while !left.is_zero() {
-                let slice = left
-                    .min(self.config.lease / 3)
-                    .max(Duration::from_millis(1));
-                if !self.pause(slice).await {
-                    return Err((Stop::Shutdown, Some(lease)));
-                }
-                left = left.saturating_sub(slice);
-                lease = self
-                    .renew(&lease, lease.position)
-                    .await
-                    .map_err(|_| (Stop::Reclaim, None))?;
-            }
+            lease = self.back_off(lease, backoff).await?;
             backoff = (backoff * 2).min(self.config.max_retry);
         }
     }
 
-    async fn post(&self, entry: &FeedEntry, body: &str) -> Result<(), String> {
-        let timestamp = chrono::Utc::now().timestamp();
-        let response = self
+    /// Waits `backoff` on the engine's clock, renewing the lease meanwhile.
+    async fn back_off(
+        &self,
+        mut lease: ConsumerLease,
+        backoff: Duration,
+    ) -> Result<ConsumerLease, End> {
+        let clock = &self.inner.config.clock;
+        let end = after(self.inner.now(), backoff);
+        let slice = (self.config.lease / 3).max(Duration::from_millis(1));
+        loop {
+            let now = self.inner.now();
+            if now >= end {
+                return Ok(lease);
+            }
+            let wake = after(now, slice).min(end);
+            tokio::select! {
+                () = self.inner.shutdown.cancelled() => return Err(End::Shutdown(lease)),
+                () = clock.sleep_until(wake) => {}
+            }
+            lease = self.renew(lease).await?;
+        }
+    }
+
+    async fn post(&self, entry: &FeedEntry, body: &str) -> Attempt {
+        let timestamp = self.inner.now().timestamp();
+        let request = self
             .http
             .post(self.config.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -424,20 +513,49 @@ impl<S: GrantStore> Delivery<S> {
             )
             .header(POSITION_HEADER, entry.position.to_string())
             .body(body.to_owned())
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("the receiver answered {}", response.status()))
+            .send();
+        // Not cut short by a shutdown: like a grant's call in flight, it ends (within the
+        // timeout) and a 2xx is recorded, so the next deliverer does not send it again.
+        match request.await {
+            Ok(response) if response.status().is_success() => Attempt::Delivered,
+            Ok(response) => Attempt::Failed(
+                WebhookFailure::Rejected,
+                format!("the receiver answered {}", response.status()),
+            ),
+            Err(error) => {
+                let reason = if error.is_timeout() {
+                    WebhookFailure::Timeout
+                } else if error.is_connect() {
+                    WebhookFailure::Unreachable
+                } else {
+                    WebhookFailure::Error
+                };
+                Attempt::Failed(reason, error_chain(&error.without_url()))
+            }
         }
     }
+}
+
+/// An error and its sources, `: `-separated (reqwest's own message says little alone).
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
+    use grantflow_machine::{Change, EventKind, StateKind};
+    use grantflow_store::GrantId;
+
+    use crate::view::GrantChange;
 
     #[test]
     fn a_signature_verifies_and_anything_changed_does_not() {
@@ -484,5 +602,90 @@ mod tests {
             .map(|b| format!("{b:02x}"))
             .collect();
         assert_eq!(header, format!("t=0,v1={hex}"));
+    }
+
+    /// The body is the documented, stable shape (docs/operations.md, "Webhooks").
+    #[test]
+    fn the_body_has_the_documented_shape() {
+        let grant = GrantId(uuid::Uuid::nil());
+        let entry = |change| FeedEntry {
+            position: "812.40".parse().unwrap(),
+            at: DateTime::from_timestamp(1_764_784_800, 123_456_000).unwrap(),
+            change,
+        };
+        let issued = entry(FeedChange::Grant(GrantChange {
+            grant,
+            version: 4,
+            from: StateKind::Continuing,
+            event: EventKind::AnsweredIssued,
+            kind: StateKind::Issued,
+            change: Some(Change::Issued),
+        }));
+        assert_eq!(
+            webhook_body(&issued),
+            serde_json::json!({
+                "position": "812.40",
+                "at": "2025-12-03T18:00:00.123456Z",
+                "type": "grant",
+                "grant": "00000000-0000-0000-0000-000000000000",
+                "version": 4,
+                "from": "continuing",
+                "event": "answered_issued",
+                "state": "issued",
+                "change": "issued",
+            })
+        );
+        let other = entry(FeedChange::Other {
+            id: grant,
+            version: 2,
+        });
+        assert_eq!(
+            webhook_body(&other),
+            serde_json::json!({
+                "position": "812.40",
+                "at": "2025-12-03T18:00:00.123456Z",
+                "type": "other",
+                "grant": "00000000-0000-0000-0000-000000000000",
+                "version": 2,
+            })
+        );
+    }
+
+    /// The example in docs/operations.md ("Webhooks"), byte for byte.
+    #[test]
+    fn the_documented_example_is_what_is_sent() {
+        let entry = FeedEntry {
+            position: "812.40".parse().unwrap(),
+            at: "2026-12-03T18:00:00.123456Z".parse().unwrap(),
+            change: FeedChange::Grant(GrantChange {
+                grant: GrantId("5b0c3c2e-6a43-4c1e-9c55-0d3b8e0f6a11".parse().unwrap()),
+                version: 4,
+                from: StateKind::Continuing,
+                event: EventKind::AnsweredIssued,
+                kind: StateKind::Issued,
+                change: Some(Change::Issued),
+            }),
+        };
+        let body = webhook_body(&entry).to_string();
+        assert_eq!(
+            body,
+            r#"{"at":"2026-12-03T18:00:00.123456Z","change":"issued","event":"answered_issued","from":"continuing","grant":"5b0c3c2e-6a43-4c1e-9c55-0d3b8e0f6a11","position":"812.40","state":"issued","type":"grant","version":4}"#
+        );
+        let secret = WebhookSecret::from_text("whsec-example").unwrap();
+        assert_eq!(
+            sign(&secret, 1_764_784_800, body.as_bytes()),
+            "t=1764784800,v1=8a307b1caabf1ce91d762caf172ceed16b25a043b9a444f426109250b942bcf7"
+        );
+    }
+
+    #[test]
+    fn logged_urls_carry_no_credentials_or_query() {
+        let url: Url = "https://user:pw@hooks.example:8443/in/grantflow?token=abc#x"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            display_webhook_url(&url),
+            "https://hooks.example:8443/in/grantflow"
+        );
     }
 }
