@@ -169,6 +169,7 @@ impl<S: GrantStore> Engine<S> {
             self.inner.store.clone(),
             position,
             self.inner.config.poll_interval,
+            self.inner.config.clock.clone(),
         )
     }
 

@@ -10,6 +10,7 @@
 //! only: never a token, nonce, URL or key (the event itself, sealed, is never handed out).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,6 +19,8 @@ use grantflow_store::{FeedPosition, FeedRecord, GrantId, GrantStore, WakeSignal}
 use serde::{Deserialize, Serialize};
 
 use crate::error::EngineError;
+use crate::metrics;
+use crate::time::{self, Clock, until};
 use crate::view::GrantChange;
 
 /// How many changes a [`Subscription`] reads per round trip.
@@ -143,13 +146,16 @@ impl FeedEntry {
 /// [`Engine::subscribe_after`](crate::Engine::subscribe_after) (from a stored position). It holds
 /// no lease and no connection between reads; a consumer that must resume after a crash stores
 /// [`position`](Self::position) after handling each entry (or uses a named consumer, as the
-/// webhook does).
+/// webhook does). Each entry handed out records its lag (the change's time to now, on the
+/// engine's clock) in the `grantflow_change_feed_lag_seconds` histogram.
 pub struct Subscription<S: GrantStore> {
     store: S,
     position: Option<FeedPosition>,
     buffer: VecDeque<FeedRecord>,
     signal: WakeSignal,
     poll_interval: Duration,
+    /// The engine's clock: the change-feed lag is measured on it.
+    clock: Arc<dyn Clock>,
 }
 
 impl<S: GrantStore> std::fmt::Debug for Subscription<S> {
@@ -162,14 +168,27 @@ impl<S: GrantStore> std::fmt::Debug for Subscription<S> {
 }
 
 impl<S: GrantStore> Subscription<S> {
-    pub(crate) fn new(store: S, after: Option<FeedPosition>, poll_interval: Duration) -> Self {
+    pub(crate) fn new(
+        store: S,
+        after: Option<FeedPosition>,
+        poll_interval: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             signal: store.feed_signal(),
             store,
             position: after,
             buffer: VecDeque::new(),
             poll_interval,
+            clock,
         }
+    }
+
+    /// The entry of `record`, its lag (from the change's time to now) recorded in the
+    /// `grantflow_change_feed_lag_seconds` histogram.
+    fn hand_out(&self, record: FeedRecord) -> FeedEntry {
+        metrics::record_change_feed_lag(until(record.at, time::now(&*self.clock)));
+        FeedEntry::from_record(record)
     }
 
     /// The position of the last entry handed out (or the one it started after): store it to
@@ -188,7 +207,7 @@ impl<S: GrantStore> Subscription<S> {
         loop {
             if let Some(record) = self.buffer.pop_front() {
                 self.position = Some(record.position);
-                return Ok(FeedEntry::from_record(record));
+                return Ok(self.hand_out(record));
             }
             if let Some(held_back) = self.fill().await? {
                 let pause = if held_back {
@@ -210,7 +229,7 @@ impl<S: GrantStore> Subscription<S> {
         if let Some(last) = records.last() {
             self.position = Some(last.position);
         }
-        Ok(records.into_iter().map(FeedEntry::from_record).collect())
+        Ok(records.into_iter().map(|r| self.hand_out(r)).collect())
     }
 
     /// Reads a page into the buffer. `Some(held_back)` when there was nothing to read.
