@@ -7,7 +7,8 @@
 //! - `worker.rs`, `grant.rs`: the engine from the shell (`watch.rs`: `grant watch`, the change
 //!   feed); `engine.rs` the settings they share
 //!   (database, client identity) and how an engine is built from them; `operations.rs` the
-//!   worker's metrics recorder (served with the health endpoints).
+//!   worker's metrics recorder (served with the health endpoints); `webhook.rs` the worker's
+//!   webhook flags.
 //! - `sandbox.rs`: `grantflow sandbox`; `keys.rs`: `grantflow keys`; `interval.rs`: `grantflow
 //!   interval`; `storage_keys.rs`: `grantflow keys storage` and the `--storage-key-file` flags.
 //! - `browser.rs`: the demo's small browser (cookies, redirects, the consent form) and
@@ -32,4 +33,5 @@ pub mod sandbox;
 pub mod seconds;
 pub mod storage_keys;
 pub mod watch;
+pub mod webhook;
 pub mod worker;

@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use grantflow_driver::{EngineConfig, Retention, finish_router, operations_router};
+use grantflow_driver::{
+    EngineConfig, Retention, display_webhook_url, finish_router, operations_router,
+};
 use url::Url;
 
 use crate::cli::engine::{ClientArgs, DatabaseArgs, LifecycleArgs, build_engine, redact};
@@ -22,6 +24,7 @@ use crate::cli::operations::install_metrics;
 use crate::cli::output::{LogFormat, fail, init_logs, runtime};
 use crate::cli::sandbox::shutdown_signal;
 use crate::cli::seconds::{DAY, seconds};
+use crate::cli::webhook::WebhookArgs;
 
 /// `grantflow worker`.
 #[derive(Debug, Args)]
@@ -80,6 +83,8 @@ pub struct WorkerArgs {
         value_parser = retention_days
     )]
     retention_days: RetentionDays,
+    #[command(flatten)]
+    webhook: WebhookArgs,
     /// Log format on stderr.
     #[arg(long, env = "GRANTFLOW_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -134,6 +139,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     let metrics = install_metrics(stop.clone())?;
     let lease = Duration::from_secs(args.lease_seconds.max(1));
     let grace = Duration::from_secs(args.shutdown_grace_seconds);
+    let webhook = args.webhook.config(lease)?;
     let engine = build_engine(&args.database, &client, worker_id.clone(), true, |config| {
         config.lease = lease;
         config.shutdown_grace = grace;
@@ -144,6 +150,11 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     engine.start_grant_counts(GRANT_COUNTS_EVERY);
     if let RetentionDays(Some(days)) = args.retention_days {
         engine.start_retention(Retention::new(Duration::from_secs(days * DAY)));
+    }
+    if let Some(webhook) = webhook {
+        let (url, consumer) = (display_webhook_url(&webhook.url), webhook.consumer.clone());
+        engine.start_webhook(webhook)?;
+        println!("grantflow worker {worker_id}: webhook: changes to {url} (consumer {consumer})");
     }
     let router =
         finish_router(engine.clone()).merge(operations_router(engine.clone(), Some(metrics)));
