@@ -11,6 +11,8 @@
 //!
 //! Modules, each importing only modules listed after it:
 //!
+//! - `words`: limits said in words for people ([`series_in_words`], [`instant_in_words`],
+//!   [`Amount::in_units`]), as the sandbox's consent page and the operator console show them.
 //! - `allowance`: [`Allowance`] (a limit [`Amount`] per window), [`Debit`]s, [`Remaining`] and
 //!   [`Fit`]; sums are checked ([`AllowanceError::Overflow`]).
 //! - `parse`: the strict hand-written parser ([`parse`](fn@parse), `FromStr` and `Deserialize` for
@@ -74,6 +76,7 @@ mod chain;
 mod parse;
 mod value;
 mod window;
+mod words;
 
 pub use allowance::{Allowance, AllowanceError, Debit, Fit, Remaining};
 pub use amount::{Amount, u64_string};
@@ -83,3 +86,4 @@ pub use value::{
     format_date_time,
 };
 pub use window::{Reading, Window, Windows};
+pub use words::{instant_in_words, series_in_words, step_in_words};

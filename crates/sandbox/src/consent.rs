@@ -4,8 +4,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use chrono::{DateTime, Timelike, Utc};
-use grantflow_protocol::amount::Amount;
+use chrono::{DateTime, Utc};
+use grantflow_interval::{instant_in_words, series_in_words};
 use grantflow_protocol::grant::{AccessAction, AccessItem};
 
 /// Everything the consent page shows.
@@ -23,21 +23,6 @@ pub(crate) struct ConsentView<'a> {
 
 /// Escapes text for HTML element content and attribute values (the one escaper, in protocol).
 pub(crate) use grantflow_protocol::text::escape_html as escape;
-
-/// `500` at scale 2 in USD -> `5.00 USD`.
-pub(crate) fn format_amount(amount: &Amount) -> String {
-    let digits = amount.value.to_string();
-    let scale = usize::from(amount.asset_scale);
-    let number = if scale == 0 {
-        digits
-    } else if digits.len() > scale {
-        let (int, frac) = digits.split_at(digits.len() - scale);
-        format!("{int}.{frac}")
-    } else {
-        format!("0.{}{digits}", "0".repeat(scale - digits.len()))
-    };
-    format!("{number} {}", amount.asset_code)
-}
 
 fn action_phrase(action: AccessAction) -> &'static str {
     match action {
@@ -66,69 +51,6 @@ fn action_phrases(actions: &[AccessAction]) -> Vec<&'static str> {
         }
     }
     phrases
-}
-
-/// An instant as people read it: `24 Aug 2016 08:00 UTC` (seconds only when not zero).
-fn instant_in_words(at: DateTime<Utc>) -> String {
-    if at.timestamp_subsec_nanos() == 0 && at.second() == 0 {
-        at.format("%-d %b %Y %H:%M UTC").to_string()
-    } else {
-        at.format("%-d %b %Y %H:%M:%S UTC").to_string()
-    }
-}
-
-/// How often the periods repeat: `every day`, `every 2 months`, or, for a duration that mixes
-/// units or has a fraction, `every period of P1M1D`.
-fn step_in_words(duration: &grantflow_interval::Duration) -> String {
-    let written = [
-        (duration.years, "year"),
-        (duration.months, "month"),
-        (duration.weeks, "week"),
-        (duration.days, "day"),
-        (duration.hours, "hour"),
-        (duration.minutes, "minute"),
-        (duration.seconds, "second"),
-    ];
-    let mut present = written.iter().filter_map(|(c, unit)| c.map(|c| (c, *unit)));
-    match (present.next(), present.next()) {
-        (Some((c, unit)), None) if c.fraction_digits == 0 && c.whole == 1 => {
-            format!("every {unit}")
-        }
-        (Some((c, unit)), None) if c.fraction_digits == 0 => format!("every {} {unit}s", c.whole),
-        _ => format!("every period of {duration}"),
-    }
-}
-
-/// The series in words: `every day from 24 Aug 2016 08:00 UTC` plus how many periods it has.
-fn series_in_words(
-    interval: &grantflow_interval::RepeatingInterval,
-    reading: grantflow_interval::Reading,
-) -> String {
-    use grantflow_interval::IntervalForm;
-    let utc = |t: chrono::DateTime<chrono::FixedOffset>| instant_in_words(t.with_timezone(&Utc));
-    let mut text = match interval.form() {
-        IntervalForm::StartDuration { start, duration } => {
-            format!("{} from {}", step_in_words(duration), utc(*start))
-        }
-        IntervalForm::DurationEnd { duration, end } => {
-            format!(
-                "{}, the last period ending {}",
-                step_in_words(duration),
-                utc(*end)
-            )
-        }
-        IntervalForm::StartEnd { start, end } => format!(
-            "every period as long as the first, which runs from {} to {}",
-            utc(*start),
-            utc(*end)
-        ),
-    };
-    match interval.window_count(reading) {
-        None => text.push_str(", with no end"),
-        Some(1) => text.push_str(", one period only"),
-        Some(n) => text.push_str(&format!(", {n} periods in all")),
-    }
-    text
 }
 
 fn describe_interval(
@@ -190,13 +112,13 @@ fn describe(item: &AccessItem, reading: grantflow_interval::Reading, now: DateTi
             if let Some(a) = &limits.debit_amount {
                 rules.push_str(&format!(
                     "<li>At most <strong>{}</strong> may leave your account.</li>",
-                    escape(&format_amount(a))
+                    escape(&a.in_units())
                 ));
             }
             if let Some(a) = &limits.receive_amount {
                 rules.push_str(&format!(
                     "<li>At most <strong>{}</strong> may be received by the payees.</li>",
-                    escape(&format_amount(a))
+                    escape(&a.in_units())
                 ));
             }
             if let Some(r) = &limits.receiver {
@@ -308,21 +230,6 @@ pub(crate) fn done_page() -> String {
 mod tests {
     use super::*;
 
-    fn usd(value: u64, scale: u8) -> Amount {
-        serde_json::from_value(serde_json::json!({
-            "value": value.to_string(), "assetCode": "USD", "assetScale": scale
-        }))
-        .unwrap()
-    }
-
-    #[test]
-    fn amounts_read_as_decimals() {
-        assert_eq!(format_amount(&usd(500, 2)), "5.00 USD");
-        assert_eq!(format_amount(&usd(5, 2)), "0.05 USD");
-        assert_eq!(format_amount(&usd(12345, 0)), "12345 USD");
-        assert_eq!(format_amount(&usd(0, 3)), "0.000 USD");
-    }
-
     #[test]
     fn html_is_escaped() {
         assert_eq!(
@@ -418,24 +325,6 @@ mod tests {
                  (<code>R2/2022-07-01T15:00:00+02:00/P2M</code>); no period is current now"
             ),
             "{ended}"
-        );
-    }
-
-    #[test]
-    fn steps_in_words() {
-        let step = |i: &str| {
-            let i: grantflow_interval::RepeatingInterval = i.parse().unwrap();
-            step_in_words(i.duration().unwrap())
-        };
-        assert_eq!(step("R/2016-08-24T08:00:00Z/P1W"), "every week");
-        assert_eq!(step("R/2016-08-24T08:00:00Z/PT12H"), "every 12 hours");
-        assert_eq!(
-            step("R/2016-08-24T08:00:00Z/P1M1D"),
-            "every period of P1M1D"
-        );
-        assert_eq!(
-            step("R/2016-08-24T08:00:00Z/PT0.5H"),
-            "every period of PT0.5H"
         );
     }
 
