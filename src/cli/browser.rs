@@ -171,51 +171,12 @@ fn form_action(html: &str) -> Option<String> {
     Some(value.replace("&amp;", "&"))
 }
 
-/// A URL as the demo prints it: origin and path, path segments longer than 12 characters (ids,
-/// nonces, tokens) cut to 8, and query values hidden (`hash`, `interact_ref` are secrets).
-pub fn display_url(url: &str) -> String {
-    let Ok(parsed) = Url::parse(url) else {
-        return "<not a URL>".to_owned();
-    };
-    let mut out = parsed.origin().ascii_serialization();
-    for segment in parsed.path().split('/').skip(1) {
-        out.push('/');
-        if segment.chars().count() > 12 {
-            out.extend(segment.chars().take(8));
-            out.push('…');
-        } else {
-            out.push_str(segment);
-        }
-    }
-    let keys: Vec<String> = parsed
-        .query_pairs()
-        .map(|(k, _)| format!("{k}=…"))
-        .collect();
-    if !keys.is_empty() {
-        out.push('?');
-        out.push_str(&keys.join("&"));
-    }
-    out
-}
+/// A URL as the demo prints it (secrets in long path segments and query values hidden).
+pub use grantflow_protocol::text::display_url;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn display_url_hides_query_values_and_long_segments() {
-        assert_eq!(
-            display_url(
-                "http://127.0.0.1:4000/auth/interact/0b7c3f4e-7a0e-4f0e-9d3c-2f1b0150db73/ABCDEF0123456789ABCD"
-            ),
-            "http://127.0.0.1:4000/auth/interact/0b7c3f4e…/ABCDEF01…"
-        );
-        assert_eq!(
-            display_url("http://localhost:3344/cb/x?hash=SECRET&interact_ref=SECRET2"),
-            "http://localhost:3344/cb/x?hash=…&interact_ref=…"
-        );
-        assert_eq!(display_url("nope"), "<not a URL>");
-    }
 
     #[test]
     fn form_action_is_found() {

@@ -1,5 +1,6 @@
 //! Text someone else wrote: [`untrusted`] makes it safe to store, log and print, and
-//! [`escape_html`] makes it safe inside HTML.
+//! [`escape_html`] makes it safe inside HTML; [`display_url`] shows a URL without the secrets
+//! servers put in paths and queries.
 //!
 //! Who writes such text: whoever opens a finish URI (its `result` and `message` parameters), an
 //! authorization or resource server (a GNAP error's `description`, an unknown error `code`), and
@@ -108,10 +109,53 @@ pub fn escape_html(text: &str) -> String {
     out
 }
 
+/// A URL as it may be shown to people (the demo's timeline, the operator console): origin and
+/// path, path segments longer than 12 characters (ids,
+/// nonces, tokens) cut to 8, and query values hidden (`hash`, `interact_ref` are secrets).
+pub fn display_url(url: &str) -> String {
+    let Ok(parsed) = url::Url::parse(url) else {
+        return "<not a URL>".to_owned();
+    };
+    let mut out = parsed.origin().ascii_serialization();
+    for segment in parsed.path().split('/').skip(1) {
+        out.push('/');
+        if segment.chars().count() > 12 {
+            out.extend(segment.chars().take(8));
+            out.push('…');
+        } else {
+            out.push_str(segment);
+        }
+    }
+    let keys: Vec<String> = parsed
+        .query_pairs()
+        .map(|(k, _)| format!("{k}=…"))
+        .collect();
+    if !keys.is_empty() {
+        out.push('?');
+        out.push_str(&keys.join("&"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn display_url_hides_query_values_and_long_segments() {
+        assert_eq!(
+            display_url(
+                "http://127.0.0.1:4000/auth/interact/0b7c3f4e-7a0e-4f0e-9d3c-2f1b0150db73/ABCDEF0123456789ABCD"
+            ),
+            "http://127.0.0.1:4000/auth/interact/0b7c3f4e…/ABCDEF01…"
+        );
+        assert_eq!(
+            display_url("http://localhost:3344/cb/x?hash=SECRET&interact_ref=SECRET2"),
+            "http://localhost:3344/cb/x?hash=…&interact_ref=…"
+        );
+        assert_eq!(display_url("nope"), "<not a URL>");
+    }
 
     #[test]
     fn the_reported_callback_text_comes_out_clean() {
