@@ -139,12 +139,14 @@
 //! - [`interval`]: ISO 8601 repeating intervals, windows and allowance.
 //! - [`sandbox`] (feature `sandbox`): a local Open Payments server on loopback for the demo,
 //!   tests and development.
+//! - [`console`] (feature `console`, on with `cli`): the operator console, an axum router.
 //!
 //! # Features
 //!
 //! - `postgres`, `sqlite`: the store's backends ([`AnyStore`](store::AnyStore) connects to the
 //!   ones compiled in); at least one is needed.
 //! - `sandbox`: the [`sandbox`] module, for an application's own tests.
+//! - `console`: the [`console`] module, the operator console to mount.
 //! - `cli` (default, with the two backends and the sandbox): the `grantflow` binary and its
 //!   dependencies. An application turns default features off:
 //!   `grantflow = { version = "0.1", default-features = false, features = ["postgres"] }`.
@@ -225,3 +227,10 @@ pub use grantflow_driver as driver;
 #[cfg(feature = "sandbox")]
 #[doc(inline)]
 pub use grantflow_sandbox as sandbox;
+
+/// The operator console (`grantflow-console`): grants, timelines, the lifecycle diagram, live
+/// updates and actions, as an axum router to nest in an application (`grantflow worker` serves
+/// it at `/console`). See `docs/console.md`.
+#[cfg(feature = "console")]
+#[doc(inline)]
+pub use grantflow_console as console;

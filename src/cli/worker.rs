@@ -1,5 +1,6 @@
 //! `grantflow worker`: claims and advances due grants, and serves the finish callback (and
-//! `/healthz`, `/readyz`, `/metrics` for operators: `docs/operations.md`), until ctrl-c or
+//! `/healthz`, `/readyz`, `/metrics` for operators: `docs/operations.md`, and the console at
+//! `/console`: `docs/console.md`), until ctrl-c or
 //! SIGTERM; then shuts down gracefully (stops claiming, lets calls in flight finish
 //! within the grace period, releases the rest to their leases).
 //!
@@ -13,12 +14,13 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use grantflow_console::{ConsoleConfig, console_router};
 use grantflow_driver::{
-    EngineConfig, Retention, display_webhook_url, finish_router, operations_router,
+    Engine, EngineConfig, Retention, display_webhook_url, finish_router, operations_router,
 };
 use url::Url;
 
-use crate::cli::engine::{ClientArgs, DatabaseArgs, LifecycleArgs, build_engine, redact};
+use crate::cli::engine::{ClientArgs, DatabaseArgs, LifecycleArgs, Store, build_engine, redact};
 use crate::cli::keys::{KeySetDir, watch_key_set};
 use crate::cli::operations::install_metrics;
 use crate::cli::output::{LogFormat, fail, init_logs, runtime};
@@ -156,8 +158,9 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
         engine.start_webhook(webhook)?;
         println!("grantflow worker {worker_id}: webhook: changes to {url} (consumer {consumer})");
     }
-    let router =
-        finish_router(engine.clone()).merge(operations_router(engine.clone(), Some(metrics)));
+    let router = finish_router(engine.clone())
+        .merge(operations_router(engine.clone(), Some(metrics)))
+        .merge(console_routes(engine.clone(), ConsoleConfig::read_only()));
     if let Some((set, keys)) = key_set {
         let every = Duration::from_secs(args.key_reload_seconds.max(1));
         let id = worker_id.clone();
@@ -196,6 +199,16 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     }
     println!("grantflow worker {worker_id}: stopped.");
     Ok(())
+}
+
+/// The operator console at `/console` (and `/console/`, redirected there): docs/console.md.
+fn console_routes(engine: Engine<Store>, config: ConsoleConfig) -> axum::Router {
+    axum::Router::new()
+        .nest("/console", console_router(engine, config))
+        .route(
+            "/console/",
+            axum::routing::get(|| async { axum::response::Redirect::permanent("/console") }),
+        )
 }
 
 fn ensure_slash(url: &Url) -> String {

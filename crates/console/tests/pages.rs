@@ -1,0 +1,177 @@
+//! The console's pages over real HTTP, for grants run against the real sandbox: the list and its
+//! filters, a grant's page (facts, limits, timeline with edges, diagram), and no secret anywhere.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a panic is the test failing
+
+#[path = "../../driver/tests/support/mod.rs"]
+#[macro_use]
+mod support;
+
+use std::collections::BTreeSet;
+
+use grantflow_console::{ConsoleConfig, console_router};
+use grantflow_driver::{Engine, Interaction};
+use grantflow_machine::{StateKind, visit_secrets};
+use grantflow_store::{GrantId, GrantStore};
+use support::{World, wait_kind};
+
+/// Serves the console nested at `/console` on a loopback port; its base URL.
+async fn serve<S: GrantStore>(engine: &Engine<S>, config: ConsoleConfig) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/console", listener.local_addr().unwrap());
+    let app = axum::Router::new().nest("/console", console_router(engine.clone(), config));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
+async fn get(url: &str) -> (u16, String) {
+    let response = reqwest::get(url).await.unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+/// Every secret string in the grant's stored state and events (as the machine lists them).
+async fn secrets_of<S: GrantStore>(store: &S, id: GrantId) -> BTreeSet<String> {
+    let mut texts = vec![store.get(id).await.unwrap().unwrap().state];
+    texts.extend(
+        store
+            .history(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event),
+    );
+    let mut found = BTreeSet::new();
+    for text in texts {
+        let mut json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        visit_secrets::<()>(&mut json, &mut |_, value| {
+            if let Some(s) = value.as_str() {
+                found.insert(s.to_owned());
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_show_grants_their_timeline_and_path_and_never_a_secret() {
+    let world = World::quick().await;
+    let engine = world.engine(support::sqlite().await, |_| {}).await;
+    engine.start_worker();
+    // An issued grant whose token was rotated once, and one waiting for its user.
+    let issued = world
+        .approved_with_callback(&engine, "console-issued")
+        .await;
+    wait_kind(&engine, issued, StateKind::Issued).await;
+    engine.rotate(issued).await.unwrap();
+    let waiting = engine
+        .request(world.outgoing("console-waiting", Interaction::Redirect))
+        .await
+        .unwrap();
+    let base = serve(&engine, ConsoleConfig::read_only()).await;
+
+    // The list, with every accessibility basic.
+    let (status, list) = get(&base).await;
+    assert_eq!(status, 200, "{list}");
+    assert!(
+        list.starts_with("<!DOCTYPE html><html lang=\"en\">"),
+        "{list}"
+    );
+    assert!(list.contains("<title>Grants · grantflow console</title>"));
+    for field in ["f-state", "f-wallet", "f-access", "f-after", "f-before"] {
+        assert!(
+            list.contains(&format!("<label for=\"{field}\">")),
+            "{field}"
+        );
+    }
+    assert!(list.contains(&format!("id=\"grant-{issued}\"")));
+    assert!(list.contains(&format!("id=\"grant-{}\"", waiting.id)));
+    assert!(list.contains("Read-only"));
+    // Filters: by state, by access type, by wallet, by creation time.
+    let (_, only_issued) = get(&format!("{base}?state=Issued")).await;
+    assert!(only_issued.contains(&format!("id=\"grant-{issued}\"")));
+    assert!(!only_issued.contains(&format!("id=\"grant-{}\"", waiting.id)));
+    let (_, quotes) = get(&format!("{base}?access=quote")).await;
+    assert!(quotes.contains("No grant matches."), "{quotes}");
+    let (_, alice) = get(&format!("{base}?wallet={}", world.alice())).await;
+    assert_eq!(alice.matches("<tr id=\"grant-").count(), 2, "{alice}");
+    let (_, future) = get(&format!("{base}?created_after=2999-01-01T00:00")).await;
+    assert!(future.contains("No grant matches."), "{future}");
+    let (status, bad) = get(&format!("{base}?state=Pending")).await;
+    assert_eq!(status, 400);
+    assert!(bad.contains("role=\"alert\""), "{bad}");
+
+    // The issued grant's page: facts, limits in words, timeline with edges, the path.
+    let (status, page) = get(&format!("{base}/grants/{issued}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<html lang=\"en\">"));
+    assert!(page.contains(&format!(
+        "<title>Grant {} · grantflow console</title>",
+        &issued.to_string()[..8]
+    )));
+    assert!(
+        page.contains("At most <strong>50.00 USD</strong> debited"),
+        "{page}"
+    );
+    assert!(
+        page.contains("every day from 24 Aug 2016 08:00 UTC, with no end"),
+        "{page}"
+    );
+    assert!(page.contains("Current period"), "{page}");
+    for edge in [
+        "RequestSent",
+        "PendingWithFinish",
+        "FinishVerified",
+        "ContinueIssued",
+        "RotateOnCommand",
+        "Rotated",
+    ] {
+        assert!(
+            page.contains(&format!("<code>{edge}</code><br>")),
+            "{edge} not in the timeline"
+        );
+    }
+    assert!(
+        page.contains("AS answered: issued: an access token for outgoing-payment"),
+        "{page}"
+    );
+    assert!(
+        page.contains("(continue with the interaction reference)"),
+        "{page}"
+    );
+    assert!(
+        page.contains(
+            "Initial → Requested → AwaitingInteraction → Continuing → Issued → Rotating → Issued"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("class=\"edge taken\""), "{page}");
+
+    // No secret of either grant on any page.
+    for id in [issued, waiting.id] {
+        let (status, page) = get(&format!("{base}/grants/{id}")).await;
+        assert_eq!(status, 200);
+        let secrets = secrets_of(engine.store(), id).await;
+        assert!(
+            secrets.len() >= 3,
+            "the test must know the grant's secrets: {secrets:?}"
+        );
+        for secret in &secrets {
+            for html in [&page, &list] {
+                assert!(
+                    !html.contains(secret.as_str()),
+                    "a secret is on a page: {secret}"
+                );
+            }
+        }
+    }
+    assert!(!page.contains(waiting.redirect.as_deref().unwrap()));
+
+    // Unknown grants.
+    let (status, missing) = get(&format!("{base}/grants/{}", uuid::Uuid::new_v4())).await;
+    assert_eq!(status, 404, "{missing}");
+    let (status, _) = get(&format!("{base}/grants/not-an-id")).await;
+    assert_eq!(status, 404);
+    engine.shutdown().await;
+}
