@@ -11,6 +11,9 @@ use crate::format::home;
 /// The stylesheet, served at `assets/console.css`.
 pub(crate) const STYLE: &str = include_str!("../assets/console.css");
 
+/// The live updates' script, served at `assets/console.js`.
+pub(crate) const SCRIPT: &str = include_str!("../assets/console.js");
+
 /// What the header says about actions.
 pub(crate) enum Mode {
     /// No operator token is configured.
@@ -27,6 +30,7 @@ pub(crate) fn page(base: &str, title: &str, mode: &Mode, body: Markup) -> Markup
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · grantflow console" }
                 link rel="stylesheet" href={ (base) "/assets/console.css" };
+                script src={ (base) "/assets/console.js" } defer {}
             }
             body data-base=(base) {
                 a.skip href="#main" { "Skip to the content" }

@@ -24,6 +24,9 @@
 //!   the reason), the lifecycle diagram drawn from
 //!   [`TRANSITIONS`](grantflow_machine::TRANSITIONS) with this grant's path marked, and its
 //!   actions.
+//! - Live updates (`/events`): the change feed ([`Engine::subscribe`](grantflow_driver::Engine::subscribe))
+//!   as server-sent events; a few lines of script (`assets/console.js`) refresh the changed row of
+//!   the list or the grant's page. Without JavaScript a reload shows the same.
 //!
 //! # Layout
 //!
@@ -39,6 +42,7 @@
 //!   marked.
 //! - `layout.rs`: the page shell (lang, title, navigation, style and script), the static assets.
 //! - `list.rs`, `grant.rs`: the pages.
+//! - `live.rs`: `/events`, the change feed as server-sent events, and the list row alone.
 //! - `router.rs`: [`console_router`].
 //!
 //! # Invariants
@@ -74,6 +78,7 @@ mod format;
 mod grant;
 mod layout;
 mod list;
+mod live;
 mod router;
 mod timeline;
 

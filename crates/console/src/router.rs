@@ -12,8 +12,9 @@ use grantflow_store::GrantStore;
 use crate::config::ConsoleConfig;
 use crate::context::Console;
 use crate::grant::grant_page;
-use crate::layout::{STYLE, asset};
+use crate::layout::{SCRIPT, STYLE, asset};
 use crate::list::list_page;
+use crate::live::{events, grant_row};
 
 /// The console's router: nest it where it should be served (`grantflow worker` nests it at
 /// `/console`); its links follow the path it is nested at.
@@ -28,6 +29,12 @@ pub fn console_router<S: GrantStore>(engine: Engine<S>, config: ConsoleConfig) -
     Router::new()
         .route("/", get(list_page::<S>))
         .route("/grants/{id}", get(grant_page::<S>))
+        .route("/grants/{id}/row", get(grant_row::<S>))
+        .route("/events", get(events::<S>))
+        .route(
+            "/assets/console.js",
+            get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
+        )
         .route(
             "/assets/console.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

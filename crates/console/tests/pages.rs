@@ -175,3 +175,81 @@ async fn pages_show_grants_their_timeline_and_path_and_never_a_secret() {
     assert_eq!(status, 404);
     engine.shutdown().await;
 }
+
+/// Reads the event stream until an event whose data contains every one of `needles`; the
+/// events read so far. Fails after 30 s (far above any real wait).
+async fn read_until(stream: &mut reqwest::Response, needles: &[&str]) -> String {
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, stream.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("no event with {needles:?} in: {seen}"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("the stream ended before {needles:?}: {seen}"));
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        if seen
+            .split("\n\n")
+            .any(|event| needles.iter().all(|n| event.contains(n)))
+        {
+            return seen;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_arrive_as_server_sent_events_resume_after_the_last_id_and_end_at_shutdown() {
+    let world = World::quick().await;
+    let engine = world.engine(support::sqlite().await, |_| {}).await;
+    engine.start_worker();
+    let base = serve(&engine, ConsoleConfig::read_only()).await;
+    let mut stream = reqwest::get(format!("{base}/events")).await.unwrap();
+    assert_eq!(stream.status(), 200);
+    assert_eq!(
+        stream.headers()["content-type"].to_str().unwrap(),
+        "text/event-stream"
+    );
+    let waiting = engine
+        .request(world.outgoing("console-live", Interaction::Redirect))
+        .await
+        .unwrap();
+    let grant = format!("\"grant\":\"{}\"", waiting.id);
+    let seen = read_until(&mut stream, &[&grant, "\"kind\":\"AwaitingInteraction\""]).await;
+    assert!(seen.contains("event: grant"), "{seen}");
+    // The id of the first change: a browser reconnecting with it gets what came after.
+    let first_id = seen
+        .lines()
+        .find_map(|l| l.strip_prefix("id: "))
+        .unwrap()
+        .to_owned();
+    engine.cancel(waiting.id).await.unwrap();
+    read_until(&mut stream, &[&grant, "\"kind\":\"Canceled\""]).await;
+    let mut resumed = reqwest::Client::new()
+        .get(format!("{base}/events"))
+        .header("Last-Event-ID", &first_id)
+        .send()
+        .await
+        .unwrap();
+    let again = read_until(&mut resumed, &[&grant, "\"kind\":\"Canceled\""]).await;
+    assert!(!again.contains(&format!("id: {first_id}\n")), "{again}");
+
+    // The row the list's script fetches.
+    let (status, row) = get(&format!("{base}/grants/{}/row", waiting.id)).await;
+    assert_eq!(status, 200);
+    assert!(
+        row.starts_with(&format!("<tr id=\"grant-{}\"", waiting.id)),
+        "{row}"
+    );
+    assert!(row.contains("Canceled"), "{row}");
+    let (status, script) = get(&format!("{base}/assets/console.js")).await;
+    assert_eq!(status, 200);
+    assert!(script.contains("new EventSource(base + \"/events\")"));
+
+    // A graceful shutdown ends the streams, so it is not held open by a console tab.
+    engine.shutdown().await;
+    let end = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while stream.chunk().await.unwrap().is_some() {}
+    })
+    .await;
+    assert!(end.is_ok(), "the event stream outlived the engine");
+}
