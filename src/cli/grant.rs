@@ -510,9 +510,9 @@ async fn request_grant(
             } else {
                 if client.public_url.is_none() {
                     bail!(
-                        "an outgoing-payment grant needs the user's consent: pass --public-url (or \
-                         set GRANTFLOW_PUBLIC_URL) to where `grantflow worker` serves the finish \
-                         callback, or --poll"
+                        "an outgoing-payment grant needs the user's consent: set \
+                         GRANTFLOW_PUBLIC_URL (or `grantflow grant --public-url URL request ...`) \
+                         to where `grantflow worker` serves the finish callback, or pass --poll"
                     );
                 }
                 Interaction::Redirect
