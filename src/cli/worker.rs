@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use grantflow_console::{ConsoleConfig, console_router};
+use grantflow_console::{ConsoleConfig, OperatorToken, console_router};
 use grantflow_driver::{
     Engine, EngineConfig, Retention, display_webhook_url, finish_router, operations_router,
 };
@@ -87,6 +87,11 @@ pub struct WorkerArgs {
     retention_days: RetentionDays,
     #[command(flatten)]
     webhook: WebhookArgs,
+    /// A file holding the console's operator token (at least 16 characters): whoever signs in
+    /// at /console with it may cancel, rotate and revoke grants. Without it the console is
+    /// read-only (docs/console.md).
+    #[arg(long, env = "GRANTFLOW_CONSOLE_TOKEN_FILE", value_name = "PATH")]
+    console_token_file: Option<std::path::PathBuf>,
     /// Log format on stderr.
     #[arg(long, env = "GRANTFLOW_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
@@ -136,6 +141,12 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let console = match &args.console_token_file {
+        Some(path) => {
+            ConsoleConfig::read_only().with_operator_token(OperatorToken::from_file(path)?)
+        }
+        None => ConsoleConfig::read_only(),
+    };
     // Before the engine: it records from its construction on.
     let stop = tokio_util::sync::CancellationToken::new();
     let metrics = install_metrics(stop.clone())?;
@@ -160,7 +171,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     }
     let router = finish_router(engine.clone())
         .merge(operations_router(engine.clone(), Some(metrics)))
-        .merge(console_routes(engine.clone(), ConsoleConfig::read_only()));
+        .merge(console_routes(engine.clone(), console));
     if let Some((set, keys)) = key_set {
         let every = Duration::from_secs(args.key_reload_seconds.max(1));
         let id = worker_id.clone();
@@ -187,6 +198,15 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
         client.wallet_address.as_ref().map_or("-", |u| u.as_str()),
         ensure_slash(&public_url),
         args.listen
+    );
+    println!(
+        "grantflow worker {worker_id}: console at http://{}/console ({})",
+        args.listen,
+        if args.console_token_file.is_some() {
+            "actions for whoever signs in with the console token"
+        } else {
+            "read-only: pass --console-token-file for actions"
+        }
     );
     shutdown_signal().await?;
     println!("grantflow worker {worker_id}: stopping (finishing calls in flight)…");

@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use grantflow_driver::Engine;
 use grantflow_store::GrantStore;
 
+use crate::auth;
 use crate::config::ConsoleConfig;
 use crate::layout::Mode;
 
@@ -29,8 +30,16 @@ impl<S: GrantStore> Clone for Console<S> {
 
 impl<S: GrantStore> Console<S> {
     /// What the operator may do with this request's session.
-    pub(crate) fn mode(&self, _headers: &axum::http::HeaderMap) -> Mode {
-        Mode::ReadOnly
+    pub(crate) fn mode(&self, headers: &axum::http::HeaderMap) -> Mode {
+        let Some(token) = &self.config.operator_token else {
+            return Mode::ReadOnly;
+        };
+        match auth::session(token, headers, self.engine.config().clock.now()) {
+            Some(session) => Mode::SignedIn {
+                csrf: auth::csrf(token, &session),
+            },
+            None => Mode::SignedOut,
+        }
     }
 }
 

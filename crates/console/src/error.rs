@@ -1,11 +1,36 @@
 //! [`ConsoleError`]: why the console could not be set up or a page could not be served, and how
 //! each becomes a status and a page.
 
+use std::path::PathBuf;
+
 use grantflow_driver::EngineError;
 
 /// Why a console page failed, or why the console could not be configured.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
+    /// The operator token file could not be read.
+    #[error("cannot read the console token file {path}: {source}")]
+    TokenFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The operator token is too short to resist guessing.
+    #[error(
+        "the console token has {chars} characters; use at least {min} (for example 32 random \
+         characters: `openssl rand -hex 16`)"
+    )]
+    TokenTooShort {
+        /// Its length.
+        chars: usize,
+        /// The minimum.
+        min: usize,
+    },
+    /// An action was refused: the console is read-only, the operator is not signed in, or the
+    /// request is not the console's own form (CSRF token or origin).
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// No grant has this id (or the text is not a grant id).
     #[error("no grant {0}")]
     NotFound(String),
@@ -24,6 +49,7 @@ impl ConsoleError {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadInput(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Engine(EngineError::NotFound(_)) => StatusCode::NOT_FOUND,
             Self::Engine(EngineError::UnknownAccessType(_)) => StatusCode::BAD_REQUEST,
             Self::Engine(EngineError::Busy(_) | EngineError::Refused { .. }) => {
@@ -31,7 +57,9 @@ impl ConsoleError {
             }
             Self::Engine(EngineError::ShuttingDown) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Engine(EngineError::Store(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Engine(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Engine(_) | Self::TokenFile { .. } | Self::TokenTooShort { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 

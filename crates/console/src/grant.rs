@@ -61,7 +61,7 @@ pub(crate) async fn grant_page<S: GrantStore>(
     Path(id): Path<String>,
 ) -> Response {
     let mode = console.mode(&headers);
-    match render(&console, &mode, &id).await {
+    match render(&console, &base, &mode, &id).await {
         Ok((title, body)) => Html(page(&base, &title, &mode, body).into_string()).into_response(),
         Err(e) => error_page(&base, &mode, &e),
     }
@@ -86,6 +86,7 @@ pub(crate) fn error_page(base: &str, mode: &Mode, e: &ConsoleError) -> Response 
 
 async fn render<S: GrantStore>(
     console: &Console<S>,
+    base: &str,
     mode: &Mode,
     id: &str,
 ) -> Result<(String, Markup), ConsoleError> {
@@ -101,7 +102,7 @@ async fn render<S: GrantStore>(
             p.live aria-live="polite" {}
             (facts(&view, now))
             (access(&view, &timeline, console.config.reading, now))
-            (actions(mode, &view))
+            (actions(base, mode, &view))
             (timeline_table(&timeline))
             h2 { "Lifecycle" }
             (diagram(&timeline.edges().collect::<Vec<_>>()))
@@ -244,7 +245,7 @@ fn limits(limits: Option<&OutgoingPaymentLimits>, reading: Reading, now: DateTim
     }
 }
 
-fn actions(mode: &Mode, view: &GrantView) -> Markup {
+fn actions(base: &str, mode: &Mode, view: &GrantView) -> Markup {
     let available: Vec<_> = actions_for(view.kind()).collect();
     let names = available
         .iter()
@@ -258,9 +259,25 @@ fn actions(mode: &Mode, view: &GrantView) -> Markup {
         } @else {
             @match mode {
                 Mode::ReadOnly => { p { "This console is read-only (no operator token is configured). Possible here: " (names) "." } }
+                Mode::SignedOut => { p { a href={ (base) "/login?next=" (base) "/grants/" (view.id) } { "Sign in" } " to " (names) " this grant." } }
+                Mode::SignedIn { .. } => {
+                    ul.actions {
+                        @for (name, what) in &available {
+                            li { a.button.danger href={ (base) "/grants/" (view.id) "/" (name) } { (capitalized(name)) "…" } " " (what) }
+                        }
+                    }
+                }
             }
         }
     }
+}
+
+pub(crate) fn capitalized(word: &str) -> String {
+    let mut chars = word.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn timeline_table(timeline: &Timeline) -> Markup {

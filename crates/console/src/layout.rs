@@ -18,6 +18,13 @@ pub(crate) const SCRIPT: &str = include_str!("../assets/console.js");
 pub(crate) enum Mode {
     /// No operator token is configured.
     ReadOnly,
+    /// Actions need signing in.
+    SignedOut,
+    /// Signed in; the CSRF token for the sign-out form.
+    SignedIn {
+        /// The session's CSRF token.
+        csrf: String,
+    },
 }
 
 /// A whole page: `title` is the page's own (the site name is added).
@@ -43,6 +50,16 @@ pub(crate) fn page(base: &str, title: &str, mode: &Mode, body: Markup) -> Markup
                         @match mode {
                             Mode::ReadOnly => {
                                 "Read-only: no operator token is configured, so no action is offered."
+                            }
+                            Mode::SignedOut => {
+                                a href={ (base) "/login" } { "Sign in to act" }
+                            }
+                            Mode::SignedIn { csrf } => {
+                                "Signed in. "
+                                form method="post" action={ (base) "/logout" } {
+                                    input type="hidden" name="csrf" value=(csrf);
+                                    button.secondary type="submit" { "Sign out" }
+                                }
                             }
                         }
                     }

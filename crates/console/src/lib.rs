@@ -23,7 +23,8 @@
 //!   the transition table, the call it made and the authorization server's answer, redacted, and
 //!   the reason), the lifecycle diagram drawn from
 //!   [`TRANSITIONS`](grantflow_machine::TRANSITIONS) with this grant's path marked, and its
-//!   actions.
+//!   actions: cancel, rotate, revoke, each behind a confirmation page, for an operator signed in
+//!   with the [`OperatorToken`].
 //! - Live updates (`/events`): the change feed ([`Engine::subscribe`](grantflow_driver::Engine::subscribe))
 //!   as server-sent events; a few lines of script (`assets/console.js`) refresh the changed row of
 //!   the list or the grant's page. Without JavaScript a reload shows the same.
@@ -33,7 +34,7 @@
 //! From the bottom (no file imports one listed after it):
 //!
 //! - `error.rs`: [`ConsoleError`], and how each becomes a status and a page.
-//! - `config.rs`: [`ConsoleConfig`].
+//! - `config.rs`: [`ConsoleConfig`], [`OperatorToken`].
 //! - `format.rs`: instants, ids and URLs as the pages show them.
 //! - `describe.rs`: events, calls and answers in words, never with a secret.
 //! - `timeline.rs`: a grant's history replayed through the machine: the edge of each recorded
@@ -41,8 +42,12 @@
 //! - `diagram.rs`: the lifecycle diagram (an inline SVG and the table of edges) with a path
 //!   marked.
 //! - `layout.rs`: the page shell (lang, title, navigation, style and script), the static assets.
+//! - `auth.rs`: sessions (a signed cookie), CSRF tokens tied to them, the origin check.
+//! - `context.rs`: the router's state and the path it is nested at; what the request's session
+//!   may do.
 //! - `list.rs`, `grant.rs`: the pages.
 //! - `live.rs`: `/events`, the change feed as server-sent events, and the list row alone.
+//! - `actions.rs`: signing in and out, the confirmation pages and the actions' POSTs.
 //! - `router.rs`: [`console_router`].
 //!
 //! # Invariants
@@ -55,6 +60,9 @@
 //!   nothing is wrapped in `PreEscaped` but the static assets' markup built here.
 //! - Pages work without JavaScript (forms and links only) and from the keyboard; the script only
 //!   enhances.
+//! - Read-only unless [`ConsoleConfig::operator_token`] is set; then every POST needs the
+//!   session cookie (HMAC-signed, `HttpOnly`, `SameSite=Strict`), the session's CSRF token and
+//!   the console's own origin, or it is refused (403) and changes nothing.
 //!
 //! # Decisions
 //!
@@ -69,6 +77,8 @@
 //! - Links are made under the path the router is nested at (axum's `NestedPath`), so the console
 //!   works wherever it is mounted.
 
+mod actions;
+mod auth;
 mod config;
 mod context;
 mod describe;
@@ -82,6 +92,6 @@ mod live;
 mod router;
 mod timeline;
 
-pub use config::ConsoleConfig;
+pub use config::{ConsoleConfig, MIN_TOKEN_CHARS, OperatorToken};
 pub use error::ConsoleError;
 pub use router::console_router;

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::context::{Base, Console};
 use crate::error::ConsoleError;
-use crate::format::{datetime_local, home, instant, parse_instant, short_id};
+use crate::format::{datetime_local, form_encode, home, instant, parse_instant, short_id};
 use crate::layout::{page, state_badge};
 
 /// The list page's query: the filter form's fields and the cursor. Empty fields mean "any".
@@ -111,20 +111,6 @@ fn form_urlencoded(pairs: &[(&str, String)]) -> String {
         .map(|(k, v)| format!("{k}={}", form_encode(v)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-fn form_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
-                out.push(char::from(b))
-            }
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// `GET /`: the list.

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use axum::Router;
 use axum::http::HeaderValue;
 use axum::http::header;
-use axum::routing::get;
+use axum::routing::{get, post};
 use grantflow_driver::Engine;
 use grantflow_store::GrantStore;
 
+use crate::actions::{act, confirm_page, login, login_page, logout};
 use crate::config::ConsoleConfig;
 use crate::context::Console;
 use crate::grant::grant_page;
@@ -30,6 +31,12 @@ pub fn console_router<S: GrantStore>(engine: Engine<S>, config: ConsoleConfig) -
         .route("/", get(list_page::<S>))
         .route("/grants/{id}", get(grant_page::<S>))
         .route("/grants/{id}/row", get(grant_row::<S>))
+        .route(
+            "/grants/{id}/{action}",
+            get(confirm_page::<S>).post(act::<S>),
+        )
+        .route("/login", get(login_page::<S>).post(login::<S>))
+        .route("/logout", post(logout::<S>))
         .route("/events", get(events::<S>))
         .route(
             "/assets/console.js",
