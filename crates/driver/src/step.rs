@@ -39,6 +39,13 @@ use crate::view::{GrantChange, decode_state};
 /// How long a grant the machine cannot wake sleeps before it is tried again.
 const STUCK_RETRY: TimeDelta = TimeDelta::seconds(60);
 
+/// The first pause before committing a call's answer again while the database is unreachable.
+const ANSWER_RETRY_FIRST: Duration = Duration::from_millis(100);
+
+/// The longest pause between two tries to commit a call's answer: the answer lands within this
+/// long of the database coming back.
+const ANSWER_RETRY_MAX: Duration = Duration::from_secs(2);
+
 /// A grant this engine holds the lease of, with the state and version it last committed.
 pub(crate) struct Held {
     pub(crate) id: GrantId,
@@ -226,7 +233,7 @@ impl<S: GrantStore> Inner<S> {
     ) -> Result<(), EngineError> {
         while let Some(effect) = effects.call_effect().cloned() {
             let outcome = self.call_renewing(held, &effect).await;
-            effects = match self.apply(held, outcome.event, outcome.retry_after).await {
+            effects = match self.apply_answer(held, outcome).await {
                 Ok(effects) => effects,
                 Err(EngineError::Refused { grant, source }) => {
                     // The machine refused the outcome of its own call (an answer of the wrong
@@ -240,6 +247,60 @@ impl<S: GrantStore> Inner<S> {
             };
         }
         Ok(())
+    }
+
+    /// Commits a call's outcome, holding on to it while the database cannot be reached.
+    ///
+    /// The answer may be the only copy of what the AS did (a continue's access token cannot be
+    /// fetched again), so it is not dropped for an outage: the commit is retried with back-off
+    /// (from [`ANSWER_RETRY_FIRST`] doubling up to [`ANSWER_RETRY_MAX`]) until it is taken or
+    /// refused (another worker took the grant over: its lease was claimed), or the engine shuts
+    /// down. The lease's fence makes a late commit safe: it lands only if no one claimed the
+    /// grant meanwhile.
+    async fn apply_answer(
+        &self,
+        held: &mut Held,
+        outcome: CallOutcome,
+    ) -> Result<Effects, EngineError> {
+        let mut pause = ANSWER_RETRY_FIRST;
+        let mut held_since: Option<std::time::Instant> = None;
+        loop {
+            match self
+                .apply(held, outcome.event.clone(), outcome.retry_after)
+                .await
+            {
+                Err(EngineError::Store(error)) if error.is_unreachable() => {
+                    if held_since.is_none() {
+                        held_since = Some(std::time::Instant::now());
+                        tracing::warn!(
+                            %error,
+                            outcome = ?outcome.event.kind(),
+                            "the database is unreachable: keeping the call's answer until it can be committed"
+                        );
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = self.shutdown.cancelled() => {
+                            tracing::error!(
+                                outcome = ?outcome.event.kind(),
+                                "shutting down with a call's answer not committed (the database is unreachable)"
+                            );
+                            return Err(EngineError::Store(error));
+                        }
+                    }
+                    pause = (pause * 2).min(ANSWER_RETRY_MAX);
+                }
+                result => {
+                    if let (Some(since), Ok(_)) = (held_since, &result) {
+                        tracing::info!(
+                            millis = u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX),
+                            "the call's answer kept through the outage is committed"
+                        );
+                    }
+                    return result;
+                }
+            }
+        }
     }
 
     /// Makes one call, renewing the lease every third of its length (by the tokio timer or the
