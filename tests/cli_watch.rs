@@ -104,11 +104,15 @@ impl Setup {
         let reader = {
             let lines = lines.clone();
             std::thread::spawn(move || {
-                for line in BufReader::new(stdout).lines() {
-                    let line = line.unwrap();
+                let mut stdout = BufReader::new(stdout);
+                let mut line = String::new();
+                // A line cut short at the end was being written when the process was killed:
+                // it was never delivered.
+                while stdout.read_line(&mut line).unwrap() > 0 && line.ends_with('\n') {
                     let value: Value = serde_json::from_str(&line)
                         .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
                     lines.lock().unwrap().push(value);
+                    line.clear();
                 }
             })
         };
