@@ -4,8 +4,8 @@
 //! every change, each signature verifies (checked by a verifier written here from the
 //! documented format, not by the signer), in feed order (so in order per grant), nothing
 //! missing compared with the feed and the grants' histories. And one deliverer per consumer
-//! name: two engines delivering under one name send each change once, and the second resumes
-//! where the first stopped.
+//! name: two engines delivering under one name send each change once, the second resumes where
+//! the first stopped, and a dead deliverer's lease holds delivery off only until it lapses.
 //!
 //! Back-offs wait on the engines' manual clock: the tests move it, nothing sleeps for the
 //! back-off and no assertion depends on timing.
@@ -457,9 +457,62 @@ mod scenarios {
         );
         second.shutdown().await;
     }
+
+    /// A process that took the consumer and died (its lease still running) holds delivery off
+    /// until the lease lapses on the clock; then this engine takes over and delivers
+    /// everything, and the dead process's lease can no longer move the position.
+    pub async fn a_dead_deliverers_lease_lapses_and_delivery_resumes<S: GrantStore>(store: S) {
+        let world = World::manual(SandboxConfig {
+            wait_seconds: 0,
+            ..SandboxConfig::default()
+        })
+        .await;
+        let clock = world.clock.clone().unwrap();
+        let receiver = Receiver::up(clock.clone()).await;
+        let now = clock.now();
+        let dead = store
+            .claim_consumer(
+                "webhook",
+                "dead-worker",
+                now,
+                now + chrono::TimeDelta::seconds(30),
+            )
+            .await
+            .unwrap()
+            .expect("a new consumer is free");
+        let engine = world
+            .engine(store, |c| c.poll_interval = Duration::from_millis(100))
+            .await;
+        engine.start_webhook(webhook(&receiver)).unwrap();
+        let mut grants = Vec::new();
+        for key in ["dead-a", "dead-b"] {
+            grants.push(engine.request(world.incoming(key)).await.unwrap().id);
+        }
+        // Several claim rounds of real time while the dead lease runs: nothing is sent.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(receiver.received().is_empty(), "{:?}", receiver.received());
+
+        world.advance(Duration::from_secs(31));
+        let total = changes_of(&engine, &grants).await;
+        settle("delivery after the lease lapsed", || {
+            receiver.delivered().len() >= total
+        })
+        .await;
+        assert_everything_delivered(&engine, &receiver, &grants).await;
+        let late = engine
+            .store()
+            .advance_consumer(&dead, None, clock.now(), clock.now())
+            .await;
+        assert!(
+            matches!(late, Err(grantflow_store::StoreError::ConsumerLeaseLost(_))),
+            "{late:?}"
+        );
+        engine.shutdown().await;
+    }
 }
 
 per_backend!(
     a_receiver_down_then_up_gets_every_change_in_order,
     one_deliverer_per_consumer_and_a_takeover_resumes,
+    a_dead_deliverers_lease_lapses_and_delivery_resumes,
 );
