@@ -785,15 +785,49 @@ async fn grant_token_with_a_short_lived_token_rotates_once_and_returns() {
     s.sandbox.shutdown().await;
 }
 
+/// A webhook receiver on a loopback port: every request's signature header and body.
+type Hooks = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+async fn webhook_receiver() -> (String, Hooks) {
+    let hooks = Hooks::default();
+    let taken = hooks.clone();
+    let app = axum::Router::new().route(
+        "/hooks",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                let signature = headers
+                    .get("grantflow-signature")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                taken.lock().unwrap().push((signature, body.to_vec()));
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/hooks?receiver-token=r3ceiver",
+        listener.local_addr().unwrap()
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, hooks)
+}
+
 /// What an operator sees of a worker: `/healthz`, `/readyz` and `/metrics` on the finish
-/// callback's listener, JSON logs whose lines about a grant carry its id, and `grant` commands
-/// logging at the level `RUST_LOG` asks for.
+/// callback's listener, JSON logs whose lines about a grant carry its id, `grant` commands
+/// logging at the level `RUST_LOG` asks for, and the webhook flags delivering signed changes
+/// (the secret and the URL's query in no log line).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_serves_health_and_metrics_and_logs_the_grant_id() {
     let s = setup().await;
+    let (hook_url, hooks) = webhook_receiver().await;
+    let secret_file = s.dir.path().join("webhook.secret");
+    std::fs::write(&secret_file, "wh-s3cret-for-the-cli-test\n").unwrap();
     let mut c = command(&s);
     c.env("RUST_LOG", "info")
         .env("GRANTFLOW_LOG_FORMAT", "json")
+        .env("GRANTFLOW_WEBHOOK_URL", &hook_url)
+        .env("GRANTFLOW_WEBHOOK_SECRET_FILE", &secret_file)
         .stderr(Stdio::piped());
     let mut worker = spawn_worker(c, &[]);
     // Read the logs as they come (a full pipe would stall the worker).
@@ -807,6 +841,36 @@ async fn a_worker_serves_health_and_metrics_and_logs_the_grant_id() {
 
     let (id, redirect) = request_outgoing(&s).await;
     approve_and_wait(&s, &id, &redirect).await;
+
+    // The webhook: the grant's changes up to `issued`, each signed with the file's secret.
+    let secret = grantflow::driver::WebhookSecret::from_text("wh-s3cret-for-the-cli-test").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let delivered = loop {
+        let got = hooks.lock().unwrap().clone();
+        let bodies: Vec<Value> = got
+            .iter()
+            .map(|(_, body)| serde_json::from_slice(body).unwrap())
+            .collect();
+        if bodies
+            .iter()
+            .any(|b| b["grant"] == id.as_str() && b["change"] == "issued")
+        {
+            break got;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no webhook said issued: {bodies:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let now = chrono::Utc::now().timestamp();
+    for (signature, body) in &delivered {
+        assert!(
+            grantflow::driver::verify_signature(&secret, signature, body, now, 300),
+            "{signature} does not sign {}",
+            String::from_utf8_lossy(body)
+        );
+    }
 
     let healthz = reqwest::get(format!("{}healthz", s.public_url))
         .await
@@ -838,6 +902,12 @@ async fn a_worker_serves_health_and_metrics_and_logs_the_grant_id() {
         "{metrics}"
     );
     assert!(metrics.contains("grantflow_database_up 1"), "{metrics}");
+    let delivered_count: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(r#"grantflow_webhook_deliveries_total{outcome="delivered"} "#))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(delivered_count >= 3.0, "{metrics}");
 
     // A one-shot command honours RUST_LOG on stderr; its report on stdout stays clean JSON.
     let mut status = command(&s);
@@ -856,6 +926,14 @@ async fn a_worker_serves_health_and_metrics_and_logs_the_grant_id() {
 
     stop(worker);
     let logs = logs.join().unwrap();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("webhook: delivering the change feed")),
+        "{logs:#?}"
+    );
+    for secret in ["wh-s3cret", "r3ceiver"] {
+        assert!(!logs.iter().any(|l| l.contains(secret)), "{secret} logged");
+    }
     let about_the_grant: Vec<Value> = logs
         .iter()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())

@@ -164,11 +164,17 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     if let RetentionDays(Some(days)) = args.retention_days {
         engine.start_retention(Retention::new(Duration::from_secs(days * DAY)));
     }
-    if let Some(webhook) = webhook {
-        let (url, consumer) = (display_webhook_url(&webhook.url), webhook.consumer.clone());
-        engine.start_webhook(webhook)?;
-        println!("grantflow worker {worker_id}: webhook: changes to {url} (consumer {consumer})");
-    }
+    // Printed after the first line (which scripts wait for).
+    let webhook_line = match webhook {
+        Some(webhook) => {
+            let (url, consumer) = (display_webhook_url(&webhook.url), webhook.consumer.clone());
+            engine.start_webhook(webhook)?;
+            Some(format!(
+                "grantflow worker {worker_id}: webhook: changes to {url} (consumer {consumer})"
+            ))
+        }
+        None => None,
+    };
     let router = finish_router(engine.clone())
         .merge(operations_router(engine.clone(), Some(metrics)))
         .merge(console_routes(engine.clone(), console));
@@ -208,6 +214,9 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
             "read-only: pass --console-token-file for actions"
         }
     );
+    if let Some(line) = webhook_line {
+        println!("{line}");
+    }
     shutdown_signal().await?;
     println!("grantflow worker {worker_id}: stopping (finishing calls in flight)…");
     engine.shutdown().await;
