@@ -15,9 +15,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use grantflow_console::{ConsoleConfig, OperatorToken, console_router};
-use grantflow_driver::{
-    Engine, EngineConfig, Retention, display_webhook_url, finish_router, operations_router,
-};
+use grantflow_driver::{Engine, EngineConfig, Retention, finish_router, operations_router};
+use grantflow_protocol::text::display_url;
 use url::Url;
 
 use crate::cli::engine::{ClientArgs, DatabaseArgs, LifecycleArgs, Store, build_engine, redact};
@@ -167,7 +166,7 @@ async fn work(args: WorkerArgs) -> anyhow::Result<()> {
     // Printed after the first line (which scripts wait for).
     let webhook_line = match webhook {
         Some(webhook) => {
-            let (url, consumer) = (display_webhook_url(&webhook.url), webhook.consumer.clone());
+            let (url, consumer) = (display_url(webhook.url.as_str()), webhook.consumer.clone());
             engine.start_webhook(webhook)?;
             Some(format!(
                 "grantflow worker {worker_id}: webhook: changes to {url} (consumer {consumer})"

@@ -183,7 +183,7 @@ pub use retention::Retention;
 pub use time::{Clock, ManualClock, Sleep, SystemClock};
 pub use view::{AccessTokenView, GrantChange, GrantView, HistoryEntry};
 pub use webhook::{
-    POSITION_HEADER, SIGNATURE_HEADER, WebhookConfig, WebhookSecret, display_webhook_url, sign,
-    verify_signature, webhook_body,
+    POSITION_HEADER, SIGNATURE_HEADER, WebhookConfig, WebhookSecret, sign, verify_signature,
+    webhook_body,
 };
 pub use worker::WorkerHandle;

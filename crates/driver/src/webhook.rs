@@ -43,12 +43,13 @@
 //! acknowledged delivery). Logs (target `grantflow_driver::webhook`): `debug` "webhook
 //! delivered" with `position`, `grant`, `attempts`; `warn` "webhook delivery failed" with
 //! `position`, `attempt`, `reason`, `error` and `retry_in_ms`; `info` when this process takes or
-//! loses the consumer. Neither carries the secret, and the URL is logged without its user
-//! information or query.
+//! loses the consumer. Neither carries the secret, and the URL is logged as
+//! `grantflow_protocol::text::display_url` shows it (no user information, no query values).
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use grantflow_protocol::text::display_url;
 use grantflow_store::{ConsumerLease, FeedPosition, GrantStore, StoreError};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -189,16 +190,11 @@ impl WebhookConfig {
     }
 }
 
-/// `url` as logs may show it: scheme, host, port and path; no user information, query or
-/// fragment (where a receiver's own token might hide).
-pub fn display_webhook_url(url: &Url) -> String {
-    let mut shown = url.clone();
-    // Only fails for URLs that cannot have credentials (no host), which carry none.
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_query(None);
-    shown.set_fragment(None);
-    shown.to_string()
+/// `url` as logs and errors show it: [`display_url`]'s origin and path, without user
+/// information, and with query values and long path segments hidden (a receiver's own token
+/// may hide there).
+fn shown(url: &Url) -> String {
+    display_url(url.as_str())
 }
 
 /// The JSON body for one change (see the module docs).
@@ -243,7 +239,7 @@ impl<S: GrantStore> Engine<S> {
     /// with [`EngineError::NoWebhookClient`] if the HTTP client cannot be built.
     pub fn start_webhook(&self, config: WebhookConfig) -> Result<(), EngineError> {
         if !matches!(config.url.scheme(), "http" | "https") {
-            return Err(EngineError::BadWebhookUrl(display_webhook_url(&config.url)));
+            return Err(EngineError::BadWebhookUrl(shown(&config.url)));
         }
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
@@ -307,7 +303,7 @@ impl<S: GrantStore> Delivery<S> {
             tracing::info!(
                 consumer = %self.config.consumer,
                 position = ?lease.position.map(|p| p.to_string()),
-                url = %display_webhook_url(&self.config.url),
+                url = %shown(&self.config.url),
                 "webhook: delivering the change feed"
             );
             match self.deliver_under(lease).await {
@@ -679,13 +675,13 @@ mod tests {
     }
 
     #[test]
-    fn logged_urls_carry_no_credentials_or_query() {
+    fn logged_urls_carry_no_credentials_or_query_values() {
         let url: Url = "https://user:pw@hooks.example:8443/in/grantflow?token=abc#x"
             .parse()
             .unwrap();
         assert_eq!(
-            display_webhook_url(&url),
-            "https://hooks.example:8443/in/grantflow"
+            shown(&url),
+            "https://hooks.example:8443/in/grantflow?token=…"
         );
     }
 }
