@@ -2,6 +2,9 @@
 //! (states placed by hand, one arrow per pair of states, self-loops left to the table) and the
 //! full table of edges, each taken edge marked in words as well as in colour. Both work without
 //! JavaScript; the table is what a screen reader uses (the SVG has a text alternative).
+//!
+//! SVG elements are written with explicit end tags (`rect ... {}`): inside `<svg>` an HTML parser
+//! does not close a `<rect>` by itself, and everything after it would become its child.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +13,7 @@ use maud::{Markup, html};
 
 const BOX_W: f64 = 150.0;
 const BOX_H: f64 = 34.0;
-const COL: f64 = 168.0;
+const COL: f64 = 196.0;
 const ROW: f64 = 96.0;
 const MARGIN: f64 = 12.0;
 
@@ -93,15 +96,16 @@ pub(crate) fn diagram(taken: &[Edge]) -> Markup {
                 defs {
                     marker #arrow viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7"
                         markerHeight="7" orient="auto-start-reverse" {
-                        path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead";
+                        path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead" {}
                     }
                     marker #arrow-taken viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7"
                         markerHeight="7" orient="auto-start-reverse" {
-                        path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead taken";
+                        path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead taken" {}
                     }
                 }
                 @for (from, to, hit) in &arrows {
-                    (arrow(*from, *to, *hit))
+                    @let both_ways = arrows.iter().any(|(f, t, _)| (*f, *t) == (*to, *from));
+                    (arrow(*from, *to, *hit, both_ways))
                 }
                 @for kind in StateKind::ALL {
                     @let (c, r) = place(kind);
@@ -109,7 +113,7 @@ pub(crate) fn diagram(taken: &[Edge]) -> Markup {
                     @let y = MARGIN + 18.0 + r * ROW;
                     @let class = if visited.contains(&kind) { "state visited" } else if kind.is_final() { "state final" } else { "state" };
                     g class=(class) {
-                        rect x=(x) y=(y) width=(BOX_W) height=(BOX_H) rx="6";
+                        rect x=(x) y=(y) width=(BOX_W) height=(BOX_H) rx="6" {}
                         text x=(x + BOX_W / 2.0) y=(y + BOX_H / 2.0 + 5.0) text-anchor="middle" { (kind.as_str()) }
                     }
                 }
@@ -142,8 +146,17 @@ pub(crate) fn diagram(taken: &[Edge]) -> Markup {
     }
 }
 
-fn arrow(from: StateKind, to: StateKind, taken: bool) -> Markup {
-    let (a, b) = (center(from), center(to));
+/// The arrow `from -> to`; `both_ways`: there is one back too, so each is moved a little to its
+/// left and the two stay apart.
+fn arrow(from: StateKind, to: StateKind, taken: bool, both_ways: bool) -> Markup {
+    let (mut a, mut b) = (center(from), center(to));
+    if both_ways {
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let length = (dx * dx + dy * dy).sqrt().max(1.0);
+        let (nx, ny) = (dy / length * 5.0, -dx / length * 5.0);
+        a = (a.0 + nx, a.1 + ny);
+        b = (b.0 + nx, b.1 + ny);
+    }
     let start = border(a, b);
     let end = border(b, a);
     let class = if taken { "edge taken" } else { "edge" };
@@ -169,10 +182,10 @@ fn arrow(from: StateKind, to: StateKind, taken: bool) -> Markup {
             b.0,
             top
         );
-        html! { path class=(class) d=(d) fill="none" marker-end=(marker); }
+        html! { path class=(class) d=(d) fill="none" marker-end=(marker) {} }
     } else {
         html! {
-            line class=(class) x1=(start.0) y1=(start.1) x2=(end.0) y2=(end.1) marker-end=(marker);
+            line class=(class) x1=(start.0) y1=(start.1) x2=(end.0) y2=(end.1) marker-end=(marker) {}
         }
     }
 }
@@ -219,5 +232,14 @@ mod tests {
         assert!(html.contains("<strong>taken ×2</strong>"), "{html}");
         assert_eq!(html.matches("<tr class=\"taken\">").count(), 5);
         assert_eq!(html.matches("<tr").count(), TRANSITIONS.len() + 1);
+        // Every SVG element is closed explicitly.
+        assert_eq!(
+            html.matches("<rect ").count(),
+            html.matches("</rect>").count()
+        );
+        assert_eq!(
+            html.matches("<line ").count(),
+            html.matches("</line>").count()
+        );
     }
 }

@@ -36,6 +36,8 @@ pub(crate) fn page(base: &str, title: &str, mode: &Mode, body: Markup) -> Markup
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · grantflow console" }
+                // No favicon request (a 404 in every log and browser console).
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href={ (base) "/assets/console.css" };
                 script src={ (base) "/assets/console.js" } defer {}
             }
