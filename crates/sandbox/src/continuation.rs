@@ -30,7 +30,7 @@ fn invalid_grant() -> ApiError {
 /// The signature middleware of the continue and cancel routes: a GNAP token and valid signature
 /// headers, a (non-revoked) grant matching the continue id and token, a signature by the grant's
 /// client. Returns the grant id.
-fn authenticate(
+async fn authenticate(
     shared: &Shared,
     continue_id: &str,
     request: &SignedRequest,
@@ -49,7 +49,7 @@ fn authenticate(
         (grant_id, grant.client.clone())
     };
     journal::concerns(grant_id);
-    httpsig::verify_client_request(shared, incoming, &client)?;
+    httpsig::verify_client_request(shared, incoming, &client).await?;
     Ok(grant_id)
 }
 
@@ -121,7 +121,7 @@ pub(crate) async fn continue_grant(
     Path(continue_id): Path<String>,
     request: SignedRequest,
 ) -> Result<Json<GrantResponse>, ApiError> {
-    let grant_id = authenticate(&shared, &continue_id, &request)?;
+    let grant_id = authenticate(&shared, &continue_id, &request).await?;
 
     let interact_ref = interact_ref_of(request.body())?;
 
@@ -216,7 +216,7 @@ pub(crate) async fn cancel(
     Path(continue_id): Path<String>,
     request: SignedRequest,
 ) -> Result<StatusCode, ApiError> {
-    let grant_id = authenticate(&shared, &continue_id, &request)?;
+    let grant_id = authenticate(&shared, &continue_id, &request).await?;
     let now = shared.now();
     let mut store = shared.store();
     let grant = store.grants.get_mut(&grant_id).ok_or_else(invalid_grant)?;

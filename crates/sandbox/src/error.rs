@@ -107,6 +107,12 @@ pub enum SandboxError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The HTTP client that fetches client wallet addresses hosted elsewhere could not be made.
+    #[error("could not make the HTTP client for client wallet addresses: {reason}")]
+    HttpClient {
+        /// Why.
+        reason: String,
+    },
     /// The authorization server refused an interaction decision, with the status and GNAP error
     /// its HTTP API would have answered.
     #[error("interaction refused with HTTP {status}: {error}")]

@@ -119,7 +119,7 @@ pub(crate) async fn request(
             ClientIdentity::WalletAddress(other.wallet_address().unwrap_or_default().to_owned())
         }
     };
-    httpsig::verify_client_request(&shared, &signed.incoming(), &client)?;
+    httpsig::verify_client_request(&shared, &signed.incoming(), &client).await?;
 
     let request = parse_request(signed.body())?;
 
@@ -203,18 +203,26 @@ pub(crate) async fn request(
             "JWK client identifier cannot be used for interactive grants",
         ));
     };
-    let client_display = {
-        let store = shared.store();
-        let public_name = shared
-            .urls
-            .hosted_wallet_name(client_url)
-            .and_then(|name| store.wallet_addresses.get(name))
-            .and_then(|wa| wa.public_name.clone());
-        match public_name {
-            Some(name) => (name, client_url.clone()),
-            None => return Err(invalid_client("missing required request field 'client'")),
-        }
+    // The consent page names the client by its wallet address's `publicName`: registered here
+    // for a wallet address the sandbox hosts, fetched for any other (as its keys were).
+    let public_name = match shared.urls.hosted_wallet_name(client_url) {
+        Some(name) => shared
+            .store()
+            .wallet_addresses
+            .get(name)
+            .and_then(|wa| wa.public_name.clone()),
+        None => match shared.remote.wallet_address(client_url, shared.now()).await {
+            Ok(document) => document.public_name,
+            Err(why) => {
+                tracing::debug!(%why, "sandbox: client wallet address unreadable");
+                None
+            }
+        },
     };
+    let Some(public_name) = public_name else {
+        return Err(invalid_client("missing required request field 'client'"));
+    };
+    let client_display = (public_name, client_url.clone());
 
     let grant_id = Uuid::new_v4();
     let interaction_id = Uuid::new_v4();

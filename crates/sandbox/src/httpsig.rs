@@ -3,14 +3,15 @@
 //! reference does, and maps verifier failures onto the reference's answers.
 //!
 //! The verifier itself is `grantflow_protocol::signature` (strict RFC 9421). The keys are looked
-//! up on every request, as the reference does (it keeps no key cache): for a wallet-address
-//! client, the keys currently published at that wallet address's `jwks.json`; for a JWK client,
-//! the key given in the grant request.
+//! up on every request, as the reference does: for a wallet-address client, the keys currently
+//! published at that wallet address's `jwks.json` (registered in the sandbox for the wallet
+//! addresses it hosts, fetched over HTTP for any other, kept a few seconds: [`crate::remote`]);
+//! for a JWK client, the key given in the grant request.
 //!
 //! | failure | authorization server answer |
 //! |---|---|
 //! | signature headers absent or malformed, coverage or digest wrong, no GNAP token where one is required | 401 `invalid_client` "invalid signature headers" |
-//! | no key with the `keyid` (or the client's wallet address is not known) | 400 `invalid_client` "could not determine client" |
+//! | no key with the `keyid`, or the client's wallet address is not known, unreachable, or serves no valid `jwks.json` | 400 `invalid_client` "could not determine client" |
 //! | the signature does not verify | 401 `invalid_client` "invalid signature" |
 
 use axum::body::Bytes;
@@ -185,28 +186,60 @@ fn verifiable<'a>(
     }
 }
 
-/// The keys a client signs with, as the reference finds them.
-pub(crate) fn client_keys(
+/// The keys a client signs with, as the reference finds them: for a JWK client, the key in its
+/// grant request; for a wallet address this sandbox hosts (one under its own base URL), the keys
+/// registered for it; for any other wallet address, its `jwks.json` fetched over HTTP
+/// ([`crate::remote`]: kept for a few seconds, fetched again for a `key_id` it lacks).
+pub(crate) async fn client_keys(
     shared: &Shared,
     client: &ClientIdentity,
+    key_id: &str,
 ) -> Result<Jwks, SignatureFailure> {
     match client {
         ClientIdentity::Jwk(jwk) => Ok(Jwks {
             keys: vec![jwk.clone()],
         }),
-        ClientIdentity::WalletAddress(url) => {
-            let name = shared.urls.hosted_wallet_name(url).ok_or_else(|| {
-                SignatureFailure::UnknownKey(format!(
-                    "client wallet address {url} is not hosted by this sandbox; register it (and its keys) with PUT /_sandbox/wallet-addresses/<name>"
-                ))
-            })?;
-            let store = shared.store();
-            let wa = store.wallet_addresses.get(name).ok_or_else(|| {
-                SignatureFailure::UnknownKey(format!("no wallet address named {name:?}"))
-            })?;
-            Ok(wa.keys.clone())
-        }
+        ClientIdentity::WalletAddress(url) => match shared.urls.hosted_wallet_name(url) {
+            Some(name) => {
+                let store = shared.store();
+                let wa = store.wallet_addresses.get(name).ok_or_else(|| {
+                    SignatureFailure::UnknownKey(format!(
+                        "no wallet address named {name:?} is hosted here; register it (and its keys) with PUT /_sandbox/wallet-addresses/{name}"
+                    ))
+                })?;
+                Ok(wa.keys.clone())
+            }
+            None => shared
+                .remote
+                .keys(url, key_id, shared.now())
+                .await
+                .map_err(|why| {
+                    SignatureFailure::UnknownKey(format!("client wallet address {url}: {why}"))
+                }),
+        },
     }
+}
+
+/// The `keyid` a request's signature names.
+fn signature_key_id(incoming: &Incoming<'_>) -> Result<String, SignatureFailure> {
+    let target = incoming.target_uri();
+    let headers = incoming.header_pairs();
+    let request = verifiable(incoming, &target, &headers);
+    ParsedSignature::parse(&request)
+        .map(|parsed| parsed.key_id().to_owned())
+        .map_err(|e| SignatureFailure::Headers(e.to_string()))
+}
+
+/// Verifies a request's signature against the client's keys, looked up now
+/// ([`client_keys`]).
+pub(crate) async fn verify_client(
+    shared: &Shared,
+    incoming: &Incoming<'_>,
+    client: &ClientIdentity,
+) -> Result<(), SignatureFailure> {
+    let key_id = signature_key_id(incoming)?;
+    let keys = client_keys(shared, client, &key_id).await?;
+    verify_with(incoming, &keys)
 }
 
 /// Verifies a request's signature against `keys`.
@@ -230,12 +263,13 @@ pub(crate) fn verify_with(incoming: &Incoming<'_>, keys: &Jwks) -> Result<(), Si
 
 /// Verifies a request to the authorization server: the client's keys, looked up now, must
 /// verify its signature. Errors are the reference's (see the module table).
-pub(crate) fn verify_client_request(
+pub(crate) async fn verify_client_request(
     shared: &Shared,
     incoming: &Incoming<'_>,
     client: &ClientIdentity,
 ) -> Result<(), ApiError> {
     check_signature_headers(incoming)?;
-    let keys = client_keys(shared, client).map_err(as_error)?;
-    verify_with(incoming, &keys).map_err(as_error)
+    verify_client(shared, incoming, client)
+        .await
+        .map_err(as_error)
 }

@@ -5,7 +5,8 @@
 //! where a client can tell the difference: grant states and their transitions, `wait` and
 //! `too_fast`, the single-use `interact_ref`, token rotation revoking the old token, the error
 //! codes and statuses, the finish redirect and its hash. It verifies every signed request strictly
-//! against the client's published keys, enforces outgoing-payment limits per interval window with
+//! against the client's published keys (registered here for the wallet addresses it hosts,
+//! fetched from `<wallet address>/jwks.json` for any other), enforces outgoing-payment limits per interval window with
 //! `grantflow-interval`, and can inject faults (latency, error statuses, dropped connections,
 //! lost responses) per route while it runs. Where it deliberately differs from the reference,
 //! `docs/sandbox.md` says so and why.
@@ -31,7 +32,8 @@
 //!    source, movable from tests); `route` ([`Route`], every path template, the reserved names);
 //!    `error` (`ApiError`, every refusal as the reference shapes it, and [`SandboxError`]);
 //!    `conn` (the connections a fault can cut); `limits` (limit windows via
-//!    `grantflow-interval`).
+//!    `grantflow-interval`); `remote` (client wallet addresses hosted elsewhere: their
+//!    `jwks.json` and `publicName` fetched over HTTP, kept a few seconds).
 //! 2. On those: `config` ([`SandboxConfig`], one field per `grantflow sandbox` flag, and
 //!    [`WalletAddressSpec`]); `consent` (the consent page's HTML); `guard` (checks before any
 //!    handler); `faults` ([`Fault`], [`FaultRule`], the per-route fault table); `journal`
@@ -80,6 +82,7 @@ mod interaction;
 mod intercept;
 mod journal;
 mod limits;
+mod remote;
 mod resource;
 mod route;
 mod router;

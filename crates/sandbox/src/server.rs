@@ -20,6 +20,7 @@ use crate::error::SandboxError;
 use crate::faults::{Fault, FaultRule, FaultTable};
 use crate::interaction::{self, Decision, InteractionOutcome};
 use crate::journal::{Journal, JournalEntry};
+use crate::remote::RemoteWallets;
 use crate::route::Route;
 use crate::state::{Shared, Store, Urls};
 use crate::{router, wallet};
@@ -63,6 +64,9 @@ impl Sandbox {
             faults: FaultTable::new(stopping),
             journal: Journal::default(),
             store: Arc::new(Mutex::new(Store::default())),
+            remote: RemoteWallets::new().map_err(|e| SandboxError::HttpClient {
+                reason: e.to_string(),
+            })?,
             config: Arc::new(config.clone()),
         };
         for spec in config.wallet_addresses {

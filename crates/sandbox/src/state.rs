@@ -22,6 +22,7 @@ use crate::clock::{self, SandboxClock};
 use crate::config::SandboxConfig;
 use crate::faults::FaultTable;
 use crate::journal::Journal;
+use crate::remote::RemoteWallets;
 
 /// Everything the handlers share: configuration, clock, fault table and the store.
 #[derive(Clone)]
@@ -38,6 +39,8 @@ pub(crate) struct Shared {
     pub journal: Journal,
     /// The mutable state; a std mutex because no critical section awaits.
     pub store: Arc<Mutex<Store>>,
+    /// Client wallet addresses hosted elsewhere, fetched over HTTP (and kept a few seconds).
+    pub remote: RemoteWallets,
 }
 
 impl Shared {

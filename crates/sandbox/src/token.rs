@@ -45,7 +45,7 @@ fn invalid_access_token() -> ApiError {
 
 /// The token routes' middleware: valid signature headers with a GNAP token, a live token for
 /// the management id, a signature by the grant's client. Returns the management id.
-fn authenticate(
+async fn authenticate(
     shared: &Shared,
     management_id: &str,
     request: &SignedRequest,
@@ -68,7 +68,7 @@ fn authenticate(
         journal::concerns(token.grant_id);
         grant.client.clone()
     };
-    httpsig::verify_client_request(shared, incoming, &client)?;
+    httpsig::verify_client_request(shared, incoming, &client).await?;
     Ok(management_id)
 }
 
@@ -79,7 +79,7 @@ pub(crate) async fn rotate(
     Path(management_id): Path<String>,
     request: SignedRequest,
 ) -> Result<Json<RotatedToken>, ApiError> {
-    let old_id = authenticate(&shared, &management_id, &request)?;
+    let old_id = authenticate(&shared, &management_id, &request).await?;
     let now = shared.now();
     let mut store = shared.store();
     // Re-checked under the lock: of two concurrent rotations of one token, one wins.
@@ -108,7 +108,7 @@ pub(crate) async fn revoke(
     Path(management_id): Path<String>,
     request: SignedRequest,
 ) -> Result<StatusCode, ApiError> {
-    let id = authenticate(&shared, &management_id, &request)?;
+    let id = authenticate(&shared, &management_id, &request).await?;
     let now = shared.now();
     if let Some(t) = shared.store().tokens.get_mut(&id)
         && t.revoked_at.is_none()

@@ -200,7 +200,7 @@ fn access_item(
 
 /// Token, introspection, access and signature, in the reference's order (the routes without a
 /// body; the create routes use [`authorize_create`]).
-pub(super) fn authorize(
+pub(super) async fn authorize(
     shared: &Shared,
     request: &SignedRequest,
     kind: Kind,
@@ -212,6 +212,7 @@ pub(super) fn authorize(
     let client = token.client.clone();
     let authorized = access_item(token, kind, want, wallet_address)?;
     verify_signature(shared, incoming, &client)
+        .await
         .map_err(|e| e.with_challenge(&shared.urls.grant_endpoint))?;
     Ok(authorized)
 }
@@ -235,7 +236,7 @@ pub(super) struct Create<'s, T> {
 ///
 /// Unlike the reference, which validates the body first, nothing of an unauthenticated body is
 /// read (`docs/sandbox.md`).
-pub(super) fn authorize_create<'s, T: DeserializeOwned>(
+pub(super) async fn authorize_create<'s, T: DeserializeOwned>(
     shared: &'s Shared,
     request: &SignedRequest,
     kind: Kind,
@@ -244,6 +245,7 @@ pub(super) fn authorize_create<'s, T: DeserializeOwned>(
     let incoming = &request.incoming();
     let token = introspect(shared, incoming)?;
     verify_signature(shared, incoming, &token.client)
+        .await
         .map_err(|e| e.with_challenge(&shared.urls.grant_endpoint))?;
     let req: T = parse_body(request.body())?;
     let wallet = wallet_of(&req);
@@ -282,14 +284,12 @@ pub(super) fn resource_wallet(
     Ok((id, wallet))
 }
 
-pub(super) fn verify_signature(
+pub(super) async fn verify_signature(
     shared: &Shared,
     incoming: &Incoming<'_>,
     client: &ClientIdentity,
 ) -> Result<(), ApiError> {
-    let result =
-        httpsig::client_keys(shared, client).and_then(|keys| httpsig::verify_with(incoming, &keys));
-    match result {
+    match httpsig::verify_client(shared, incoming, client).await {
         Ok(()) => Ok(()),
         Err(failure) => {
             let why = match failure {

@@ -75,7 +75,8 @@ pub(crate) async fn create_incoming_payment(
         &request,
         Kind::IncomingPayment,
         |r: &CreateIncomingPayment| r.wallet_address.as_str(),
-    )?;
+    )
+    .await?;
     if let Some(a) = &req.incoming_amount {
         if a.asset_code != wa.asset_code || a.asset_scale != wa.asset_scale {
             return Err(bad_request(format!(
@@ -139,7 +140,8 @@ pub(crate) async fn get_incoming_payment(
         Kind::IncomingPayment,
         Want::Read,
         Some(&wallet),
-    )?;
+    )
+    .await?;
     let store = shared.store();
     let ip = store
         .incoming_payments
@@ -165,7 +167,8 @@ pub(crate) async fn complete_incoming_payment(
         Kind::IncomingPayment,
         Want::Complete,
         Some(&wallet),
-    )?;
+    )
+    .await?;
     let now = shared.now();
     let mut store = shared.store();
     let (code, scale) = wallet_asset(&store, &shared, &wallet);
@@ -193,7 +196,7 @@ pub(crate) async fn list_incoming_payments(
     Query(q): Query<ListQuery>,
     request: SignedRequest,
 ) -> Result<Json<Page<WireIncomingPayment>>, ApiError> {
-    let (wallet, auth) = authorize_list(&shared, &request, Kind::IncomingPayment, &q)?;
+    let (wallet, auth) = authorize_list(&shared, &request, Kind::IncomingPayment, &q).await?;
     let now = shared.now();
     let store = shared.store();
     let (code, scale) = wallet_asset(&store, &shared, &wallet);

@@ -61,7 +61,7 @@ pub(super) fn paginate(ids: &[Uuid], q: &ListQuery) -> Result<(Vec<Uuid>, PageIn
 
 /// The preamble of every list route: the required `wallet-address` parameter, then
 /// [`authorize`] `List` on it.
-pub(super) fn authorize_list(
+pub(super) async fn authorize_list(
     shared: &Shared,
     request: &SignedRequest,
     kind: Kind,
@@ -71,6 +71,6 @@ pub(super) fn authorize_list(
         .wallet_address
         .clone()
         .ok_or_else(|| bad_request("the wallet-address query parameter is required"))?;
-    let auth = authorize(shared, request, kind, Want::List, Some(&wallet))?;
+    let auth = authorize(shared, request, kind, Want::List, Some(&wallet)).await?;
     Ok((wallet, auth))
 }

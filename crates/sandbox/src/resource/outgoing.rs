@@ -67,7 +67,8 @@ pub(crate) async fn create_outgoing_payment(
             CreateOutgoingPayment::FromQuote { wallet_address, .. }
             | CreateOutgoingPayment::FromIncomingPayment { wallet_address, .. } => wallet_address,
         },
-    )?;
+    )
+    .await?;
     let (wallet, metadata) = match &req {
         CreateOutgoingPayment::FromQuote {
             wallet_address,
@@ -219,7 +220,8 @@ pub(crate) async fn get_outgoing_payment(
         Kind::OutgoingPayment,
         Want::Read,
         Some(&wallet),
-    )?;
+    )
+    .await?;
     let store = shared.store();
     let p = store
         .outgoing_payments
@@ -235,7 +237,7 @@ pub(crate) async fn list_outgoing_payments(
     Query(q): Query<ListQuery>,
     request: SignedRequest,
 ) -> Result<Json<Page<WireOutgoingPayment>>, ApiError> {
-    let (wallet, auth) = authorize_list(&shared, &request, Kind::OutgoingPayment, &q)?;
+    let (wallet, auth) = authorize_list(&shared, &request, Kind::OutgoingPayment, &q).await?;
     let store = shared.store();
     let ids: Vec<Uuid> = store
         .outgoing_order

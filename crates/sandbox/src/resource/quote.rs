@@ -48,7 +48,8 @@ pub(crate) async fn create_quote(
         wallet: wa,
     } = authorize_create(&shared, &request, Kind::Quote, |r: &CreateQuote| {
         r.wallet_address.as_str()
-    })?;
+    })
+    .await?;
     let receiver_id = open_receiver(&shared, &store, &req.receiver, now)?;
     let ip = store
         .incoming_payments
@@ -107,7 +108,7 @@ pub(crate) async fn get_quote(
     request: SignedRequest,
 ) -> Result<Json<WireQuote>, ApiError> {
     let (id, wallet) = resource_wallet(&shared, Kind::Quote, &id)?;
-    let auth = authorize(&shared, &request, Kind::Quote, Want::Read, Some(&wallet))?;
+    let auth = authorize(&shared, &request, Kind::Quote, Want::Read, Some(&wallet)).await?;
     let store = shared.store();
     let q = store
         .quotes

@@ -38,16 +38,7 @@ pub async fn start_with(config: SandboxConfig) -> (SandboxHandle, TestClient) {
             key.public_jwks(KID),
         ))
         .unwrap();
-    let client = TestClient {
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        key,
-        kid: KID.to_owned(),
-        wallet,
-    };
-    (sandbox, client)
+    (sandbox, TestClient::new(wallet, key, KID))
 }
 
 pub struct TestClient {
@@ -110,6 +101,19 @@ impl Answer {
 }
 
 impl TestClient {
+    /// A client signing as `wallet` with `key` under `kid`, following no redirect.
+    pub fn new(wallet: String, key: PrivateKey, kid: &str) -> Self {
+        Self {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            key,
+            kid: kid.to_owned(),
+            wallet,
+        }
+    }
+
     /// Sends a request signed with the client's key (`token` goes in `Authorization: GNAP`).
     pub async fn send(
         &self,
