@@ -1,5 +1,5 @@
 //! Issue 14: "a consumer killed mid-stream resumes from its cursor with nothing missed", with
-//! real processes on PostgreSQL. `grantflow grant request` processes commit changes one grant
+//! real processes on PostgreSQL (and on a SQLite file). `grantflow grant request` processes commit changes one grant
 //! after another (the sandbox answers over loopback); a `grantflow grant watch --consumer app`
 //! process prints them and stores its position in the database; it is killed with SIGKILL while
 //! the changes keep coming, more commit while it is dead, and a new process under the same name
@@ -29,7 +29,8 @@ struct Setup {
 }
 
 impl Setup {
-    async fn new(database_url: String) -> Self {
+    /// On PostgreSQL at `database_url`, or on a SQLite file in a temporary folder.
+    async fn new(database_url: Option<String>) -> Self {
         let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
         let key = PrivateKey::generate();
         let wallet = sandbox
@@ -47,6 +48,8 @@ impl Setup {
             .output()
             .unwrap();
         assert!(made.status.success(), "{made:?}");
+        let database_url = database_url
+            .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("grants.db").display()));
         Self {
             sandbox,
             dir,
@@ -208,8 +211,19 @@ fn database_url_of(pool: &sqlx::PgPool) -> String {
 const GRANTS: usize = 12;
 
 #[sqlx::test(migrator = "grantflow::store::PG_MIGRATOR")]
-async fn a_consumer_killed_mid_stream_resumes_from_its_position(pool: sqlx::PgPool) {
-    let s = Arc::new(Setup::new(database_url_of(&pool)).await);
+async fn postgres_a_consumer_killed_mid_stream_resumes_from_its_position(pool: sqlx::PgPool) {
+    a_consumer_killed_mid_stream_resumes_from_its_position(Some(database_url_of(&pool))).await;
+}
+
+/// SQLite across processes: no notification reaches another process, so the consumer reads
+/// on its poll; the file's one writer at a time makes `seq` order the commit order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_consumer_killed_mid_stream_resumes_from_its_position() {
+    a_consumer_killed_mid_stream_resumes_from_its_position(None).await;
+}
+
+async fn a_consumer_killed_mid_stream_resumes_from_its_position(database_url: Option<String>) {
+    let s = Arc::new(Setup::new(database_url).await);
     let first = s.watch(&["--consumer", "app"]);
 
     // Grants requested one after another, each by its own process: two changes each (the
