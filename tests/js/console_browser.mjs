@@ -8,7 +8,8 @@
 // Steps: the list (lang, title, every field labelled, the skip link first from the keyboard);
 // filter by state with the form; open the grant whose worker was killed mid-continue and see its
 // resumed timeline and path; sign in in a second tab, revoke the grant there with its
-// confirmation, and see the first tab (not reloaded) show the new state from the event stream.
+// confirmation, and see the grant's tab and a list tab (neither reloaded) show the new state from
+// the event stream.
 // Prints one line per step; exits 1 with the reason on the first failure.
 import { createRequire } from 'node:module'
 import fs from 'node:fs'
@@ -90,8 +91,14 @@ try {
   await page.locator('figure.diagram').screenshot({ path: path.join(shots, '3-diagram.png') })
   step('resumed grant', 'FinishVerified, ContinueResumed, ContinueIssued; path marked')
 
-  // 4. Revoke from a second tab; the first (never reloaded) shows it from the event stream.
+  // 4. Revoke from a second tab; the first (never reloaded) shows it from the event stream, and
+  // so does a third on the list.
   await page.evaluate(() => { window.__notReloaded = true })
+  const list = await context.newPage()
+  list.on('pageerror', (e) => errors.push(String(e)))
+  await list.goto(consoleUrl)
+  await list.locator('.live', { hasText: 'Live:' }).waitFor()
+  await list.evaluate(() => { window.__notReloaded = true })
   const tab = await context.newPage()
   tab.on('pageerror', (e) => errors.push(String(e)))
   await tab.goto(`${consoleUrl}/login?next=${encodeURIComponent(new URL(page.url()).pathname)}`)
@@ -110,7 +117,11 @@ try {
   const after = await page.locator('#timeline').innerText()
   check(after.includes('RevokeOnCommand'), `RevokeOnCommand not in the live timeline:\n${after}`)
   await page.screenshot({ path: path.join(shots, '5-live.png') })
-  step('live', 'the first tab shows Revoked and the new timeline without a reload')
+  await list.waitForFunction((id) => document.querySelector(`#grant-${id} .state`)?.textContent === 'Revoked',
+    killed, { timeout: 30000 })
+  check(await list.evaluate(() => window.__notReloaded === true), 'the list was reloaded')
+  await list.screenshot({ path: path.join(shots, '6-live-list.png') })
+  step('live', 'the grant tab and the list tab show Revoked without a reload')
   check(errors.length === 0, `browser errors: ${errors.join('; ')}`)
   console.log('console browser: all steps passed')
 } finally {

@@ -17,6 +17,9 @@
 
   function refreshRow(change) {
     var row = document.getElementById("grant-" + change.grant);
+    if (!row && change.from === "Initial") {
+      say("New grant " + change.grant.slice(0, 8) + " (" + change.kind + "): reload to list it.");
+    }
     if (!row || version(row) >= change.version) return;
     fetch(base + "/grants/" + change.grant + "/row", { credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.text() : null; })

@@ -54,10 +54,22 @@ async fn secrets_of<S: GrantStore>(store: &S, id: GrantId) -> BTreeSet<String> {
     found
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_show_grants_their_timeline_and_path_and_never_a_secret() {
+per_backend!(
+    pages_show_grants_their_timeline_and_path_and_never_a_secret,
+    changes_arrive_as_server_sent_events_resume_after_the_last_id_and_end_at_shutdown,
+);
+
+/// Each scenario runs on PostgreSQL and SQLite (`per_backend!`).
+mod scenarios {
+    pub(crate) use super::{
+        changes_arrive_as_server_sent_events_resume_after_the_last_id_and_end_at_shutdown,
+        pages_show_grants_their_timeline_and_path_and_never_a_secret,
+    };
+}
+
+async fn pages_show_grants_their_timeline_and_path_and_never_a_secret<S: GrantStore>(store: S) {
     let world = World::quick().await;
-    let engine = world.engine(support::sqlite().await, |_| {}).await;
+    let engine = world.engine(store, |_| {}).await;
     engine.start_worker();
     // An issued grant whose token was rotated once, and one waiting for its user.
     let issued = world
@@ -197,10 +209,13 @@ async fn read_until(stream: &mut reqwest::Response, needles: &[&str]) -> String 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn changes_arrive_as_server_sent_events_resume_after_the_last_id_and_end_at_shutdown() {
+async fn changes_arrive_as_server_sent_events_resume_after_the_last_id_and_end_at_shutdown<
+    S: GrantStore,
+>(
+    store: S,
+) {
     let world = World::quick().await;
-    let engine = world.engine(support::sqlite().await, |_| {}).await;
+    let engine = world.engine(store, |_| {}).await;
     engine.start_worker();
     let base = serve(&engine, ConsoleConfig::read_only()).await;
     let mut stream = reqwest::get(format!("{base}/events")).await.unwrap();
