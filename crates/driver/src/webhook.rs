@@ -29,12 +29,14 @@
 //! Any answer but 2xx (or no answer within the timeout) is a failure: the same change is sent
 //! again after a back-off that doubles from `first_retry` to `max_retry`, for as long as it
 //! takes (a receiver down for an hour gets everything afterwards, in order). The position moves
-//! only after a 2xx. One process at a time delivers under a consumer name (a lease on the
-//! engine's clock, renewed while it works, including during back-offs); the others wait and
-//! take over when its lease lapses or it shuts down (which lets the attempt in flight end, within
-//! the timeout, records it and releases the lease). Back-offs wait
-//! on the engine's clock (so tests move a `ManualClock` instead of sleeping); the signature's
-//! `t` is read from it too.
+//! only past changes answered 2xx; it is recorded at the end of each page of changes, at least
+//! every second while they flow, during back-offs and at shutdown (one write per change halved
+//! the throughput), so a crash sends at most that much again. One process at a time delivers
+//! under a consumer name (a lease on the engine's clock, renewed while it works, including
+//! during back-offs); the others wait and take over when its lease lapses or it shuts down
+//! (which lets the attempt in flight end, within the timeout, records the position and
+//! releases the lease). Back-offs wait on the engine's clock (so tests move a `ManualClock`
+//! instead of sleeping); the signature's `t` is read from it too.
 //!
 //! # Observing it
 //!
@@ -48,6 +50,8 @@
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 
 use grantflow_protocol::text::display_url;
 use grantflow_store::{ConsumerLease, FeedPosition, GrantStore, StoreError};
@@ -267,12 +271,27 @@ struct Delivery<S: GrantStore> {
 }
 
 /// Why delivery under the current lease ended.
-enum End {
-    /// The engine is shutting down: release this lease.
-    Shutdown(ConsumerLease),
+enum Stop {
+    /// The engine is shutting down: record the position and release the lease.
+    Shutdown,
     /// The lease is gone (released, or lapsed and taken over): claim again.
     Lost,
 }
+
+/// The consumer as this process holds it: the lease, with the position last recorded, and the
+/// position delivered since (recorded in batches: see [`RECORD_EVERY`]).
+struct Held {
+    lease: ConsumerLease,
+    /// The last change the receiver acknowledged; ahead of `lease.position` until recorded.
+    delivered: Option<FeedPosition>,
+    /// When the position was last recorded (the engine's clock).
+    recorded_at: DateTime<Utc>,
+}
+
+/// How often the position delivered is recorded while changes flow (besides at the end of
+/// each page): a crash sends at most this much (or one page) again. One write per change
+/// halved the throughput.
+const RECORD_EVERY: Duration = Duration::from_secs(1);
 
 /// One POST's outcome.
 enum Attempt {
@@ -306,12 +325,20 @@ impl<S: GrantStore> Delivery<S> {
                 url = %shown(&self.config.url),
                 "webhook: delivering the change feed"
             );
-            match self.deliver_under(lease).await {
-                End::Shutdown(lease) => {
-                    let _ = self.inner.store.release_consumer(&lease).await;
+            let mut held = Held {
+                delivered: lease.position,
+                lease,
+                recorded_at: self.inner.now(),
+            };
+            match self.deliver_under(&mut held).await {
+                Stop::Shutdown => {
+                    if held.delivered != held.lease.position {
+                        let _ = self.record(&mut held).await;
+                    }
+                    let _ = self.inner.store.release_consumer(&held.lease).await;
                     return;
                 }
-                End::Lost => {
+                Stop::Lost => {
                     tracing::info!(consumer = %self.config.consumer, "webhook: another process took the consumer over");
                 }
             }
@@ -348,103 +375,99 @@ impl<S: GrantStore> Delivery<S> {
         }
     }
 
-    /// Delivers under `lease` until the engine stops or the lease is lost.
-    async fn deliver_under(&self, mut lease: ConsumerLease) -> End {
+    /// Delivers under the lease until the engine stops or the lease is lost.
+    async fn deliver_under(&self, held: &mut Held) -> Stop {
         let mut signal = self.inner.store.feed_signal();
         let poll = self.inner.config.poll_interval;
         loop {
             if self.inner.shutdown.is_cancelled() {
-                return End::Shutdown(lease);
+                return Stop::Shutdown;
             }
-            let page = self.inner.store.changes_after(lease.position, PAGE).await;
+            let page = self.inner.store.changes_after(held.delivered, PAGE).await;
             self.saw(&page, "read the change feed");
             let page = match page {
                 Ok(page) => page,
                 Err(_) => {
                     if !self.pause(poll).await {
-                        return End::Shutdown(lease);
+                        return Stop::Shutdown;
                     }
                     continue;
                 }
             };
             if page.changes.is_empty() {
-                lease = match self.renew(lease).await {
-                    Ok(lease) => lease,
-                    Err(end) => return end,
-                };
+                if let Err(stop) = self.keep(held).await {
+                    return stop;
+                }
                 let wait = if page.held_back {
                     HELD_BACK_RETRY
                 } else {
                     poll.min(self.config.lease / 3)
                 };
                 tokio::select! {
-                    () = self.inner.shutdown.cancelled() => return End::Shutdown(lease),
+                    () = self.inner.shutdown.cancelled() => return Stop::Shutdown,
                     _ = signal.wait(wait) => {}
                 }
                 continue;
             }
             for record in page.changes {
                 let entry = FeedEntry::from_record(record);
-                lease = match self.deliver_one(&entry, lease).await {
-                    Ok(lease) => lease,
-                    Err(end) => return end,
-                };
+                if let Err(stop) = self.deliver_one(&entry, held).await {
+                    return stop;
+                }
+                if let Err(stop) = self.keep(held).await {
+                    return stop;
+                }
+            }
+            if held.delivered != held.lease.position
+                && let Err(stop) = self.record(held).await
+            {
+                return stop;
             }
         }
     }
 
-    /// Extends the lease once a third of it is gone (a store error keeps the lease as it is:
-    /// the next renewal tries again).
-    async fn renew(&self, lease: ConsumerLease) -> Result<ConsumerLease, End> {
+    /// Records the position delivered once [`RECORD_EVERY`] has passed, and extends the lease
+    /// once a third of it is gone.
+    async fn keep(&self, held: &mut Held) -> Result<(), Stop> {
         let now = self.inner.now();
-        if until(now, lease.until) > self.config.lease * 2 / 3 {
-            return Ok(lease);
+        let renew = until(now, held.lease.until) <= self.config.lease * 2 / 3;
+        let record =
+            held.delivered != held.lease.position && until(held.recorded_at, now) >= RECORD_EVERY;
+        if renew || record {
+            self.record(held).await?;
         }
-        let renewed = self
+        Ok(())
+    }
+
+    /// Writes the position delivered and extends the lease, fenced on the lease's token. A
+    /// store error keeps things as they are (the next call tries again; until then a crash
+    /// sends the unrecorded changes again).
+    async fn record(&self, held: &mut Held) -> Result<(), Stop> {
+        let now = self.inner.now();
+        let written = self
             .inner
             .store
-            .advance_consumer(&lease, lease.position, now, after(now, self.config.lease))
+            .advance_consumer(
+                &held.lease,
+                held.delivered,
+                now,
+                after(now, self.config.lease),
+            )
             .await;
-        self.saw(&renewed, "renew the consumer's lease");
-        match renewed {
-            Ok(lease) => Ok(lease),
-            Err(StoreError::ConsumerLeaseLost(_)) => Err(End::Lost),
-            Err(_) => Ok(lease),
-        }
-    }
-
-    /// Records `position` as delivered (retrying while the store fails).
-    async fn record(
-        &self,
-        lease: ConsumerLease,
-        position: FeedPosition,
-    ) -> Result<ConsumerLease, End> {
-        loop {
-            let now = self.inner.now();
-            let advanced = self
-                .inner
-                .store
-                .advance_consumer(&lease, Some(position), now, after(now, self.config.lease))
-                .await;
-            self.saw(&advanced, "record the position delivered");
-            match advanced {
-                Ok(lease) => return Ok(lease),
-                Err(StoreError::ConsumerLeaseLost(_)) => return Err(End::Lost),
-                // Not recorded: the next deliverer sends this change again (at least once).
-                Err(_) if !self.pause(self.inner.config.poll_interval).await => {
-                    return Err(End::Shutdown(lease));
-                }
-                Err(_) => {}
+        self.saw(&written, "record the consumer's position");
+        match written {
+            Ok(lease) => {
+                held.lease = lease;
+                held.recorded_at = now;
+                Ok(())
             }
+            Err(StoreError::ConsumerLeaseLost(_)) => Err(Stop::Lost),
+            Err(_) => Ok(()),
         }
     }
 
-    /// Sends one change until a 2xx, holding the lease meanwhile, then records its position.
-    async fn deliver_one(
-        &self,
-        entry: &FeedEntry,
-        mut lease: ConsumerLease,
-    ) -> Result<ConsumerLease, End> {
+    /// Sends one change until a 2xx, holding the lease meanwhile.
+    async fn deliver_one(&self, entry: &FeedEntry, held: &mut Held) -> Result<(), Stop> {
         let body = webhook_body(entry).to_string();
         let mut backoff = self.config.first_retry;
         let mut attempt: u32 = 0;
@@ -454,7 +477,8 @@ impl<S: GrantStore> Delivery<S> {
                 Attempt::Delivered => {
                     metrics::record_webhook_delivered(until(entry.at, self.inner.now()));
                     tracing::debug!(position = %entry.position, grant = %entry.id(), attempts = attempt, "webhook delivered");
-                    return self.record(lease, entry.position).await;
+                    held.delivered = Some(entry.position);
+                    return Ok(());
                 }
                 Attempt::Failed(reason, error) => {
                     metrics::record_webhook_failed(reason);
@@ -469,31 +493,28 @@ impl<S: GrantStore> Delivery<S> {
                     );
                 }
             }
-            lease = self.back_off(lease, backoff).await?;
+            self.back_off(held, backoff).await?;
             backoff = (backoff * 2).min(self.config.max_retry);
         }
     }
 
-    /// Waits `backoff` on the engine's clock, renewing the lease meanwhile.
-    async fn back_off(
-        &self,
-        mut lease: ConsumerLease,
-        backoff: Duration,
-    ) -> Result<ConsumerLease, End> {
+    /// Waits `backoff` on the engine's clock, keeping the lease (and recording what was
+    /// delivered before) meanwhile.
+    async fn back_off(&self, held: &mut Held, backoff: Duration) -> Result<(), Stop> {
         let clock = &self.inner.config.clock;
         let end = after(self.inner.now(), backoff);
         let slice = (self.config.lease / 3).max(Duration::from_millis(1));
         loop {
+            self.keep(held).await?;
             let now = self.inner.now();
             if now >= end {
-                return Ok(lease);
+                return Ok(());
             }
             let wake = after(now, slice).min(end);
             tokio::select! {
-                () = self.inner.shutdown.cancelled() => return Err(End::Shutdown(lease)),
+                () = self.inner.shutdown.cancelled() => return Err(Stop::Shutdown),
                 () = clock.sleep_until(wake) => {}
             }
-            lease = self.renew(lease).await?;
         }
     }
 

@@ -519,3 +519,35 @@ per_backend!(
     one_deliverer_per_consumer_and_a_takeover_resumes,
     a_dead_deliverers_lease_lapses_and_delivery_resumes,
 );
+
+/// Delivery throughput to a receiver on loopback that answers at once, on PostgreSQL: 400
+/// issued grants (800 changes) delivered, every one (asserted), and the rate printed. Not
+/// run by default (a figure, not a check):
+/// `cargo nextest run -p grantflow-driver --test webhook --run-ignored only --no-capture`.
+#[sqlx::test(migrator = "grantflow_store::PG_MIGRATOR")]
+#[ignore = "a measurement: run with --run-ignored only"]
+async fn delivery_throughput(pool: sqlx::PgPool) {
+    let world = World::manual(SandboxConfig::default()).await;
+    let receiver = Receiver::up(world.clock.clone().unwrap()).await;
+    let engine = world
+        .engine(grantflow_store::PgStore::from_pool(pool), |_| {})
+        .await;
+    let mut grants = Vec::new();
+    for i in 0..400 {
+        let key = format!("throughput-{i}");
+        grants.push(engine.request(world.incoming(&key)).await.unwrap().id);
+    }
+    let total = changes_of(&engine, &grants).await;
+    let start = std::time::Instant::now();
+    engine.start_webhook(webhook(&receiver)).unwrap();
+    settle("every change delivered", || {
+        receiver.delivered().len() >= total
+    })
+    .await;
+    let took = start.elapsed();
+    #[allow(clippy::cast_precision_loss)]
+    let rate = total as f64 / took.as_secs_f64();
+    eprintln!("{total} changes delivered in {took:.2?}: {rate:.0} per second");
+    assert_everything_delivered(&engine, &receiver, &grants).await;
+    engine.shutdown().await;
+}
