@@ -6,6 +6,7 @@
 //          <console URL> <screenshot dir> <JSON: {killed, waiting, token}>
 //
 // Steps: the list (lang, title, every field labelled, the skip link first from the keyboard);
+// the pages and the filter with the script blocked;
 // filter by state with the form; open the grant whose worker was killed mid-continue and see its
 // resumed timeline and path; sign in in a second tab, revoke the grant there with its
 // confirmation, and see the grant's tab and a list tab (neither reloaded) show the new state from
@@ -90,6 +91,17 @@ try {
   await page.screenshot({ path: path.join(shots, '3-timeline.png') })
   await page.locator('figure.diagram').screenshot({ path: path.join(shots, '3-diagram.png') })
   step('resumed grant', 'FinishVerified, ContinueResumed, ContinueIssued; path marked')
+
+  // Without the script (as with JavaScript off), the pages and the filter form still work.
+  const plain = await context.newPage()
+  await plain.route('**/assets/console.js', (route) => route.abort())
+  await plain.goto(`${consoleUrl}?state=Issued`)
+  check(await plain.locator(`#grant-${killed}`).count() === 1, 'no-script list: the filter did not apply')
+  await plain.goto(`${consoleUrl}/grants/${killed}`)
+  check((await plain.locator('#timeline').innerText()).includes('ContinueResumed'), 'no-script: no timeline')
+  check(await plain.locator('.live').innerText() === '', 'no-script: the live status was set without the script')
+  await plain.close()
+  step('no script', 'the list, the filter and the timeline are served as HTML')
 
   // 4. Revoke from a second tab; the first (never reloaded) shows it from the event stream, and
   // so does a third on the list.
