@@ -158,8 +158,9 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Where and how to deliver.
-#[derive(Debug, Clone)]
+/// Where and how to deliver. `Debug` shows the URL as logs do (no credentials, no query
+/// values) and no secret.
+#[derive(Clone)]
 pub struct WebhookConfig {
     /// The receiver's URL (`http` or `https`).
     pub url: Url,
@@ -191,6 +192,20 @@ impl WebhookConfig {
             max_retry: Duration::from_secs(300),
             lease: Duration::from_secs(30),
         }
+    }
+}
+
+impl std::fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &shown(&self.url))
+            .field("secret", &self.secret)
+            .field("consumer", &self.consumer)
+            .field("timeout", &self.timeout)
+            .field("first_retry", &self.first_retry)
+            .field("max_retry", &self.max_retry)
+            .field("lease", &self.lease)
+            .finish()
     }
 }
 
@@ -704,5 +719,10 @@ mod tests {
             shown(&url),
             "https://hooks.example:8443/in/grantflow?token=…"
         );
+        let config = WebhookConfig::new(url, WebhookSecret::from_text("s3cret").unwrap());
+        let debug = format!("{config:?}");
+        for hidden in ["user", "pw", "abc", "s3cret"] {
+            assert!(!debug.contains(hidden), "{hidden} in {debug}");
+        }
     }
 }
