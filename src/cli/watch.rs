@@ -248,3 +248,77 @@ fn line(entry: &FeedEntry, json: bool) -> String {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::DateTime;
+    use grantflow_driver::GrantChange;
+    use grantflow_machine::{Change, EventKind, StateKind};
+    use grantflow_store::GrantId;
+
+    fn entry(change: FeedChange) -> FeedEntry {
+        FeedEntry {
+            position: "812.40".parse().unwrap(),
+            at: DateTime::parse_from_rfc3339("2026-12-03T12:00:00.250Z")
+                .unwrap()
+                .to_utc(),
+            change,
+        }
+    }
+
+    #[test]
+    fn a_grant_change_prints_as_one_line_of_text_or_json() {
+        let grant = GrantId::new_random();
+        let change = FeedChange::Grant(GrantChange {
+            grant,
+            version: 3,
+            from: StateKind::AwaitingInteraction,
+            event: EventKind::FinishApproved,
+            kind: StateKind::Continuing,
+            change: Some(Change::InteractionFinished),
+        });
+        let text = line(&entry(change.clone()), false);
+        assert_eq!(
+            text,
+            format!(
+                "812.40  2026-12-03T12:00:00.250Z  {grant}  v3   AwaitingInteraction -> \
+                 Continuing (finish(hash, interact_ref)): interaction_finished\n"
+            )
+        );
+        let json = line(&entry(change), true);
+        assert!(json.ends_with('\n') && json.trim_end().lines().count() == 1);
+        let value: Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            value,
+            json!({
+                "position": "812.40",
+                "at": "2026-12-03T12:00:00.250Z",
+                "grant": grant.to_string(),
+                "version": 3,
+                "from": "AwaitingInteraction",
+                "event": "finish(hash, interact_ref)",
+                "state": "Continuing",
+                "change": "interaction_finished",
+            })
+        );
+    }
+
+    #[test]
+    fn a_change_this_version_cannot_describe_still_prints_its_id_and_version() {
+        let id = GrantId::new_random();
+        let other = FeedChange::Other { id, version: 7 };
+        let value: Value = serde_json::from_str(&line(&entry(other.clone()), true)).unwrap();
+        assert_eq!(
+            value,
+            json!({
+                "position": "812.40",
+                "at": "2026-12-03T12:00:00.250Z",
+                "id": id.to_string(),
+                "version": 7,
+                "other": true,
+            })
+        );
+        assert!(line(&entry(other), false).contains(&format!("{id}  v7  ")));
+    }
+}
