@@ -9,6 +9,14 @@ use grantflow_store::{
     FeedPosition, GrantId, GrantRecord, GrantStore, GrantSummary, Lease, ListCursor, ListFilter,
     ListPage, NewGrant, Rewrite, StateWrite, StoreError, WakeSignal, WriteResult,
 };
+// Payments pass through unsealed: a payment's state and events hold no secret (no token, nonce
+// or key: the token is fetched from the grant for each call and never stored with a payment;
+// quote and payment URLs, amounts, the receiver and the application's metadata are what the RS
+// shows to anyone holding the grant's token, not credentials).
+use grantflow_store::{
+    ClaimedPayment, CreatedPayment, LedgerRow, NewPayment, PaymentEventRecord, PaymentId,
+    PaymentLease, PaymentRecord, PaymentWrite, PaymentWriteResult,
+};
 
 use crate::error::SealError;
 use crate::keys::KeyRing;
@@ -441,5 +449,92 @@ impl<S: GrantStore> GrantStore for SealingStore<S> {
 
     async fn release_consumer(&self, lease: &ConsumerLease) -> Result<(), StoreError> {
         self.inner.release_consumer(lease).await
+    }
+
+    async fn create_payment(
+        &self,
+        payment: NewPayment,
+        now: DateTime<Utc>,
+    ) -> Result<CreatedPayment, StoreError> {
+        self.inner.create_payment(payment, now).await
+    }
+
+    async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentRecord>, StoreError> {
+        self.inner.get_payment(id).await
+    }
+
+    async fn get_payment_by_key(
+        &self,
+        grant: GrantId,
+        key: &str,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        self.inner.get_payment_by_key(grant, key).await
+    }
+
+    async fn list_payments(
+        &self,
+        grant: GrantId,
+        limit: u32,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        self.inner.list_payments(grant, limit).await
+    }
+
+    async fn payment_history(&self, id: PaymentId) -> Result<Vec<PaymentEventRecord>, StoreError> {
+        self.inner.payment_history(id).await
+    }
+
+    async fn claim_due_payments(
+        &self,
+        request: ClaimRequest,
+    ) -> Result<Vec<ClaimedPayment>, StoreError> {
+        self.inner.claim_due_payments(request).await
+    }
+
+    async fn claim_payment(
+        &self,
+        id: PaymentId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<ClaimedPayment>, StoreError> {
+        self.inner.claim_payment(id, owner, now, lease_until).await
+    }
+
+    async fn commit_payment(
+        &self,
+        write: PaymentWrite,
+        now: DateTime<Utc>,
+    ) -> Result<PaymentWriteResult, StoreError> {
+        self.inner.commit_payment(write, now).await
+    }
+
+    async fn renew_payment(
+        &self,
+        lease: &PaymentLease,
+        until: DateTime<Utc>,
+    ) -> Result<PaymentLease, StoreError> {
+        self.inner.renew_payment(lease, until).await
+    }
+
+    async fn release_payment(
+        &self,
+        lease: &PaymentLease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.release_payment(lease, next_wake_at, now).await
+    }
+
+    async fn payment_ledger(
+        &self,
+        grant: GrantId,
+        from: Option<DateTime<Utc>>,
+        except: Option<PaymentId>,
+    ) -> Result<Vec<LedgerRow>, StoreError> {
+        self.inner.payment_ledger(grant, from, except).await
+    }
+
+    async fn next_payment_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.inner.next_payment_wake_at().await
     }
 }

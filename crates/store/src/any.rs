@@ -9,6 +9,10 @@ use crate::model::{
     ClaimRequest, Claimed, Created, EventRecord, GrantId, GrantRecord, Lease, NewGrant, Rewrite,
     StateWrite, WriteResult,
 };
+use crate::payment::{
+    ClaimedPayment, CreatedPayment, LedgerRow, NewPayment, PaymentEventRecord, PaymentId,
+    PaymentLease, PaymentRecord, PaymentWrite, PaymentWriteResult,
+};
 #[cfg(feature = "postgres")]
 use crate::postgres::PgStore;
 #[cfg(feature = "sqlite")]
@@ -208,5 +212,92 @@ impl GrantStore for AnyStore {
 
     async fn release_consumer(&self, lease: &ConsumerLease) -> Result<(), StoreError> {
         delegate!(self, s => s.release_consumer(lease).await)
+    }
+
+    async fn create_payment(
+        &self,
+        payment: NewPayment,
+        now: DateTime<Utc>,
+    ) -> Result<CreatedPayment, StoreError> {
+        delegate!(self, s => s.create_payment(payment, now).await)
+    }
+
+    async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentRecord>, StoreError> {
+        delegate!(self, s => s.get_payment(id).await)
+    }
+
+    async fn get_payment_by_key(
+        &self,
+        grant: GrantId,
+        key: &str,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        delegate!(self, s => s.get_payment_by_key(grant, key).await)
+    }
+
+    async fn list_payments(
+        &self,
+        grant: GrantId,
+        limit: u32,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        delegate!(self, s => s.list_payments(grant, limit).await)
+    }
+
+    async fn payment_history(&self, id: PaymentId) -> Result<Vec<PaymentEventRecord>, StoreError> {
+        delegate!(self, s => s.payment_history(id).await)
+    }
+
+    async fn claim_due_payments(
+        &self,
+        request: ClaimRequest,
+    ) -> Result<Vec<ClaimedPayment>, StoreError> {
+        delegate!(self, s => s.claim_due_payments(request).await)
+    }
+
+    async fn claim_payment(
+        &self,
+        id: PaymentId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<ClaimedPayment>, StoreError> {
+        delegate!(self, s => s.claim_payment(id, owner, now, lease_until).await)
+    }
+
+    async fn commit_payment(
+        &self,
+        write: PaymentWrite,
+        now: DateTime<Utc>,
+    ) -> Result<PaymentWriteResult, StoreError> {
+        delegate!(self, s => s.commit_payment(write, now).await)
+    }
+
+    async fn renew_payment(
+        &self,
+        lease: &PaymentLease,
+        until: DateTime<Utc>,
+    ) -> Result<PaymentLease, StoreError> {
+        delegate!(self, s => s.renew_payment(lease, until).await)
+    }
+
+    async fn release_payment(
+        &self,
+        lease: &PaymentLease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.release_payment(lease, next_wake_at, now).await)
+    }
+
+    async fn payment_ledger(
+        &self,
+        grant: GrantId,
+        from: Option<DateTime<Utc>>,
+        except: Option<PaymentId>,
+    ) -> Result<Vec<LedgerRow>, StoreError> {
+        delegate!(self, s => s.payment_ledger(grant, from, except).await)
+    }
+
+    async fn next_payment_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        delegate!(self, s => s.next_payment_wake_at().await)
     }
 }

@@ -67,6 +67,12 @@ pub enum StoreError {
         "lease on feed consumer {0:?} lost: it was released, or it lapsed and another process took the consumer"
     )]
     ConsumerLeaseLost(String),
+    /// A payment's lease renewal or release found the lease gone: it was released, or it lapsed
+    /// and another worker claimed the payment; drop the payment.
+    #[error(
+        "lease on payment {0} lost: it was released, or it lapsed and another worker claimed the payment"
+    )]
+    PaymentLeaseLost(crate::payment::PaymentId),
     /// A stored feed position could not be read back.
     #[error("feed consumer {consumer:?}: {source}")]
     BadPosition {

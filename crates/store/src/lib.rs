@@ -29,6 +29,10 @@
 //! - `any.rs`: [`AnyStore`], the backend picked from a URL at run time.
 //! - `retention.rs`: [`GrantStore::prune_final`] and [`GrantStore::count_by_state`] on both
 //!   backends; [`FINAL_STATE_KINDS`].
+//! - `payment.rs`: payments made under grants, a workflow like a grant in its own table (why:
+//!   its module docs): [`PaymentId`], [`NewPayment`], [`PaymentRecord`], [`PaymentWrite`],
+//!   [`PaymentLease`], [`LedgerRow`] (what a payment may have debited, for the limit check);
+//!   `payment_pg.rs` and `payment_sqlite.rs` are the two backends' queries.
 //! - `wake.rs`: [`WakeSignal`], what a sleeping worker (or feed consumer) waits on.
 //! - `feed.rs`: the change feed's values: [`FeedPosition`], [`FeedRecord`], [`FeedPage`],
 //!   [`ConsumerLease`]. `postgres_feed.rs` and `sqlite_feed.rs` read and lease it.
@@ -90,6 +94,11 @@ mod error;
 mod feed;
 mod list;
 mod model;
+mod payment;
+#[cfg(feature = "postgres")]
+mod payment_pg;
+#[cfg(feature = "sqlite")]
+mod payment_sqlite;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "postgres")]
@@ -111,6 +120,10 @@ pub use model::{
     AfterWrite, ClaimRequest, Claimed, Committed, Created, EventRecord, EventRewrite, Fence,
     GrantId, GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, NewLease, Refused, RefusedReason,
     Rewrite, StateWrite, WriteResult,
+};
+pub use payment::{
+    ClaimedPayment, CreatedPayment, LedgerRow, NewPayment, PaymentEventRecord, PaymentId,
+    PaymentLease, PaymentRecord, PaymentWrite, PaymentWriteResult,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{DUE_CHANNEL, FEED_CHANNEL, PG_MIGRATOR, PgStore};

@@ -22,6 +22,11 @@ use crate::model::{
     GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, Rewrite, StateWrite, WriteResult,
     created_record,
 };
+use crate::payment::{
+    ClaimedPayment, CreatedPayment, LedgerRow, NewPayment, PaymentEventRecord, PaymentId,
+    PaymentLease, PaymentRecord, PaymentWrite, PaymentWriteResult,
+};
+use crate::payment_pg;
 use crate::postgres_feed;
 use crate::store::{FenceRow, GrantStore, check_batch, missing_migrations, refusal_reason};
 use crate::wake::{WakeSignal, Waker};
@@ -747,6 +752,93 @@ impl GrantStore for PgStore {
 
     async fn release_consumer(&self, lease: &ConsumerLease) -> Result<(), StoreError> {
         postgres_feed::release_consumer(&self.pool, lease).await
+    }
+
+    async fn create_payment(
+        &self,
+        payment: NewPayment,
+        now: DateTime<Utc>,
+    ) -> Result<CreatedPayment, StoreError> {
+        payment_pg::create(&self.pool, payment, now).await
+    }
+
+    async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentRecord>, StoreError> {
+        payment_pg::get(&self.pool, id).await
+    }
+
+    async fn get_payment_by_key(
+        &self,
+        grant: GrantId,
+        key: &str,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        payment_pg::by_key(&self.pool, grant, key).await
+    }
+
+    async fn list_payments(
+        &self,
+        grant: GrantId,
+        limit: u32,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        payment_pg::list(&self.pool, grant, limit).await
+    }
+
+    async fn payment_history(&self, id: PaymentId) -> Result<Vec<PaymentEventRecord>, StoreError> {
+        payment_pg::history(&self.pool, id).await
+    }
+
+    async fn claim_due_payments(
+        &self,
+        request: ClaimRequest,
+    ) -> Result<Vec<ClaimedPayment>, StoreError> {
+        payment_pg::claim_due(&self.pool, request).await
+    }
+
+    async fn claim_payment(
+        &self,
+        id: PaymentId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<ClaimedPayment>, StoreError> {
+        payment_pg::claim_one(&self.pool, id, owner, now, lease_until).await
+    }
+
+    async fn commit_payment(
+        &self,
+        write: PaymentWrite,
+        now: DateTime<Utc>,
+    ) -> Result<PaymentWriteResult, StoreError> {
+        payment_pg::commit(&self.pool, write, now).await
+    }
+
+    async fn renew_payment(
+        &self,
+        lease: &PaymentLease,
+        until: DateTime<Utc>,
+    ) -> Result<PaymentLease, StoreError> {
+        payment_pg::renew(&self.pool, lease, until).await
+    }
+
+    async fn release_payment(
+        &self,
+        lease: &PaymentLease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        payment_pg::release(&self.pool, lease, next_wake_at, now).await
+    }
+
+    async fn payment_ledger(
+        &self,
+        grant: GrantId,
+        from: Option<DateTime<Utc>>,
+        except: Option<PaymentId>,
+    ) -> Result<Vec<LedgerRow>, StoreError> {
+        payment_pg::ledger(&self.pool, grant, from, except).await
+    }
+
+    async fn next_payment_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        payment_pg::next_wake_at(&self.pool).await
     }
 }
 

@@ -45,12 +45,12 @@ pub(crate) async fn changes_after(
              SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin
          ), held AS (
              SELECT EXISTS (
-                 SELECT 1 FROM grantflow_grant_events e, horizon h
+                 SELECT 1 FROM grantflow_feed_events e, horizon h
                  WHERE (e.xid, e.seq) > ($1::text::xid8, $2::bigint) AND e.xid >= h.xmin
              ) AS held_back
          ), page AS (
              SELECT e.xid AS xid8, e.seq, e.grant_id, e.version, e.at, e.change_summary
-             FROM grantflow_grant_events e, horizon h
+             FROM grantflow_feed_events e, horizon h
              WHERE (e.xid, e.seq) > ($1::text::xid8, $2::bigint) AND e.xid < h.xmin
              ORDER BY e.xid, e.seq
              LIMIT $3
@@ -100,7 +100,7 @@ pub(crate) async fn changes_after(
 
 pub(crate) async fn feed_head(pool: &PgPool) -> Result<Option<FeedPosition>, StoreError> {
     let row = sqlx::query(
-        "SELECT xid::text AS xid, seq FROM grantflow_grant_events
+        "SELECT xid::text AS xid, seq FROM grantflow_feed_events
          WHERE xid < pg_snapshot_xmin(pg_current_snapshot())
          ORDER BY xid DESC, seq DESC LIMIT 1",
     )

@@ -24,6 +24,10 @@ use crate::model::{
     GrantRecord, Lease, LeaseInfo, LeaseToken, NewGrant, Refused, Rewrite, StateWrite, WriteResult,
     created_record,
 };
+use crate::payment::{
+    ClaimedPayment, CreatedPayment, LedgerRow, NewPayment, PaymentEventRecord, PaymentId,
+    PaymentLease, PaymentRecord, PaymentWrite, PaymentWriteResult,
+};
 use crate::sqlite_feed;
 use crate::store::{FenceRow, GrantStore, check_batch, missing_migrations, refusal_reason};
 use crate::wake::{WakeSignal, Waker};
@@ -42,9 +46,9 @@ const GRANT_COLUMNS: &str = "id, idempotency_key, state, version, next_wake_at, 
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
-    waker: Waker,
+    pub(crate) waker: Waker,
     /// Woken after every write that appended events (one process: in-process is enough).
-    feed_waker: Waker,
+    pub(crate) feed_waker: Waker,
 }
 
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
@@ -84,7 +88,7 @@ impl SqliteStore {
         &self.pool
     }
 
-    async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
+    pub(crate) async fn begin(&self) -> Result<Transaction<'static, Sqlite>, StoreError> {
         self.pool
             .begin()
             .await
@@ -765,6 +769,93 @@ impl GrantStore for SqliteStore {
 
     async fn release_consumer(&self, lease: &ConsumerLease) -> Result<(), StoreError> {
         sqlite_feed::release_consumer(&self.pool, lease).await
+    }
+
+    async fn create_payment(
+        &self,
+        payment: NewPayment,
+        now: DateTime<Utc>,
+    ) -> Result<CreatedPayment, StoreError> {
+        self.payment_create(payment, now).await
+    }
+
+    async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentRecord>, StoreError> {
+        self.payment_get(id).await
+    }
+
+    async fn get_payment_by_key(
+        &self,
+        grant: GrantId,
+        key: &str,
+    ) -> Result<Option<PaymentRecord>, StoreError> {
+        self.payment_by_key(grant, key).await
+    }
+
+    async fn list_payments(
+        &self,
+        grant: GrantId,
+        limit: u32,
+    ) -> Result<Vec<PaymentRecord>, StoreError> {
+        self.payment_list(grant, limit).await
+    }
+
+    async fn payment_history(&self, id: PaymentId) -> Result<Vec<PaymentEventRecord>, StoreError> {
+        self.payment_events(id).await
+    }
+
+    async fn claim_due_payments(
+        &self,
+        request: ClaimRequest,
+    ) -> Result<Vec<ClaimedPayment>, StoreError> {
+        self.payment_claim_due(request).await
+    }
+
+    async fn claim_payment(
+        &self,
+        id: PaymentId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<ClaimedPayment>, StoreError> {
+        self.payment_claim(id, owner, now, lease_until).await
+    }
+
+    async fn commit_payment(
+        &self,
+        write: PaymentWrite,
+        now: DateTime<Utc>,
+    ) -> Result<PaymentWriteResult, StoreError> {
+        self.payment_commit(write, now).await
+    }
+
+    async fn renew_payment(
+        &self,
+        lease: &PaymentLease,
+        until: DateTime<Utc>,
+    ) -> Result<PaymentLease, StoreError> {
+        self.payment_renew(lease, until).await
+    }
+
+    async fn release_payment(
+        &self,
+        lease: &PaymentLease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.payment_release(lease, next_wake_at, now).await
+    }
+
+    async fn payment_ledger(
+        &self,
+        grant: GrantId,
+        from: Option<DateTime<Utc>>,
+        except: Option<PaymentId>,
+    ) -> Result<Vec<LedgerRow>, StoreError> {
+        self.payment_ledger_rows(grant, from, except).await
+    }
+
+    async fn next_payment_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.payment_next_wake_at().await
     }
 }
 

@@ -21,7 +21,7 @@ pub(crate) async fn changes_after(
     limit: u32,
 ) -> Result<FeedPage, StoreError> {
     let rows = sqlx::query(
-        "SELECT seq, grant_id, version, at, change_summary FROM grantflow_grant_events
+        "SELECT seq, grant_id, version, at, change_summary FROM grantflow_feed_events
          WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )
     .bind(after.map_or(0, |p| p.seq))
@@ -51,10 +51,15 @@ pub(crate) async fn changes_after(
 }
 
 pub(crate) async fn feed_head(pool: &SqlitePool) -> Result<Option<FeedPosition>, StoreError> {
-    let seq: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM grantflow_grant_events")
-        .fetch_one(pool)
-        .await
-        .map_err(StoreError::db("read the change feed's head"))?;
+    let seq: Option<i64> = sqlx::query_scalar(
+        // Each table's max from its primary key (a max over the union view would scan it).
+        // Positions start at 1: 0 is "no event yet".
+        "SELECT nullif(max(coalesce((SELECT max(seq) FROM grantflow_grant_events), 0),
+                           coalesce((SELECT max(seq) FROM grantflow_payment_events), 0)), 0)",
+    )
+    .fetch_one(pool)
+    .await
+    .map_err(StoreError::db("read the change feed's head"))?;
     Ok(seq.map(position))
 }
 

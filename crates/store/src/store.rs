@@ -11,6 +11,10 @@ use crate::model::{
     ClaimRequest, Claimed, Created, EventRecord, Fence, GrantId, GrantRecord, Lease, NewGrant,
     RefusedReason, Rewrite, StateWrite, WriteResult,
 };
+use crate::payment::{
+    ClaimedPayment, CreatedPayment, LedgerRow, NewPayment, PaymentEventRecord, PaymentId,
+    PaymentLease, PaymentRecord, PaymentWrite, PaymentWriteResult,
+};
 use crate::wake::WakeSignal;
 
 /// Durable storage of grants, their event log and their leases.
@@ -86,6 +90,20 @@ use crate::wake::WakeSignal;
 ///     only when no live lease is held on it, increasing its token; the position is written only
 ///     under the current token ([`advance_consumer`](Self::advance_consumer)), so a consumer
 ///     whose lease lapsed and was taken over cannot move the position back or forward.
+/// 15. **Payments are workflows like grants.** Payments (their own table) keep rules 1, 2, 3, 4,
+///     6 and 9 with [`create_payment`](Self::create_payment),
+///     [`commit_payment`](Self::commit_payment), [`claim_due_payments`](Self::claim_due_payments),
+///     [`claim_payment`](Self::claim_payment), [`renew_payment`](Self::renew_payment) and
+///     [`release_payment`](Self::release_payment) in place of the grant methods; their events
+///     take positions in the same change feed as grants' (rule 13), keyed by the payment id.
+///     An idempotency key is unique per grant: a second
+///     [`create_payment`](Self::create_payment) with the same grant and key writes nothing and
+///     returns the first payment.
+/// 16. **The ledger goes with its state.** A payment's [`LedgerRow`] is written in the same
+///     atomic step as the state it was computed from (created, replaced or removed), so
+///     [`payment_ledger`](Self::payment_ledger) never misses a payment whose committed state
+///     says it may have debited, and never counts one whose committed state says it did not.
+///     Payments are never pruned: the ledger of a grant is complete for the grant's life.
 ///
 /// Times passed in (`now`, lease ends, wake-ups) come from the caller's clock; the store reads
 /// no clock of its own for the grant data.
@@ -265,6 +283,93 @@ pub trait GrantStore: Clone + Send + Sync + 'static {
         &self,
         lease: &ConsumerLease,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Inserts a payment at version 1 with its ordering event (and its ledger entry), or returns
+    /// the payment created earlier under the same grant and idempotency key (contract point 15).
+    fn create_payment(
+        &self,
+        payment: NewPayment,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<CreatedPayment, StoreError>> + Send;
+
+    /// Reads one payment.
+    fn get_payment(
+        &self,
+        id: PaymentId,
+    ) -> impl Future<Output = Result<Option<PaymentRecord>, StoreError>> + Send;
+
+    /// Reads the payment made under `grant` with the application's idempotency key `key`.
+    fn get_payment_by_key(
+        &self,
+        grant: GrantId,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<PaymentRecord>, StoreError>> + Send;
+
+    /// The payments made under `grant`, oldest first, at most `limit`.
+    fn list_payments(
+        &self,
+        grant: GrantId,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<PaymentRecord>, StoreError>> + Send;
+
+    /// Reads a payment's event log, oldest first.
+    fn payment_history(
+        &self,
+        id: PaymentId,
+    ) -> impl Future<Output = Result<Vec<PaymentEventRecord>, StoreError>> + Send;
+
+    /// Claims up to `limit` due payments under a lease, as [`claim_due`](Self::claim_due) does
+    /// for grants (contract point 3 holds for payments).
+    fn claim_due_payments(
+        &self,
+        request: ClaimRequest,
+    ) -> impl Future<Output = Result<Vec<ClaimedPayment>, StoreError>> + Send;
+
+    /// Claims one payment whether due or not, unless a live lease is held on it (then `None`).
+    fn claim_payment(
+        &self,
+        id: PaymentId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<ClaimedPayment>, StoreError>> + Send;
+
+    /// Applies one payment transition (state, event row, ledger entry, lease change) atomically,
+    /// fenced as a grant's (contract points 1 and 2).
+    fn commit_payment(
+        &self,
+        write: PaymentWrite,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<PaymentWriteResult, StoreError>> + Send;
+
+    /// Extends a payment's lease; [`StoreError::PaymentLeaseLost`] if it is gone.
+    fn renew_payment(
+        &self,
+        lease: &PaymentLease,
+        until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<PaymentLease, StoreError>> + Send;
+
+    /// Gives a payment's lease up without a transition; it sleeps until `next_wake_at`.
+    fn release_payment(
+        &self,
+        lease: &PaymentLease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The ledger entries of the payments under `grant` whose instant is at or after `from`
+    /// (all of them when `None`), except `except`'s, in no particular order (contract point 16).
+    fn payment_ledger(
+        &self,
+        grant: GrantId,
+        from: Option<DateTime<Utc>>,
+        except: Option<PaymentId>,
+    ) -> impl Future<Output = Result<Vec<LedgerRow>, StoreError>> + Send;
+
+    /// The earliest wake-up time of any payment (leased ones count with their lease's end).
+    fn next_payment_wake_at(
+        &self,
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
 }
 
 /// The versions of `migrator` missing from `applied` (the versions a database recorded as
@@ -310,6 +415,17 @@ pub(crate) fn refusal_reason(
     current: Option<FenceRow>,
     now: DateTime<Utc>,
 ) -> RefusedReason {
+    fence_refusal(&write.fence, write.expected_version, current, now)
+}
+
+/// Why a write with this fence and expected version was refused, from the row as it is now
+/// (grants and payments alike).
+pub(crate) fn fence_refusal(
+    fence: &Fence,
+    expected_version: i64,
+    current: Option<FenceRow>,
+    now: DateTime<Utc>,
+) -> RefusedReason {
     let Some(row) = current else {
         return RefusedReason::NotFound;
     };
@@ -317,13 +433,13 @@ pub(crate) fn refusal_reason(
         owner: row.owner.clone().unwrap_or_default(),
         until: row.until.unwrap_or(now),
     };
-    match &write.fence {
+    match fence {
         Fence::Lease { token, .. } if row.until.is_none() || row.token != token.0 => {
             RefusedReason::LeaseLost
         }
         Fence::Unleased if row.until.is_some_and(|u| u > now) => leased(),
-        _ if row.version != write.expected_version => RefusedReason::StaleVersion {
-            expected: write.expected_version,
+        _ if row.version != expected_version => RefusedReason::StaleVersion {
+            expected: expected_version,
             current: row.version,
         },
         // The row changed back between the write and this read (a lease came and went).
