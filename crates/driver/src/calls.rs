@@ -51,6 +51,13 @@ pub trait Calls: Send + Sync + 'static {
         let _ = wallet_address;
         Box::pin(async { Err("this Calls implementation cannot look wallet addresses up".into()) })
     }
+
+    /// The client payments make their resource-server calls with (quotes, outgoing payments,
+    /// spent amounts, the sending wallet address). The default has none: such an engine cannot
+    /// pay ([`EngineError::NoPaymentCalls`](crate::EngineError::NoPaymentCalls)).
+    fn client(&self) -> Option<&Client> {
+        None
+    }
 }
 
 /// The answer of [`Calls::auth_server`]: the `authServer`, or why it could not be had.
@@ -128,6 +135,10 @@ impl Calls for ClientCalls {
                 Err(detail) => CallOutcome::event(Event::NotSent { detail }),
             }
         })
+    }
+
+    fn client(&self) -> Option<&Client> {
+        Some(&self.client)
     }
 
     fn auth_server<'a>(&'a self, wallet_address: &'a str) -> LookupFuture<'a> {

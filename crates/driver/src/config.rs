@@ -27,6 +27,8 @@ pub struct EngineConfig {
     pub finish_token_keys: Option<Arc<KeyRing>>,
     /// The grant lifecycle's tunables (deadlines, waits, back-offs, call timeout).
     pub machine: grantflow_machine::Config,
+    /// The payment lifecycle's tunables (call timeout, back-offs, recovery budget, quotes).
+    pub payment: grantflow_payment::PaymentConfig,
     /// Length of a lease. A worker that dies holding one delays its grants by at most this much;
     /// leases are renewed while a call runs.
     pub lease: Duration,
@@ -68,6 +70,7 @@ impl EngineConfig {
             finish_base_url: None,
             finish_token_keys: None,
             machine: grantflow_machine::Config::default(),
+            payment: grantflow_payment::PaymentConfig::default(),
             lease: Duration::from_secs(30),
             claim_batch: 64,
             max_concurrent_grants: 512,

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use grantflow_machine::{MachineError, StateFormatError, StateKind};
-use grantflow_store::{GrantId, RefusedReason, StoreError};
+use grantflow_payment::{GrantEnd, LimitRefused, PaymentError};
+use grantflow_store::{GrantId, PaymentId, RefusedReason, StoreError};
 
 /// What went wrong with an application request to the engine. Each variant says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -126,6 +127,80 @@ pub enum EngineError {
     /// The webhook URL is not `http` or `https` (shown without credentials or query).
     #[error("webhook URL {0} is not http or https")]
     BadWebhookUrl(String),
+    /// There is no payment with this id.
+    #[error("no payment {0}")]
+    PaymentNotFound(PaymentId),
+    /// The payment does not fit what the grant's limits leave now; nothing was stored or sent.
+    /// Pay at most what is left, wait for the next window, or ask the user for a new grant (the
+    /// refusal names the window, the amount left and when the next window starts).
+    #[error("grant {grant}: {refused}")]
+    LimitRefused {
+        /// The grant.
+        grant: GrantId,
+        /// Which limit, what is left, and when the next window starts (boxed: the error stays
+        /// small).
+        refused: Box<LimitRefused>,
+    },
+    /// The grant ended: nothing can be paid under it; the user must consent again (request a
+    /// new grant with the same access).
+    #[error("grant {grant} was {end}: the user must consent again (request a new grant)")]
+    ConsentNeeded {
+        /// The grant.
+        grant: GrantId,
+        /// How it ended.
+        end: GrantEnd,
+    },
+    /// The grant cannot pay: it is not issued yet, or it has no outgoing-payment access.
+    #[error("grant {grant} cannot pay: {reason}")]
+    NotPayable {
+        /// The grant.
+        grant: GrantId,
+        /// Why.
+        reason: String,
+    },
+    /// The idempotency key was first used for another payment under this grant (another
+    /// receiver, amount or metadata); nothing was sent. Use a new key for a new payment.
+    #[error(
+        "payment idempotency key {key:?} was first used under this grant for another payment ({payment}); use a new key for a new payment"
+    )]
+    PaymentKeyReused {
+        /// The key.
+        key: String,
+        /// The payment ordered under it.
+        payment: PaymentId,
+    },
+    /// The payment machine refused the event in the payment's state; nothing changed.
+    #[error("payment {payment}: {source}")]
+    PaymentRefused {
+        /// The payment.
+        payment: PaymentId,
+        /// The machine's reason.
+        #[source]
+        source: PaymentError,
+    },
+    /// The engine lost the payment's lease while working on it; another worker carries it on.
+    #[error("payment {payment}: lease lost ({reason}); another worker carries the payment on")]
+    PaymentLeaseLost {
+        /// The payment.
+        payment: PaymentId,
+        /// Why the write was refused (boxed: the error stays small).
+        reason: Box<RefusedReason>,
+    },
+    /// A stored payment could not be read by this version of grantflow.
+    #[error("payment {payment}: the stored state does not read back: {detail}")]
+    PaymentCorrupt {
+        /// The payment.
+        payment: PaymentId,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Waiting for a payment to end timed out (it carries on).
+    #[error("timed out waiting for payment {0}; it carries on")]
+    PaymentTimeout(PaymentId),
+    /// The engine's [`Calls`](crate::Calls) cannot make payment calls (it has no client): build
+    /// the engine with [`ClientCalls`](crate::ClientCalls).
+    #[error("this engine's calls cannot make payment calls: build it with ClientCalls")]
+    NoPaymentCalls,
 }
 
 impl From<StoreError> for EngineError {

@@ -35,6 +35,7 @@ const HELD_BACK_RETRY: Duration = Duration::from_millis(20);
 #[serde(rename_all = "snake_case")]
 enum Summary {
     Grant(GrantSummary),
+    Payment(crate::payment_view::PaymentSummary),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -63,6 +64,12 @@ pub(crate) fn summary(
     serde_json::to_string(&summary).unwrap_or_default()
 }
 
+/// The summary text of one payment transition (see the module docs).
+pub(crate) fn payment_summary(summary: crate::payment_view::PaymentSummary) -> String {
+    // Ids and kinds serialise as plain strings: this cannot fail.
+    serde_json::to_string(&Summary::Payment(summary)).unwrap_or_default()
+}
+
 /// One change read from the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedEntry {
@@ -83,6 +90,8 @@ pub struct FeedEntry {
 pub enum FeedChange {
     /// A grant's transition.
     Grant(GrantChange),
+    /// A payment's transition.
+    Payment(crate::payment_view::PaymentUpdate),
     /// A change this version cannot describe: recorded before the feed existed, or by a newer
     /// version (another kind of workflow). Its id and version are known; read the grant (or
     /// ignore it).
@@ -113,6 +122,9 @@ impl FeedEntry {
                 kind: g.kind,
                 change: g.change,
             }),
+            Some(Ok(Summary::Payment(p))) => FeedChange::Payment(
+                p.into_update(grantflow_store::PaymentId(record.grant.0), record.version),
+            ),
             Some(Err(_)) | None => other,
         };
         Self {
@@ -126,7 +138,7 @@ impl FeedEntry {
     pub fn grant(&self) -> Option<&GrantChange> {
         match &self.change {
             FeedChange::Grant(g) => Some(g),
-            FeedChange::Other { .. } => None,
+            FeedChange::Payment(_) | FeedChange::Other { .. } => None,
         }
     }
 
@@ -134,6 +146,8 @@ impl FeedEntry {
     pub fn id(&self) -> GrantId {
         match &self.change {
             FeedChange::Grant(g) => g.grant,
+            // A payment's id, in the feed's one id type (both are uuids).
+            FeedChange::Payment(p) => GrantId(p.payment.0),
             FeedChange::Other { id, .. } => *id,
         }
     }

@@ -46,10 +46,11 @@
 //! # Layout
 //!
 //! No two files import each other. From the bottom: `time.rs`, `error.rs`, `view.rs`,
-//! `config.rs`, `summary.rs`, `metrics.rs`, `finish_token.rs`; then `database.rs`, `calls.rs`,
-//! `payment_calls.rs` and `committer.rs`; then `engine.rs` (the type and its shared state); then
-//! `step.rs`; at the top `order.rs`, `command.rs`, `finish.rs`, `worker.rs`, `list.rs`,
-//! `health.rs`, `retention.rs`, `webhook.rs` and `callback.rs` (which uses `finish.rs`).
+//! `config.rs`, `summary.rs`, `metrics.rs`, `finish_token.rs`, `payment_view.rs`; then
+//! `database.rs`, `calls.rs`, `payment_calls.rs`, `feed.rs` and `committer.rs`; then `engine.rs`
+//! (the type and its shared state); then `step.rs` and `payment_step.rs`; at the top `order.rs`,
+//! `command.rs`, `finish.rs`, `worker.rs`, `payment.rs`, `list.rs`, `health.rs`,
+//! `retention.rs`, `webhook.rs` and `callback.rs` (which uses `finish.rs`).
 //!
 //! - `engine.rs`: [`Engine`]: construction, reads (get, history), the change feed
 //!   (subscribe, wait_for) and graceful shutdown.
@@ -68,13 +69,21 @@
 //! - `finish_token.rs`: finish URI path tokens: the finish URI as stored (without its token when
 //!   [`EngineConfig::finish_token_keys`] are given), the token put in when the grant request is
 //!   sent, and recomputed (or compared with the stored one) to check a callback.
-//! - `worker.rs`: [`Engine::start_worker`]: the claim loop, its sleep, its graceful stop;
-//!   [`WorkerHandle`].
+//! - `worker.rs`: [`Engine::start_worker`]: the claim loop (grants, then payments with the room
+//!   left), its sleep, its graceful stop; [`WorkerHandle`].
 //! - `calls.rs`: [`Calls`], the seam to the network, and [`ClientCalls`] over
 //!   `grantflow-client`: client errors classified as not sent / ambiguous / refused.
 //! - `payment_calls.rs`: one call of the payment machine (`grantflow-payment`) over the client,
 //!   [`make_payment_call`], its outcome as the machine's event ([`PaymentAnswer`],
-//!   [`payment_event`]). The durable payment loop is not built yet.
+//!   [`payment_event`]).
+//! - `payment.rs`: [`Engine::pay`] ([`PaymentOrder`]: the idempotency check per grant, the
+//!   limit check against the grant's ledger before quoting, the first call), the payment reads
+//!   and [`Engine::wait_for_payment`]; its module docs state the ledger and reconciliation
+//!   rules.
+//! - `payment_step.rs`: the one way a payment is advanced (apply, commit with its ledger entry,
+//!   token from the grant engine, call, commit), a worker's turn on a claimed payment.
+//! - `payment_view.rs`: what the application reads of a payment ([`PaymentView`],
+//!   [`PaymentHistoryEntry`], [`PaymentUpdate`] in the feed) and what the store keeps.
 //! - `committer.rs`: group commit: a bounded queue, one batcher, concurrent grants'
 //!   transitions share one store batch.
 //! - `callback.rs`: [`finish_router`], the axum endpoint for finish redirects, and the
@@ -110,6 +119,13 @@
 //!   URL or an error text.
 //!
 //! # Decisions
+//!
+//! - Payments (issue 16) are workflows like grants with a table of their own
+//!   (`grantflow_payments`: why in `grantflow_store`'s `payment.rs`): the same apply-commit-call
+//!   loop, lease, fence and change feed; one worker loop claims both. A payment's token comes
+//!   from the grant engine for each call ([`Engine::access_token`], rotated on demand; a 403
+//!   "Inactive Token" reports it refused once) and is never stored with the payment, so payment
+//!   rows hold no secret and pass a `SealingStore` unsealed.
 //!
 //! - Every write carries a summary of the state (kind, requested access types, the user's wallet
 //!   address, last error) that the store keeps in indexed columns: the state is opaque to the
@@ -157,7 +173,10 @@ mod health;
 mod list;
 pub mod metrics;
 mod order;
+mod payment;
 mod payment_calls;
+mod payment_step;
+mod payment_view;
 mod retention;
 mod step;
 mod summary;
@@ -173,12 +192,16 @@ pub use engine::Engine;
 pub use error::{EngineError, OrderPart};
 pub use feed::{FeedChange, FeedEntry, Subscription};
 pub use finish::{CallbackOutcome, CallbackRefusal};
+pub use grantflow_payment::{LimitRefused, PaymentAmount};
 pub use grantflow_store::FeedPosition;
 pub use grantflow_store::ListCursor;
+pub use grantflow_store::PaymentId;
 pub use health::{MetricsText, READINESS_TIMEOUT, Readiness, Unready, operations_router};
 pub use list::{ACCESS_TYPES, GrantFilter, GrantPage, ReindexReport, Reindexed};
 pub use order::{GrantOrder, Interaction, RequestedGrant};
+pub use payment::PaymentOrder;
 pub use payment_calls::{PaymentAnswer, make_payment_call, payment_event};
+pub use payment_view::{PaymentHistoryEntry, PaymentUpdate, PaymentView};
 pub use retention::Retention;
 pub use time::{Clock, ManualClock, Sleep, SystemClock};
 pub use view::{AccessTokenView, GrantChange, GrantView, HistoryEntry};

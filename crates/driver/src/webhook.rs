@@ -232,6 +232,16 @@ pub fn webhook_body(entry: &FeedEntry) -> serde_json::Value {
             "state": g.kind,
             "change": g.change,
         }),
+        FeedChange::Payment(p) => serde_json::json!({
+            "type": "payment",
+            "payment": p.payment,
+            "grant": p.grant,
+            "version": p.version,
+            "from": p.from,
+            "event": p.event,
+            "state": p.kind,
+            "change": p.change_name(),
+        }),
         FeedChange::Other { id, version } => serde_json::json!({
             "type": "other",
             "grant": id,

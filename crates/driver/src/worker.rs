@@ -1,5 +1,5 @@
-//! The worker loop: claim due grants, advance each in its own task, sleep until the next one is
-//! due.
+//! The worker loop: claim due grants (and due payments, in the same loop, with the room left),
+//! advance each in its own task, sleep until the next one is due.
 //!
 //! A worker claims up to `claim_batch` due grants at once (never more than it has room for under
 //! `max_concurrent_grants`), and spawns one task per grant that feeds it a `Wake` and runs the
@@ -128,12 +128,26 @@ async fn worker_loop<S: GrantStore>(inner: Arc<Inner<S>>) {
             let span = tracing::info_span!("grant", grant = %c.grant.id);
             grants.spawn(async move { inner.advance_claimed(c).await }.instrument(span));
         }
-        if got == limit as usize {
+        // Payments share the loop, the room and the lease length (`payment_step.rs`).
+        let payments = claim_payments(&inner, limit.saturating_sub(got as u32)).await;
+        let got = got + payments.len();
+        for c in payments {
+            let inner = inner.clone();
+            let span = tracing::info_span!("payment", payment = %c.payment.id);
+            grants.spawn(async move { inner.advance_claimed_payment(c).await }.instrument(span));
+        }
+        if got >= limit as usize {
             continue;
         }
         // Sleep until the earliest wake-up on the engine's clock, a wake-up from the store, or
         // the poll interval (a lost notification, another process's writes).
-        let next = inner.store.next_wake_at().await;
+        let next = match (
+            inner.store.next_wake_at().await,
+            inner.store.next_payment_wake_at().await,
+        ) {
+            (Ok(g), Ok(p)) => Ok(g.into_iter().chain(p).min()),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
         let unreachable = inner.database.saw(&next);
         let next = match next {
             Ok(next) => next,
@@ -173,4 +187,35 @@ async fn worker_loop<S: GrantStore>(inner: Arc<Inner<S>>) {
         while grants.join_next().await.is_some() {}
     }
     tracing::info!("worker stopped");
+}
+
+/// Claims up to `limit` due payments (none when `limit` is 0); a failure is logged and claims
+/// nothing (the grant claim beside it reports the database's state).
+async fn claim_payments<S: GrantStore>(
+    inner: &Arc<Inner<S>>,
+    limit: u32,
+) -> Vec<grantflow_store::ClaimedPayment> {
+    if limit == 0 {
+        return Vec::new();
+    }
+    let now = inner.now();
+    match inner
+        .store
+        .claim_due_payments(ClaimRequest {
+            owner: inner.config.worker_id.clone(),
+            now,
+            lease_until: after(now, inner.config.lease),
+            limit,
+        })
+        .await
+    {
+        Ok(claimed) => {
+            metrics::leases_taken("claim", claimed.len() as u64);
+            claimed
+        }
+        Err(error) => {
+            tracing::warn!(%error, "payment claim failed; retrying at the next turn");
+            Vec::new()
+        }
+    }
 }
