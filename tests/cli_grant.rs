@@ -3,22 +3,30 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is the test failing
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use grantflow::protocol::keys::PrivateKey;
-use grantflow::sandbox::{Sandbox, SandboxConfig, SandboxHandle, WalletAddressSpec};
+use grantflow::sandbox::{SandboxConfig, WalletAddressSpec};
 use serde_json::Value;
+use support::{Operator, Worker, free_port};
 
+/// The operator's setting on a SQLite file, the worker's address, and the key set commands
+/// sign with instead of `key.pem`, when set.
 struct Setup {
-    sandbox: SandboxHandle,
-    dir: tempfile::TempDir,
-    wallet: String,
+    operator: Operator,
     public_url: String,
     listen: String,
-    /// A key set folder every command signs with instead of `key.pem`, when set.
     key_set: Option<std::path::PathBuf>,
+}
+
+impl std::ops::Deref for Setup {
+    type Target = Operator;
+    fn deref(&self) -> &Operator {
+        &self.operator
+    }
 }
 
 async fn setup() -> Setup {
@@ -36,48 +44,23 @@ async fn setup_with_wait(wait_seconds: u64) -> Setup {
 
 /// A setup whose AS runs with `config`.
 async fn setup_with(config: SandboxConfig) -> Setup {
-    let sandbox = Sandbox::start(config).await.unwrap();
-    let key = PrivateKey::generate();
-    let wallet = sandbox
-        .put_wallet_address(WalletAddressSpec::client(
-            "ops",
-            "Ops",
-            key.public_jwks("k1"),
-        ))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("key.pem"), key.to_pkcs8_pem().as_bytes()).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     Setup {
-        sandbox,
-        wallet,
+        operator: Operator::start(config, "ops", None).await,
         public_url: format!("http://127.0.0.1:{port}/"),
         listen: format!("127.0.0.1:{port}"),
         key_set: None,
-        dir,
     }
 }
 
 fn command(s: &Setup) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_grantflow"));
-    let db = format!("sqlite:{}", s.dir.path().join("grants.db").display());
-    c.env("GRANTFLOW_DATABASE_URL", db)
-        .env("GRANTFLOW_WALLET_ADDRESS", &s.wallet)
-        .env("GRANTFLOW_KEY_FILE", s.dir.path().join("key.pem"))
-        .env("GRANTFLOW_KEY_ID", "k1")
-        .env("GRANTFLOW_PUBLIC_URL", &s.public_url)
-        .env("GRANTFLOW_LISTEN", &s.listen)
-        .env("RUST_LOG", "warn");
-    match &s.key_set {
-        Some(set) => c
-            .env("GRANTFLOW_KEY_SET", set)
-            .env("GRANTFLOW_KEY_RELOAD_SECONDS", "1"),
-        None => c.env_remove("GRANTFLOW_KEY_SET"),
-    };
+    let mut c = s.operator.command();
+    c.env("GRANTFLOW_PUBLIC_URL", &s.public_url)
+        .env("GRANTFLOW_LISTEN", &s.listen);
+    if let Some(set) = &s.key_set {
+        c.env("GRANTFLOW_KEY_SET", set)
+            .env("GRANTFLOW_KEY_RELOAD_SECONDS", "1");
+    }
     c
 }
 
@@ -85,9 +68,7 @@ fn command(s: &Setup) -> Command {
 async fn grant_output(s: &Setup, args: &[&str]) -> Output {
     let mut c = command(s);
     c.arg("grant").args(args).arg("--json");
-    tokio::task::spawn_blocking(move || c.output().unwrap())
-        .await
-        .unwrap()
+    support::output(c).await
 }
 
 async fn grant(s: &Setup, args: &[&str]) -> Value {
@@ -113,35 +94,28 @@ async fn wait_state(s: &Setup, id: &str, want: &str) -> Value {
     }
 }
 
-fn start_worker(s: &Setup) -> Child {
+fn start_worker(s: &Setup) -> Worker {
     start_worker_with(s, &[])
 }
 
 /// A worker started with extra flags.
-fn start_worker_with(s: &Setup, flags: &[&str]) -> Child {
+fn start_worker_with(s: &Setup, flags: &[&str]) -> Worker {
     let mut c = command(s);
     c.stderr(Stdio::inherit());
     spawn_worker(c, flags)
 }
 
 /// Starts `grantflow worker` with the settings of `c` and `flags`, and waits until it serves.
-fn spawn_worker(mut c: Command, flags: &[&str]) -> Child {
-    let mut child = c
-        .arg("worker")
-        .args(flags)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+fn spawn_worker(c: Command, flags: &[&str]) -> Worker {
+    let (child, line) = support::spawn_worker(c, flags);
+    let worker = Worker(child);
     assert!(line.contains("finish callbacks at"), "{line}");
-    child
+    worker
 }
 
-fn stop(mut child: Child) {
-    let pid = child.id().to_string();
+/// Stops the worker with SIGTERM and checks it exits cleanly.
+fn stop(mut worker: Worker) {
+    let pid = worker.0.id().to_string();
     assert!(
         Command::new("kill")
             .args(["-TERM", &pid])
@@ -149,7 +123,7 @@ fn stop(mut child: Child) {
             .unwrap()
             .success()
     );
-    let status = child.wait().unwrap();
+    let status = worker.0.wait().unwrap();
     assert!(status.success(), "the worker exited {status} on SIGTERM");
 }
 
@@ -235,7 +209,7 @@ async fn a_grant_from_request_to_revoke_with_a_worker_taking_the_callback() {
     assert!(events.contains(&"answered(rotated)"), "{events:?}");
 
     stop(worker);
-    s.sandbox.shutdown().await;
+    s.operator.sandbox.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -317,7 +291,7 @@ async fn a_finish_redirect_handed_over_by_hand_continues_the_grant() {
     let reindexed = grant(&s, &["reindex"]).await;
     assert_eq!(reindexed["written"], 0);
     assert_eq!(reindexed["unchanged"], 2);
-    s.sandbox.shutdown().await;
+    s.operator.sandbox.shutdown().await;
 }
 
 /// With no worker running and an AS that asks for a wait before the continue, `grant continue`
@@ -334,7 +308,7 @@ async fn a_finish_redirect_handed_over_by_hand_without_a_worker_honours_the_wait
     assert_eq!(continued["id"], id.as_str());
     let status = grant(&s, &["status", &id]).await;
     assert_eq!(status["state"], "Issued", "{status}");
-    s.sandbox.shutdown().await;
+    s.operator.sandbox.shutdown().await;
 }
 
 #[test]
@@ -400,9 +374,9 @@ async fn approve_and_wait(s: &Setup, id: &str, redirect: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_worker_follows_a_client_key_rotation() {
     let mut s = setup().await;
-    let set = s.dir.path().join("keys");
+    let set = s.path("keys");
     let set_arg = set.to_str().unwrap().to_owned();
-    let key_pem = s.dir.path().join("key.pem");
+    let key_pem = s.path("key.pem");
     let old_key = key_pem.to_str().unwrap().to_owned();
     // The key the wallet address publishes (k1) becomes the key set's first, active key.
     let added = keys(
@@ -421,7 +395,7 @@ async fn a_running_worker_follows_a_client_key_rotation() {
     assert_eq!(added["active"], "k1");
     s.key_set = Some(set.clone());
     let mut worker = start_worker(&s);
-    let mut worker_out = BufReader::new(worker.stdout.take().unwrap());
+    let mut worker_out = BufReader::new(worker.0.stdout.take().unwrap());
 
     // Signed with key 1: the worker continues a grant.
     let (first, redirect) = request_outgoing(&s).await;
@@ -494,7 +468,7 @@ async fn a_running_worker_follows_a_client_key_rotation() {
     assert!(reason.contains("invalid_client"), "{reason}");
 
     stop(worker);
-    s.sandbox.shutdown().await;
+    s.operator.sandbox.shutdown().await;
 }
 
 /// Runs `grantflow grant <args>` (text output); returns (exit code, stdout, stderr).
@@ -577,7 +551,7 @@ async fn a_grant_without_a_limit_needs_no_limit_and_status_says_what_it_is() {
     let (_, text, _) = grant_text(&s, &["list"]).await;
     assert!(text.contains("idempotency key"), "{text}");
     assert!(text.contains("outgoing-payment"), "{text}");
-    s.sandbox.shutdown().await;
+    s.operator.sandbox.shutdown().await;
 }
 
 /// Ids by unique prefix; an ambiguous prefix lists the candidates; an unknown id points to
@@ -614,7 +588,7 @@ async fn grant_ids_by_unique_prefix() {
     let (code, _, stderr) = grant_text(&s, &["status", "not-an-id"]).await;
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("not a grant id"), "{stderr}");
-    s.sandbox.shutdown().await;
+    s.operator.sandbox.shutdown().await;
 }
 
 /// `grant token` says to wait while the grant is not issued, and `--wait` waits for it;
@@ -676,7 +650,7 @@ async fn token_waits_failed_goals_exit_1_and_a_closed_pipe_is_quiet() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    s.sandbox.shutdown().await;
+    s.operator.sandbox.shutdown().await;
 }
 
 /// An instant the CLI printed (RFC 3339).
@@ -782,7 +756,7 @@ async fn grant_token_with_a_short_lived_token_rotates_once_and_returns() {
         .filter(|e| e.route == grantflow::sandbox::Route::TokenRotate)
         .count();
     assert_eq!(at_the_as, 1);
-    s.sandbox.shutdown().await;
+    s.operator.sandbox.shutdown().await;
 }
 
 /// A webhook receiver on a loopback port: every request's signature header and body.
@@ -821,7 +795,7 @@ async fn webhook_receiver() -> (String, Hooks) {
 async fn a_worker_serves_health_and_metrics_and_logs_the_grant_id() {
     let s = setup().await;
     let (hook_url, hooks) = webhook_receiver().await;
-    let secret_file = s.dir.path().join("webhook.secret");
+    let secret_file = s.path("webhook.secret");
     std::fs::write(&secret_file, "wh-s3cret-for-the-cli-test\n").unwrap();
     let mut c = command(&s);
     c.env("RUST_LOG", "info")
@@ -831,7 +805,7 @@ async fn a_worker_serves_health_and_metrics_and_logs_the_grant_id() {
         .stderr(Stdio::piped());
     let mut worker = spawn_worker(c, &[]);
     // Read the logs as they come (a full pipe would stall the worker).
-    let stderr = worker.stderr.take().unwrap();
+    let stderr = worker.0.stderr.take().unwrap();
     let logs = std::thread::spawn(move || {
         BufReader::new(stderr)
             .lines()

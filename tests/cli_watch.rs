@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the test failing
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -16,62 +18,32 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use grantflow::protocol::keys::PrivateKey;
-use grantflow::sandbox::{Sandbox, SandboxConfig, SandboxHandle, WalletAddressSpec};
+use grantflow::sandbox::SandboxConfig;
 use serde_json::Value;
+use support::{Operator, database_url_of};
 
 /// A sandbox on loopback, a client key, a storage key, and the environment of every command.
-struct Setup {
-    sandbox: SandboxHandle,
-    dir: tempfile::TempDir,
-    database_url: String,
-    wallet: String,
+struct Setup(Operator);
+
+impl std::ops::Deref for Setup {
+    type Target = Operator;
+    fn deref(&self) -> &Operator {
+        &self.0
+    }
 }
 
 impl Setup {
     /// On PostgreSQL at `database_url`, or on a SQLite file in a temporary folder.
     async fn new(database_url: Option<String>) -> Self {
-        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-        let key = PrivateKey::generate();
-        let wallet = sandbox
-            .put_wallet_address(WalletAddressSpec::client(
-                "watched",
-                "Watched",
-                key.public_jwks("k1"),
-            ))
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("key.pem"), key.to_pkcs8_pem().as_bytes()).unwrap();
-        let made = Command::new(env!("CARGO_BIN_EXE_grantflow"))
-            .args(["keys", "storage", "generate", "--out"])
-            .arg(dir.path().join("storage.keys"))
-            .output()
-            .unwrap();
-        assert!(made.status.success(), "{made:?}");
-        let database_url = database_url
-            .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("grants.db").display()));
-        Self {
-            sandbox,
-            dir,
-            database_url,
-            wallet,
-        }
+        Self(
+            Operator::start(SandboxConfig::default(), "watched", database_url)
+                .await
+                .sealed(),
+        )
     }
 
     fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_grantflow"));
-        c.env("GRANTFLOW_DATABASE_URL", &self.database_url)
-            .env("GRANTFLOW_WALLET_ADDRESS", &self.wallet)
-            .env("GRANTFLOW_KEY_FILE", self.dir.path().join("key.pem"))
-            .env("GRANTFLOW_KEY_ID", "k1")
-            .env(
-                "GRANTFLOW_STORAGE_KEY_FILE",
-                self.dir.path().join("storage.keys"),
-            )
-            .env_remove("GRANTFLOW_KEY_SET")
-            .env_remove("GRANTFLOW_LEASE_SECONDS")
-            .env("RUST_LOG", "warn");
-        c
+        self.0.command()
     }
 
     /// `grantflow grant <args> --json`, which must succeed; its JSON output.
@@ -199,13 +171,6 @@ async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "never {what}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// The URL of the database `sqlx::test` made for `pool`, on the server of `DATABASE_URL`.
-fn database_url_of(pool: &sqlx::PgPool) -> String {
-    let mut url = url::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
-    url.set_path(pool.connect_options().get_database().unwrap());
-    url.to_string()
 }
 
 const GRANTS: usize = 12;

@@ -12,14 +12,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the test failing
 
-use std::io::{BufRead, BufReader};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use grantflow::protocol::keys::PrivateKey;
-use grantflow::sandbox::{Fault, Route, Sandbox, SandboxConfig, SandboxHandle, WalletAddressSpec};
+use grantflow::sandbox::{Fault, Route, SandboxConfig};
 use serde_json::{Value, json};
+use support::{Operator, Worker, database_url_of, free_port, output, spawn_worker};
 
 const TOKEN: &str = "console-browser-test-operator-token";
 
@@ -53,48 +54,25 @@ fn tool_missing(what: &str) {
     eprintln!("\n!!! SKIPPED: console_browser: {what}; the check did NOT run ({INSTALL})\n");
 }
 
-/// A `grantflow worker` process, killed with SIGKILL when dropped (also when the test fails).
-struct Worker(Child);
+/// The operator's setting: sandbox, client, sealed secrets, the console's token.
+struct Setup(Operator);
 
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl std::ops::Deref for Setup {
+    type Target = Operator;
+    fn deref(&self) -> &Operator {
+        &self.0
     }
-}
-
-struct Setup {
-    sandbox: SandboxHandle,
-    dir: tempfile::TempDir,
-    database_url: String,
-    wallet: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl Setup {
     /// `grantflow` with this setup's environment, its finish callbacks reaching `listen`.
     fn command(&self, listen: &str) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_grantflow"));
-        let file = |name: &str| self.dir.path().join(name);
-        c.env("GRANTFLOW_DATABASE_URL", &self.database_url)
-            .env("GRANTFLOW_WALLET_ADDRESS", &self.wallet)
-            .env("GRANTFLOW_KEY_FILE", file("key.pem"))
-            .env("GRANTFLOW_KEY_ID", "k1")
-            .env("GRANTFLOW_STORAGE_KEY_FILE", file("storage.keys"))
-            .env("GRANTFLOW_CONSOLE_TOKEN_FILE", file("console-token"))
+        let mut c = self.0.command();
+        c.env("GRANTFLOW_CONSOLE_TOKEN_FILE", self.0.path("console-token"))
             .env("GRANTFLOW_PUBLIC_URL", format!("http://{listen}/"))
             .env("GRANTFLOW_LISTEN", listen)
-            .env_remove("GRANTFLOW_KEY_SET")
             // A killed worker holds a grant for a lease at most: keep that wait short.
-            .env("GRANTFLOW_LEASE_SECONDS", "3")
-            .env("RUST_LOG", "warn");
+            .env("GRANTFLOW_LEASE_SECONDS", "3");
         c
     }
 
@@ -105,17 +83,9 @@ impl Setup {
         for _ in 0..5 {
             let listen = format!("127.0.0.1:{}", free_port());
             let mut command = self.command(&listen);
+            command.stderr(Stdio::inherit());
             let (worker, line) = tokio::task::spawn_blocking(move || {
-                let mut child = command
-                    .arg("worker")
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::inherit())
-                    .spawn()
-                    .unwrap();
-                let mut line = String::new();
-                BufReader::new(child.stdout.as_mut().unwrap())
-                    .read_line(&mut line)
-                    .unwrap();
+                let (child, line) = spawn_worker(command, &[]);
                 (Worker(child), line)
             })
             .await
@@ -132,9 +102,7 @@ impl Setup {
     async fn grant(&self, listen: &str, args: &[&str]) -> Value {
         let mut c = self.command(listen);
         c.arg("grant").args(args).arg("--json");
-        let out = tokio::task::spawn_blocking(move || c.output().unwrap())
-            .await
-            .unwrap();
+        let out = output(c).await;
         assert!(out.status.success(), "grant {args:?}: {out:?}");
         serde_json::from_slice(&out.stdout).unwrap()
     }
@@ -153,13 +121,6 @@ impl Setup {
     }
 }
 
-/// The URL of the database `sqlx::test` made for `pool`, on the server of `DATABASE_URL`.
-fn database_url_of(pool: &sqlx::PgPool) -> String {
-    let mut url = url::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
-    url.set_path(pool.connect_options().get_database().unwrap());
-    url.to_string()
-}
-
 /// Where screenshots go: `target/console-screenshots/` (under `CARGO_TARGET_DIR` when set).
 fn screenshot_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -176,35 +137,18 @@ async fn the_console_in_chromium_shows_a_resumed_grant_and_a_revoke_arriving_liv
         Ok(m) => m,
         Err(what) => return tool_missing(&what),
     };
-    let sandbox = Sandbox::start(SandboxConfig {
-        wait_seconds: 0,
-        ..SandboxConfig::default()
-    })
+    let operator = Operator::start(
+        SandboxConfig {
+            wait_seconds: 0,
+            ..SandboxConfig::default()
+        },
+        "shop",
+        Some(database_url_of(&pool)),
+    )
     .await
-    .unwrap();
-    let key = PrivateKey::generate();
-    let wallet = sandbox
-        .put_wallet_address(WalletAddressSpec::client(
-            "shop",
-            "Shop",
-            key.public_jwks("k1"),
-        ))
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("key.pem"), key.to_pkcs8_pem().as_bytes()).unwrap();
-    std::fs::write(dir.path().join("console-token"), TOKEN).unwrap();
-    let made = Command::new(env!("CARGO_BIN_EXE_grantflow"))
-        .args(["keys", "storage", "generate", "--out"])
-        .arg(dir.path().join("storage.keys"))
-        .output()
-        .unwrap();
-    assert!(made.status.success(), "{made:?}");
-    let s = Setup {
-        sandbox,
-        dir,
-        database_url: database_url_of(&pool),
-        wallet,
-    };
+    .sealed();
+    std::fs::write(operator.path("console-token"), TOKEN).unwrap();
+    let s = Setup(operator);
     let (doomed, doomed_at) = s.worker().await;
     let (survivor, survivor_at) = s.worker().await;
     let alice = s.sandbox.wallet_address_url("alice");
@@ -291,5 +235,5 @@ async fn the_console_in_chromium_shows_a_resumed_grant_and_a_revoke_arriving_liv
     })
     .await;
     drop(survivor);
-    s.sandbox.shutdown().await;
+    s.0.sandbox.shutdown().await;
 }

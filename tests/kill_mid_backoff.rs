@@ -10,78 +10,46 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the test failing
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use grantflow::protocol::keys::PrivateKey;
-use grantflow::sandbox::{
-    Fault, JournalEntry, Route, Sandbox, SandboxConfig, SandboxHandle, WalletAddressSpec,
-};
+use grantflow::sandbox::{Fault, JournalEntry, Route, SandboxConfig};
 use serde_json::Value;
+use support::{Operator, Worker, database_url_of, free_port, output, spawn_worker};
 
-/// A sandbox on loopback, a client key, and the environment of every `grantflow` command.
+/// The operator's setting (sandbox, client, sealed secrets) and the worker's listen address.
 struct Setup {
-    sandbox: SandboxHandle,
-    dir: tempfile::TempDir,
-    database_url: String,
-    wallet: String,
+    operator: Operator,
     listen: String,
+}
+
+impl std::ops::Deref for Setup {
+    type Target = Operator;
+    fn deref(&self) -> &Operator {
+        &self.operator
+    }
 }
 
 impl Setup {
     async fn new(database_url: Option<String>) -> Self {
-        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-        let key = PrivateKey::generate();
-        let wallet = sandbox
-            .put_wallet_address(WalletAddressSpec::client(
-                "killed",
-                "Killed",
-                key.public_jwks("k1"),
-            ))
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("key.pem"), key.to_pkcs8_pem().as_bytes()).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         // PostgreSQL holds secrets sealed: every command gets the same storage key.
-        let keys = dir.path().join("storage.keys");
-        let made = Command::new(env!("CARGO_BIN_EXE_grantflow"))
-            .args(["keys", "storage", "generate", "--out"])
-            .arg(&keys)
-            .output()
-            .unwrap();
-        assert!(made.status.success(), "{made:?}");
-        let database_url = database_url
-            .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("grants.db").display()));
+        let operator = Operator::start(SandboxConfig::default(), "killed", database_url)
+            .await
+            .sealed();
         Self {
-            sandbox,
-            database_url,
-            wallet,
-            listen: format!("127.0.0.1:{port}"),
-            dir,
+            operator,
+            listen: format!("127.0.0.1:{}", free_port()),
         }
     }
 
     fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_grantflow"));
-        c.env("GRANTFLOW_DATABASE_URL", &self.database_url)
-            .env("GRANTFLOW_WALLET_ADDRESS", &self.wallet)
-            .env("GRANTFLOW_KEY_FILE", self.dir.path().join("key.pem"))
-            .env("GRANTFLOW_KEY_ID", "k1")
-            .env(
-                "GRANTFLOW_STORAGE_KEY_FILE",
-                self.dir.path().join("storage.keys"),
-            )
-            .env("GRANTFLOW_PUBLIC_URL", format!("http://{}/", self.listen))
+        let mut c = self.operator.command();
+        c.env("GRANTFLOW_PUBLIC_URL", format!("http://{}/", self.listen))
             .env("GRANTFLOW_LISTEN", &self.listen)
-            .env_remove("GRANTFLOW_KEY_SET")
             // A killed worker holds a grant for a lease at most: keep that wait short.
-            .env("GRANTFLOW_LEASE_SECONDS", "5")
-            .env("RUST_LOG", "warn");
+            .env("GRANTFLOW_LEASE_SECONDS", "5");
         c
     }
 
@@ -89,9 +57,7 @@ impl Setup {
     async fn grant(&self, args: &[&str]) -> Option<Value> {
         let mut c = self.command();
         c.arg("grant").args(args).arg("--json");
-        let out = tokio::task::spawn_blocking(move || c.output().unwrap())
-            .await
-            .unwrap();
+        let out = output(c).await;
         out.status
             .success()
             .then(|| serde_json::from_slice(&out.stdout).unwrap())
@@ -104,17 +70,9 @@ impl Setup {
     /// Starts `grantflow worker` and waits until it serves finish callbacks.
     async fn start_worker(&self) -> Worker {
         let mut command = self.command();
+        command.stderr(std::process::Stdio::inherit());
         tokio::task::spawn_blocking(move || {
-            let mut child = command
-                .arg("worker")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            BufReader::new(child.stdout.as_mut().unwrap())
-                .read_line(&mut line)
-                .unwrap();
+            let (child, line) = spawn_worker(command, &[]);
             let worker = Worker(child);
             assert!(line.contains("finish callbacks at"), "{line}");
             worker
@@ -143,16 +101,6 @@ impl Setup {
             .into_iter()
             .filter(|e| e.route == route && !e.faults.is_empty())
             .collect()
-    }
-}
-
-/// A `grantflow worker` process, killed with SIGKILL when dropped (also when a test fails).
-struct Worker(Child);
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -308,13 +256,6 @@ async fn continue_answer_lost(database_url: Option<String>) {
         !resent_before_kill
     );
     kill_9(second);
-}
-
-/// The URL of the database `sqlx::test` made for `pool`, on the server of `DATABASE_URL`.
-fn database_url_of(pool: &sqlx::PgPool) -> String {
-    let mut url = url::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
-    url.set_path(pool.connect_options().get_database().unwrap());
-    url.to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

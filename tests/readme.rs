@@ -11,9 +11,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a panic is the test failing
 
+mod support;
+
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use support::free_port;
 
 const README: &str = include_str!("../README.md");
 const LIB_RS: &str = include_str!("../src/lib.rs");
@@ -47,14 +51,6 @@ fn section(begin: &str, end: &str) -> &'static str {
         .find(end)
         .unwrap_or_else(|| panic!("README.md has no {end:?} after {begin:?}"));
     &README[start..start + stop]
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Whether `tool` runs; in CI a missing tool fails the test instead of skipping it.

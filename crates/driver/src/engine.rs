@@ -146,7 +146,11 @@ impl<S: GrantStore> Engine<S> {
 
     /// Every change committed from now on, by any process on the database (the change feed:
     /// see [`Subscription`]). Reads the feed's head once, so no change committed after this
-    /// returns is missed.
+    /// returns is missed. It may also hand out changes committed shortly before it: on
+    /// PostgreSQL the head is read below the oldest transaction still running on the server (a
+    /// change is readable only once nothing older can still commit), so while a long transaction
+    /// runs elsewhere the head lags. Like every feed consumer, skip what you already saw (by
+    /// [`GrantChange::version`](crate::GrantChange::version) or position).
     ///
     /// Cancel safety: a read; dropping the future changes nothing.
     pub async fn subscribe(&self) -> Result<Subscription<S>, EngineError> {

@@ -46,6 +46,10 @@ mod scenarios {
         assert_eq!(listed[0].id, requested.id);
         assert_eq!(again.redirect.as_deref(), Some(redirect.as_str()));
 
+        // The grant's changes so far: the feed may hand some of them out again (its head is read
+        // below the oldest transaction running on the server, which on a shared PostgreSQL can be
+        // another test's), so they are skipped by version.
+        let before = engine.get(requested.id).await.unwrap().version;
         let mut changes = engine.subscribe().await.unwrap();
         assert_eq!(world.approve_and_follow(&redirect).await, 200);
         let issued = wait_kind(&engine, requested.id, StateKind::Issued).await;
@@ -59,12 +63,16 @@ mod scenarios {
                 .unwrap();
             let c = c.grant().cloned().expect("a grant's change");
             assert_eq!(c.grant, requested.id);
-            seen.push(c.change);
+            if c.version > before {
+                seen.push(c.change);
+            }
         }
         for c in changes.try_next_batch().await.unwrap() {
             let c = c.grant().cloned().expect("a grant's change");
             assert_eq!(c.grant, requested.id);
-            seen.push(c.change);
+            if c.version > before {
+                seen.push(c.change);
+            }
         }
         assert_eq!(
             seen.into_iter().flatten().collect::<Vec<_>>(),
