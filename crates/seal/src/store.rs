@@ -9,6 +9,10 @@ use grantflow_store::{
     FeedPosition, GrantId, GrantRecord, GrantStore, GrantSummary, Lease, ListCursor, ListFilter,
     ListPage, NewGrant, Rewrite, StateWrite, StoreError, WakeSignal, WriteResult,
 };
+use grantflow_store::{
+    ClaimedSchedule, CreatedSchedule, NewSchedule, RefusedReason, ScheduleEventRecord, ScheduleId,
+    ScheduleLease, ScheduleRecord, ScheduleWrite,
+};
 // Payments pass through unsealed: a payment's state and events hold no secret (no token, nonce
 // or key: the token is fetched from the grant for each call and never stored with a payment;
 // quote and payment URLs, amounts, the receiver and the application's metadata are what the RS
@@ -536,5 +540,66 @@ impl<S: GrantStore> GrantStore for SealingStore<S> {
 
     async fn next_payment_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.inner.next_payment_wake_at().await
+    }
+
+    async fn create_schedule(
+        &self,
+        schedule: NewSchedule,
+        now: DateTime<Utc>,
+    ) -> Result<CreatedSchedule, StoreError> {
+        self.inner.create_schedule(schedule, now).await
+    }
+
+    async fn get_schedule(&self, id: ScheduleId) -> Result<Option<ScheduleRecord>, StoreError> {
+        self.inner.get_schedule(id).await
+    }
+
+    async fn list_schedules(&self, limit: u32) -> Result<Vec<ScheduleRecord>, StoreError> {
+        self.inner.list_schedules(limit).await
+    }
+
+    async fn schedule_history(
+        &self,
+        id: ScheduleId,
+    ) -> Result<Vec<ScheduleEventRecord>, StoreError> {
+        self.inner.schedule_history(id).await
+    }
+
+    async fn claim_due_schedules(
+        &self,
+        request: ClaimRequest,
+    ) -> Result<Vec<ClaimedSchedule>, StoreError> {
+        self.inner.claim_due_schedules(request).await
+    }
+
+    async fn claim_schedule(
+        &self,
+        id: ScheduleId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<ClaimedSchedule>, StoreError> {
+        self.inner.claim_schedule(id, owner, now, lease_until).await
+    }
+
+    async fn commit_schedule(
+        &self,
+        write: ScheduleWrite,
+        now: DateTime<Utc>,
+    ) -> Result<Result<i64, RefusedReason>, StoreError> {
+        self.inner.commit_schedule(write, now).await
+    }
+
+    async fn release_schedule(
+        &self,
+        lease: &ScheduleLease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.inner.release_schedule(lease, next_wake_at, now).await
+    }
+
+    async fn next_schedule_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.inner.next_schedule_wake_at().await
     }
 }

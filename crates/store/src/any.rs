@@ -15,6 +15,10 @@ use crate::payment::{
 };
 #[cfg(feature = "postgres")]
 use crate::postgres::PgStore;
+use crate::schedule::{
+    ClaimedSchedule, CreatedSchedule, NewSchedule, ScheduleEventRecord, ScheduleId, ScheduleLease,
+    ScheduleRecord, ScheduleWrite,
+};
 #[cfg(feature = "sqlite")]
 use crate::sqlite::SqliteStore;
 use crate::store::GrantStore;
@@ -299,5 +303,66 @@ impl GrantStore for AnyStore {
 
     async fn next_payment_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         delegate!(self, s => s.next_payment_wake_at().await)
+    }
+
+    async fn create_schedule(
+        &self,
+        schedule: NewSchedule,
+        now: DateTime<Utc>,
+    ) -> Result<CreatedSchedule, StoreError> {
+        delegate!(self, s => s.create_schedule(schedule, now).await)
+    }
+
+    async fn get_schedule(&self, id: ScheduleId) -> Result<Option<ScheduleRecord>, StoreError> {
+        delegate!(self, s => s.get_schedule(id).await)
+    }
+
+    async fn list_schedules(&self, limit: u32) -> Result<Vec<ScheduleRecord>, StoreError> {
+        delegate!(self, s => s.list_schedules(limit).await)
+    }
+
+    async fn schedule_history(
+        &self,
+        id: ScheduleId,
+    ) -> Result<Vec<ScheduleEventRecord>, StoreError> {
+        delegate!(self, s => s.schedule_history(id).await)
+    }
+
+    async fn claim_due_schedules(
+        &self,
+        request: ClaimRequest,
+    ) -> Result<Vec<ClaimedSchedule>, StoreError> {
+        delegate!(self, s => s.claim_due_schedules(request).await)
+    }
+
+    async fn claim_schedule(
+        &self,
+        id: ScheduleId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<ClaimedSchedule>, StoreError> {
+        delegate!(self, s => s.claim_schedule(id, owner, now, lease_until).await)
+    }
+
+    async fn commit_schedule(
+        &self,
+        write: ScheduleWrite,
+        now: DateTime<Utc>,
+    ) -> Result<Result<i64, crate::model::RefusedReason>, StoreError> {
+        delegate!(self, s => s.commit_schedule(write, now).await)
+    }
+
+    async fn release_schedule(
+        &self,
+        lease: &ScheduleLease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        delegate!(self, s => s.release_schedule(lease, next_wake_at, now).await)
+    }
+
+    async fn next_schedule_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        delegate!(self, s => s.next_schedule_wake_at().await)
     }
 }

@@ -73,6 +73,12 @@ pub enum StoreError {
         "lease on payment {0} lost: it was released, or it lapsed and another worker claimed the payment"
     )]
     PaymentLeaseLost(crate::payment::PaymentId),
+    /// The schedule's lease is gone: it was released, or it lapsed and another worker claimed
+    /// the schedule. Stop working on it.
+    #[error(
+        "lease on schedule {0} lost: it was released, or it lapsed and another worker claimed the schedule"
+    )]
+    ScheduleLeaseLost(crate::schedule::ScheduleId),
     /// A stored feed position could not be read back.
     #[error("feed consumer {consumer:?}: {source}")]
     BadPosition {

@@ -33,6 +33,9 @@
 //!   its module docs): [`PaymentId`], [`NewPayment`], [`PaymentRecord`], [`PaymentWrite`],
 //!   [`PaymentLease`], [`LedgerRow`] (what a payment may have debited, for the limit check);
 //!   `payment_pg.rs` and `payment_sqlite.rs` are the two backends' queries.
+//! - `schedule.rs`: recurring schedules, a workflow like a payment in its own table:
+//!   [`ScheduleId`], [`NewSchedule`], [`ScheduleRecord`], [`ScheduleWrite`], [`ScheduleLease`];
+//!   `schedule_pg.rs` and `schedule_sqlite.rs` are the two backends' queries.
 //! - `wake.rs`: [`WakeSignal`], what a sleeping worker (or feed consumer) waits on.
 //! - `feed.rs`: the change feed's values: [`FeedPosition`], [`FeedRecord`], [`FeedPage`],
 //!   [`ConsumerLease`]. `postgres_feed.rs` and `sqlite_feed.rs` read and lease it.
@@ -104,6 +107,11 @@ mod postgres;
 #[cfg(feature = "postgres")]
 mod postgres_feed;
 mod retention;
+mod schedule;
+#[cfg(feature = "postgres")]
+mod schedule_pg;
+#[cfg(feature = "sqlite")]
+mod schedule_sqlite;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
@@ -128,6 +136,10 @@ pub use payment::{
 #[cfg(feature = "postgres")]
 pub use postgres::{DUE_CHANNEL, FEED_CHANNEL, PG_MIGRATOR, PgStore};
 pub use retention::{FINAL_STATE_KINDS, StateCounts};
+pub use schedule::{
+    ClaimedSchedule, CreatedSchedule, NewSchedule, ScheduleEventRecord, ScheduleId, ScheduleLease,
+    ScheduleRecord, ScheduleWrite,
+};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SQLITE_MIGRATOR, SqliteStore};
 pub use store::GrantStore;

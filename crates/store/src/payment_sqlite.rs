@@ -64,7 +64,7 @@ fn record(row: &SqliteRow) -> Result<PaymentRecord, StoreError> {
 
 /// Takes the next event `seq` from the grant events' counter (creating it if no grant event
 /// was ever written), inside `tx`.
-async fn next_seq(tx: &mut Transaction<'static, Sqlite>) -> Result<i64, StoreError> {
+pub(crate) async fn next_seq(tx: &mut Transaction<'static, Sqlite>) -> Result<i64, StoreError> {
     sqlx::query(
         "INSERT INTO sqlite_sequence (name, seq)
          SELECT 'grantflow_grant_events', coalesce((SELECT max(seq) FROM grantflow_grant_events), 0)

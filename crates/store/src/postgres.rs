@@ -28,6 +28,11 @@ use crate::payment::{
 };
 use crate::payment_pg;
 use crate::postgres_feed;
+use crate::schedule::{
+    ClaimedSchedule, CreatedSchedule, NewSchedule, ScheduleEventRecord, ScheduleId, ScheduleLease,
+    ScheduleRecord, ScheduleWrite,
+};
+use crate::schedule_pg;
 use crate::store::{FenceRow, GrantStore, check_batch, missing_migrations, refusal_reason};
 use crate::wake::{WakeSignal, Waker};
 
@@ -839,6 +844,67 @@ impl GrantStore for PgStore {
 
     async fn next_payment_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         payment_pg::next_wake_at(&self.pool).await
+    }
+
+    async fn create_schedule(
+        &self,
+        schedule: NewSchedule,
+        now: DateTime<Utc>,
+    ) -> Result<CreatedSchedule, StoreError> {
+        schedule_pg::create(&self.pool, schedule, now).await
+    }
+
+    async fn get_schedule(&self, id: ScheduleId) -> Result<Option<ScheduleRecord>, StoreError> {
+        schedule_pg::get(&self.pool, id).await
+    }
+
+    async fn list_schedules(&self, limit: u32) -> Result<Vec<ScheduleRecord>, StoreError> {
+        schedule_pg::list(&self.pool, limit).await
+    }
+
+    async fn schedule_history(
+        &self,
+        id: ScheduleId,
+    ) -> Result<Vec<ScheduleEventRecord>, StoreError> {
+        schedule_pg::history(&self.pool, id).await
+    }
+
+    async fn claim_due_schedules(
+        &self,
+        request: ClaimRequest,
+    ) -> Result<Vec<ClaimedSchedule>, StoreError> {
+        schedule_pg::claim_due(&self.pool, request).await
+    }
+
+    async fn claim_schedule(
+        &self,
+        id: ScheduleId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<ClaimedSchedule>, StoreError> {
+        schedule_pg::claim_one(&self.pool, id, owner, now, lease_until).await
+    }
+
+    async fn commit_schedule(
+        &self,
+        write: ScheduleWrite,
+        now: DateTime<Utc>,
+    ) -> Result<Result<i64, crate::model::RefusedReason>, StoreError> {
+        schedule_pg::commit(&self.pool, write, now).await
+    }
+
+    async fn release_schedule(
+        &self,
+        lease: &ScheduleLease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        schedule_pg::release(&self.pool, lease, next_wake_at, now).await
+    }
+
+    async fn next_schedule_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        schedule_pg::next_wake_at(&self.pool).await
     }
 }
 

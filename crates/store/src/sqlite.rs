@@ -28,6 +28,10 @@ use crate::payment::{
     ClaimedPayment, CreatedPayment, LedgerRow, NewPayment, PaymentEventRecord, PaymentId,
     PaymentLease, PaymentRecord, PaymentWrite, PaymentWriteResult,
 };
+use crate::schedule::{
+    ClaimedSchedule, CreatedSchedule, NewSchedule, ScheduleEventRecord, ScheduleId, ScheduleLease,
+    ScheduleRecord, ScheduleWrite,
+};
 use crate::sqlite_feed;
 use crate::store::{FenceRow, GrantStore, check_batch, missing_migrations, refusal_reason};
 use crate::wake::{WakeSignal, Waker};
@@ -856,6 +860,67 @@ impl GrantStore for SqliteStore {
 
     async fn next_payment_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.payment_next_wake_at().await
+    }
+
+    async fn create_schedule(
+        &self,
+        schedule: NewSchedule,
+        now: DateTime<Utc>,
+    ) -> Result<CreatedSchedule, StoreError> {
+        self.schedule_create(schedule, now).await
+    }
+
+    async fn get_schedule(&self, id: ScheduleId) -> Result<Option<ScheduleRecord>, StoreError> {
+        self.schedule_get(id).await
+    }
+
+    async fn list_schedules(&self, limit: u32) -> Result<Vec<ScheduleRecord>, StoreError> {
+        self.schedule_list(limit).await
+    }
+
+    async fn schedule_history(
+        &self,
+        id: ScheduleId,
+    ) -> Result<Vec<ScheduleEventRecord>, StoreError> {
+        self.schedule_events(id).await
+    }
+
+    async fn claim_due_schedules(
+        &self,
+        request: ClaimRequest,
+    ) -> Result<Vec<ClaimedSchedule>, StoreError> {
+        self.schedule_claim_due(request).await
+    }
+
+    async fn claim_schedule(
+        &self,
+        id: ScheduleId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<ClaimedSchedule>, StoreError> {
+        self.schedule_claim(id, owner, now, lease_until).await
+    }
+
+    async fn commit_schedule(
+        &self,
+        write: ScheduleWrite,
+        now: DateTime<Utc>,
+    ) -> Result<Result<i64, crate::model::RefusedReason>, StoreError> {
+        self.schedule_commit(write, now).await
+    }
+
+    async fn release_schedule(
+        &self,
+        lease: &ScheduleLease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.schedule_release(lease, next_wake_at, now).await
+    }
+
+    async fn next_schedule_wake_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.schedule_next_wake_at().await
     }
 }
 

@@ -55,7 +55,8 @@ pub(crate) async fn feed_head(pool: &SqlitePool) -> Result<Option<FeedPosition>,
         // Each table's max from its primary key (a max over the union view would scan it).
         // Positions start at 1: 0 is "no event yet".
         "SELECT nullif(max(coalesce((SELECT max(seq) FROM grantflow_grant_events), 0),
-                           coalesce((SELECT max(seq) FROM grantflow_payment_events), 0)), 0)",
+                           coalesce((SELECT max(seq) FROM grantflow_payment_events), 0),
+                           coalesce((SELECT max(seq) FROM grantflow_schedule_events), 0)), 0)",
     )
     .fetch_one(pool)
     .await

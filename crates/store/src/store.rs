@@ -15,6 +15,10 @@ use crate::payment::{
     ClaimedPayment, CreatedPayment, LedgerRow, NewPayment, PaymentEventRecord, PaymentId,
     PaymentLease, PaymentRecord, PaymentWrite, PaymentWriteResult,
 };
+use crate::schedule::{
+    ClaimedSchedule, CreatedSchedule, NewSchedule, ScheduleEventRecord, ScheduleId, ScheduleLease,
+    ScheduleRecord, ScheduleWrite,
+};
 use crate::wake::WakeSignal;
 
 /// Durable storage of grants, their event log and their leases.
@@ -104,6 +108,14 @@ use crate::wake::WakeSignal;
 ///     [`payment_ledger`](Self::payment_ledger) never misses a payment whose committed state
 ///     says it may have debited, and never counts one whose committed state says it did not.
 ///     Payments are never pruned: the ledger of a grant is complete for the grant's life.
+/// 17. **Schedules are workflows like grants.** Schedules (their own table) keep rules 1, 2, 3,
+///     4, 6 and 9 with [`create_schedule`](Self::create_schedule),
+///     [`commit_schedule`](Self::commit_schedule),
+///     [`claim_due_schedules`](Self::claim_due_schedules),
+///     [`claim_schedule`](Self::claim_schedule) and [`release_schedule`](Self::release_schedule);
+///     their events take positions in the same change feed (rule 13), keyed by the schedule id.
+///     An idempotency key is unique among schedules: a second
+///     [`create_schedule`](Self::create_schedule) with it writes nothing and returns the first.
 ///
 /// Times passed in (`now`, lease ends, wake-ups) come from the caller's clock; the store reads
 /// no clock of its own for the grant data.
@@ -368,6 +380,69 @@ pub trait GrantStore: Clone + Send + Sync + 'static {
 
     /// The earliest wake-up time of any payment (leased ones count with their lease's end).
     fn next_payment_wake_at(
+        &self,
+    ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
+
+    /// Inserts a schedule at version 1 with its ordering event, unleased, or returns the
+    /// schedule created earlier with the same idempotency key (contract point 17).
+    fn create_schedule(
+        &self,
+        schedule: NewSchedule,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<CreatedSchedule, StoreError>> + Send;
+
+    /// Reads one schedule.
+    fn get_schedule(
+        &self,
+        id: ScheduleId,
+    ) -> impl Future<Output = Result<Option<ScheduleRecord>, StoreError>> + Send;
+
+    /// The newest schedules first, at most `limit`.
+    fn list_schedules(
+        &self,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<ScheduleRecord>, StoreError>> + Send;
+
+    /// Reads a schedule's event log, oldest first.
+    fn schedule_history(
+        &self,
+        id: ScheduleId,
+    ) -> impl Future<Output = Result<Vec<ScheduleEventRecord>, StoreError>> + Send;
+
+    /// Claims up to `limit` due schedules under a lease, as [`claim_due`](Self::claim_due) does
+    /// for grants (contract point 3 holds for schedules).
+    fn claim_due_schedules(
+        &self,
+        request: ClaimRequest,
+    ) -> impl Future<Output = Result<Vec<ClaimedSchedule>, StoreError>> + Send;
+
+    /// Claims one schedule whether due or not, unless a live lease is held on it (then `None`).
+    fn claim_schedule(
+        &self,
+        id: ScheduleId,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Option<ClaimedSchedule>, StoreError>> + Send;
+
+    /// Applies one schedule transition (state, event row, lease change) atomically, fenced as a
+    /// grant's (contract points 1 and 2): the new version, or why the fence refused it.
+    fn commit_schedule(
+        &self,
+        write: ScheduleWrite,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Result<i64, RefusedReason>, StoreError>> + Send;
+
+    /// Gives a schedule's lease up without a transition; it sleeps until `next_wake_at`.
+    fn release_schedule(
+        &self,
+        lease: &ScheduleLease,
+        next_wake_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The earliest wake-up of any schedule.
+    fn next_schedule_wake_at(
         &self,
     ) -> impl Future<Output = Result<Option<DateTime<Utc>>, StoreError>> + Send;
 }
