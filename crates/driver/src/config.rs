@@ -29,6 +29,9 @@ pub struct EngineConfig {
     pub machine: grantflow_machine::Config,
     /// The payment lifecycle's tunables (call timeout, back-offs, recovery budget, quotes).
     pub payment: grantflow_payment::PaymentConfig,
+    /// The schedule machine's tunables (catch-up limit, how often a schedule looks after its
+    /// payment and its grant request).
+    pub schedule: grantflow_payment::schedule::ScheduleConfig,
     /// Length of a lease. A worker that dies holding one delays its grants by at most this much;
     /// leases are renewed while a call runs.
     pub lease: Duration,
@@ -71,6 +74,7 @@ impl EngineConfig {
             finish_token_keys: None,
             machine: grantflow_machine::Config::default(),
             payment: grantflow_payment::PaymentConfig::default(),
+            schedule: grantflow_payment::schedule::ScheduleConfig::default(),
             lease: Duration::from_secs(30),
             claim_batch: 64,
             max_concurrent_grants: 512,

@@ -201,6 +201,37 @@ pub enum EngineError {
     /// the engine with [`ClientCalls`](crate::ClientCalls).
     #[error("this engine's calls cannot make payment calls: build it with ClientCalls")]
     NoPaymentCalls,
+    /// There is no schedule with this id.
+    #[error("no schedule {0}")]
+    ScheduleNotFound(grantflow_store::ScheduleId),
+    /// The schedule machine refused the order or the command; nothing changed.
+    #[error("schedule {schedule}: {source}")]
+    ScheduleRefused {
+        /// The schedule.
+        schedule: grantflow_store::ScheduleId,
+        /// The machine's reason (boxed: the error stays small).
+        #[source]
+        source: Box<grantflow_payment::schedule::ScheduleError>,
+    },
+    /// Another worker holds the schedule's lease and kept it past `command_wait`; try again.
+    #[error("schedule {0} is busy (another worker holds it); try again")]
+    ScheduleBusy(grantflow_store::ScheduleId),
+    /// The engine lost the schedule's lease while working on it; another worker carries it on.
+    #[error("schedule {schedule}: lease lost ({reason}); another worker carries the schedule on")]
+    ScheduleLeaseLost {
+        /// The schedule.
+        schedule: grantflow_store::ScheduleId,
+        /// Why the write was refused (boxed: the error stays small).
+        reason: Box<grantflow_store::RefusedReason>,
+    },
+    /// A stored schedule could not be read by this version of grantflow.
+    #[error("schedule {schedule}: the stored state does not read back: {detail}")]
+    ScheduleCorrupt {
+        /// The schedule.
+        schedule: grantflow_store::ScheduleId,
+        /// What is wrong.
+        detail: String,
+    },
 }
 
 impl From<StoreError> for EngineError {

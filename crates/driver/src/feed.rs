@@ -36,6 +36,7 @@ const HELD_BACK_RETRY: Duration = Duration::from_millis(20);
 enum Summary {
     Grant(GrantSummary),
     Payment(crate::payment_view::PaymentSummary),
+    Schedule(crate::schedule::ScheduleSummary),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -70,6 +71,12 @@ pub(crate) fn payment_summary(summary: crate::payment_view::PaymentSummary) -> S
     serde_json::to_string(&Summary::Payment(summary)).unwrap_or_default()
 }
 
+/// The summary text of one schedule transition (see the module docs).
+pub(crate) fn schedule_summary(summary: crate::schedule::ScheduleSummary) -> String {
+    // Kinds and records serialise as plain strings and numbers: this cannot fail.
+    serde_json::to_string(&Summary::Schedule(summary)).unwrap_or_default()
+}
+
 /// One change read from the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedEntry {
@@ -92,6 +99,8 @@ pub enum FeedChange {
     Grant(GrantChange),
     /// A payment's transition.
     Payment(crate::payment_view::PaymentUpdate),
+    /// A schedule's transition.
+    Schedule(crate::schedule::ScheduleUpdate),
     /// A change this version cannot describe: recorded before the feed existed, or by a newer
     /// version (another kind of workflow). Its id and version are known; read the grant (or
     /// ignore it).
@@ -125,6 +134,9 @@ impl FeedEntry {
             Some(Ok(Summary::Payment(p))) => FeedChange::Payment(
                 p.into_update(grantflow_store::PaymentId(record.grant.0), record.version),
             ),
+            Some(Ok(Summary::Schedule(s))) => FeedChange::Schedule(
+                s.into_update(grantflow_store::ScheduleId(record.grant.0), record.version),
+            ),
             Some(Err(_)) | None => other,
         };
         Self {
@@ -138,7 +150,7 @@ impl FeedEntry {
     pub fn grant(&self) -> Option<&GrantChange> {
         match &self.change {
             FeedChange::Grant(g) => Some(g),
-            FeedChange::Payment(_) | FeedChange::Other { .. } => None,
+            FeedChange::Payment(_) | FeedChange::Schedule(_) | FeedChange::Other { .. } => None,
         }
     }
 
@@ -148,6 +160,8 @@ impl FeedEntry {
             FeedChange::Grant(g) => g.grant,
             // A payment's id, in the feed's one id type (both are uuids).
             FeedChange::Payment(p) => GrantId(p.payment.0),
+            // A schedule's id, likewise.
+            FeedChange::Schedule(s) => GrantId(s.schedule.0),
             FeedChange::Other { id, .. } => *id,
         }
     }

@@ -178,6 +178,8 @@ mod payment_calls;
 mod payment_step;
 mod payment_view;
 mod retention;
+mod schedule;
+mod schedule_step;
 mod step;
 mod summary;
 mod time;
@@ -203,6 +205,7 @@ pub use payment::PaymentOrder;
 pub use payment_calls::{PaymentAnswer, make_payment_call, payment_event};
 pub use payment_view::{PaymentHistoryEntry, PaymentUpdate, PaymentView};
 pub use retention::Retention;
+pub use schedule::{ScheduleCadence, ScheduleOrder, ScheduleUpdate, ScheduleView};
 pub use time::{Clock, ManualClock, Sleep, SystemClock};
 pub use view::{AccessTokenView, GrantChange, GrantView, HistoryEntry};
 pub use webhook::{

@@ -242,6 +242,15 @@ pub fn webhook_body(entry: &FeedEntry) -> serde_json::Value {
             "state": p.kind,
             "change": p.change_name(),
         }),
+        FeedChange::Schedule(s) => serde_json::json!({
+            "type": "schedule",
+            "schedule": s.schedule,
+            "version": s.version,
+            "from": s.from,
+            "event": s.event,
+            "state": s.kind,
+            "records": s.records,
+        }),
         FeedChange::Other { id, version } => serde_json::json!({
             "type": "other",
             "grant": id,

@@ -136,6 +136,14 @@ async fn worker_loop<S: GrantStore>(inner: Arc<Inner<S>>) {
             let span = tracing::info_span!("payment", payment = %c.payment.id);
             grants.spawn(async move { inner.advance_claimed_payment(c).await }.instrument(span));
         }
+        // Schedules too (`schedule_step.rs`).
+        let schedules = claim_schedules(&inner, limit.saturating_sub(got as u32)).await;
+        let got = got + schedules.len();
+        for c in schedules {
+            let inner = inner.clone();
+            let span = tracing::info_span!("schedule", schedule = %c.schedule.id);
+            grants.spawn(async move { inner.advance_claimed_schedule(c).await }.instrument(span));
+        }
         if got >= limit as usize {
             continue;
         }
@@ -144,9 +152,10 @@ async fn worker_loop<S: GrantStore>(inner: Arc<Inner<S>>) {
         let next = match (
             inner.store.next_wake_at().await,
             inner.store.next_payment_wake_at().await,
+            inner.store.next_schedule_wake_at().await,
         ) {
-            (Ok(g), Ok(p)) => Ok(g.into_iter().chain(p).min()),
-            (Err(e), _) | (_, Err(e)) => Err(e),
+            (Ok(g), Ok(p), Ok(s)) => Ok(g.into_iter().chain(p).chain(s).min()),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e),
         };
         let unreachable = inner.database.saw(&next);
         let next = match next {
@@ -215,6 +224,36 @@ async fn claim_payments<S: GrantStore>(
         }
         Err(error) => {
             tracing::warn!(%error, "payment claim failed; retrying at the next turn");
+            Vec::new()
+        }
+    }
+}
+
+/// Claims up to `limit` due schedules (none when `limit` is 0), as [`claim_payments`] does.
+async fn claim_schedules<S: GrantStore>(
+    inner: &Arc<Inner<S>>,
+    limit: u32,
+) -> Vec<grantflow_store::ClaimedSchedule> {
+    if limit == 0 {
+        return Vec::new();
+    }
+    let now = inner.now();
+    match inner
+        .store
+        .claim_due_schedules(ClaimRequest {
+            owner: inner.config.worker_id.clone(),
+            now,
+            lease_until: after(now, inner.config.lease),
+            limit,
+        })
+        .await
+    {
+        Ok(claimed) => {
+            metrics::leases_taken("claim", claimed.len() as u64);
+            claimed
+        }
+        Err(error) => {
+            tracing::warn!(%error, "schedule claim failed; retrying at the next turn");
             Vec::new()
         }
     }
