@@ -34,6 +34,9 @@ enum Command {
     /// Grants in the database: request, status, list, history, continue, cancel, rotate, revoke,
     /// token.
     Grant(cli::grant::GrantArgs),
+    /// Recurring payments under a grant: create, list, status, pause, resume, cancel (a worker
+    /// pays each occurrence).
+    Schedule(cli::schedule::ScheduleArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,5 +47,6 @@ fn main() -> ExitCode {
         Command::Demo(args) => cli::demo::run(args),
         Command::Worker(args) => cli::worker::run(args),
         Command::Grant(args) => cli::grant::run(args),
+        Command::Schedule(args) => cli::schedule::run(args),
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! - `demo/`: `grantflow demo` (`mod.rs` the steps, `timeline.rs` the printed timeline,
 //!   `calls.rs` the observed calls and the staged crash).
+//! - `schedule.rs`: `grantflow schedule`, recurring payments from the shell.
 //! - `worker.rs`, `grant.rs`: the engine from the shell (`watch.rs`: `grant watch`, the change
 //!   feed); `engine.rs` the settings they share
 //!   (database, client identity) and how an engine is built from them; `operations.rs` the
@@ -30,6 +31,7 @@ pub mod lookup;
 pub mod operations;
 pub mod output;
 pub mod sandbox;
+pub mod schedule;
 pub mod seconds;
 pub mod storage_keys;
 pub mod watch;

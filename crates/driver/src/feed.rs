@@ -36,7 +36,7 @@ const HELD_BACK_RETRY: Duration = Duration::from_millis(20);
 enum Summary {
     Grant(GrantSummary),
     Payment(crate::payment_view::PaymentSummary),
-    Schedule(crate::schedule::ScheduleSummary),
+    Schedule(crate::schedule_view::ScheduleSummary),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -72,7 +72,7 @@ pub(crate) fn payment_summary(summary: crate::payment_view::PaymentSummary) -> S
 }
 
 /// The summary text of one schedule transition (see the module docs).
-pub(crate) fn schedule_summary(summary: crate::schedule::ScheduleSummary) -> String {
+pub(crate) fn schedule_summary(summary: crate::schedule_view::ScheduleSummary) -> String {
     // Kinds and records serialise as plain strings and numbers: this cannot fail.
     serde_json::to_string(&Summary::Schedule(summary)).unwrap_or_default()
 }
@@ -100,7 +100,7 @@ pub enum FeedChange {
     /// A payment's transition.
     Payment(crate::payment_view::PaymentUpdate),
     /// A schedule's transition.
-    Schedule(crate::schedule::ScheduleUpdate),
+    Schedule(crate::schedule_view::ScheduleUpdate),
     /// A change this version cannot describe: recorded before the feed existed, or by a newer
     /// version (another kind of workflow). Its id and version are known; read the grant (or
     /// ignore it).

@@ -73,6 +73,11 @@
 //!   left), its sleep, its graceful stop; [`WorkerHandle`].
 //! - `calls.rs`: [`Calls`], the seam to the network, and [`ClientCalls`] over
 //!   `grantflow-client`: client errors classified as not sent / ambiguous / refused.
+//! - `schedule.rs`: [`Engine::schedule`] ([`ScheduleOrder`], [`ScheduleCadence`]), reads and
+//!   the pause/resume/cancel commands of recurring schedules; `schedule_step.rs`: a schedule
+//!   advanced under its lease (the machine's transition committed, then the occurrence's
+//!   payment ordered with its key, or the new grant requested with its key); `schedule_view.rs`:
+//!   [`ScheduleView`] and the feed's [`ScheduleUpdate`] (imports only `error.rs`).
 //! - `payment_calls.rs`: one call of the payment machine (`grantflow-payment`) over the client,
 //!   [`make_payment_call`], its outcome as the machine's event ([`PaymentAnswer`],
 //!   [`payment_event`]).
@@ -180,6 +185,7 @@ mod payment_view;
 mod retention;
 mod schedule;
 mod schedule_step;
+mod schedule_view;
 mod step;
 mod summary;
 mod time;
@@ -205,7 +211,8 @@ pub use payment::PaymentOrder;
 pub use payment_calls::{PaymentAnswer, make_payment_call, payment_event};
 pub use payment_view::{PaymentHistoryEntry, PaymentUpdate, PaymentView};
 pub use retention::Retention;
-pub use schedule::{ScheduleCadence, ScheduleOrder, ScheduleUpdate, ScheduleView};
+pub use schedule::{ScheduleCadence, ScheduleOrder};
+pub use schedule_view::{ScheduleUpdate, ScheduleView};
 pub use time::{Clock, ManualClock, Sleep, SystemClock};
 pub use view::{AccessTokenView, GrantChange, GrantView, HistoryEntry};
 pub use webhook::{

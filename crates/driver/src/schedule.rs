@@ -25,17 +25,17 @@ use chrono::{DateTime, Utc};
 use grantflow_interval::{Reading, RepeatingInterval};
 use grantflow_payment::limit::DEFAULT_READING;
 use grantflow_payment::schedule::{
-    Cadence, OccurrenceRecord, ScheduleEvent, ScheduleEventKind, ScheduleOrder as MachineOrder,
-    ScheduleState, ScheduleStateKind, Tally, transition,
+    Cadence, ScheduleEvent, ScheduleEventKind, ScheduleOrder as MachineOrder, ScheduleState,
+    ScheduleStateKind, transition,
 };
 use grantflow_payment::{PaymentAmount, PaymentOrder};
 use grantflow_protocol::grant::AccessItem;
 use grantflow_protocol::incoming_payment::Metadata;
-use grantflow_store::{GrantId, GrantStore, NewSchedule, ScheduleId, ScheduleRecord};
-use serde::{Deserialize, Serialize};
+use grantflow_store::{GrantId, GrantStore, NewSchedule, ScheduleId};
 
 use crate::engine::Engine;
 use crate::error::EngineError;
+use crate::schedule_view::{ScheduleSummary, ScheduleView};
 
 /// When a schedule pays.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,96 +69,6 @@ pub struct ScheduleOrder {
     pub metadata: Option<Metadata>,
 }
 
-/// A schedule as stored.
-#[derive(Debug, Clone)]
-pub struct ScheduleView {
-    /// Its id.
-    pub id: ScheduleId,
-    /// The application's key.
-    pub idempotency_key: String,
-    /// Transitions so far.
-    pub version: i64,
-    /// The machine state.
-    pub state: ScheduleState,
-    /// When a worker next looks at it (`None`: never again).
-    pub next_wake_at: Option<DateTime<Utc>>,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-}
-
-impl ScheduleView {
-    /// The coarse state.
-    pub fn kind(&self) -> ScheduleStateKind {
-        self.state.kind()
-    }
-
-    /// How many occurrences were paid, failed, unknown or skipped.
-    pub fn tally(&self) -> Tally {
-        self.state.progress().map(|p| p.tally).unwrap_or_default()
-    }
-
-    /// The grant it pays under now.
-    pub fn grant(&self) -> Option<&str> {
-        self.state.progress().and_then(|p| p.grant.as_deref())
-    }
-
-    pub(crate) fn from_record(record: ScheduleRecord) -> Result<Self, EngineError> {
-        let state =
-            serde_json::from_str(&record.state).map_err(|e| EngineError::ScheduleCorrupt {
-                schedule: record.id,
-                detail: e.to_string(),
-            })?;
-        Ok(Self {
-            id: record.id,
-            idempotency_key: record.idempotency_key,
-            version: record.version,
-            state,
-            next_wake_at: record.next_wake_at,
-            created_at: record.created_at,
-        })
-    }
-}
-
-/// A schedule's transition, as the change feed tells it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScheduleUpdate {
-    /// The schedule.
-    pub schedule: ScheduleId,
-    /// Its version after the change.
-    pub version: i64,
-    /// The state before.
-    pub from: ScheduleStateKind,
-    /// The event.
-    pub event: ScheduleEventKind,
-    /// The state after.
-    pub kind: ScheduleStateKind,
-    /// The occurrences recorded (paid, failed, unknown, skipped).
-    pub records: Vec<OccurrenceRecord>,
-}
-
-/// The feed's summary of a schedule transition (tagged `schedule` beside `grant` and `payment`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct ScheduleSummary {
-    pub(crate) from: ScheduleStateKind,
-    pub(crate) event: ScheduleEventKind,
-    pub(crate) kind: ScheduleStateKind,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub(crate) records: Vec<OccurrenceRecord>,
-}
-
-impl ScheduleSummary {
-    pub(crate) fn into_update(self, schedule: ScheduleId, version: i64) -> ScheduleUpdate {
-        ScheduleUpdate {
-            schedule,
-            version,
-            from: self.from,
-            event: self.event,
-            kind: self.kind,
-            records: self.records,
-        }
-    }
-}
-
 /// The grant's `outgoing-payment` access item: the sending wallet address and the interval.
 pub(crate) fn outgoing(access: &[AccessItem]) -> Option<(String, Option<RepeatingInterval>)> {
     access.iter().find_map(|a| match a {
@@ -181,13 +91,15 @@ impl<S: GrantStore> Engine<S> {
     pub async fn schedule(&self, order: ScheduleOrder) -> Result<ScheduleView, EngineError> {
         let now = self.inner.now();
         let token = self.access_token(order.grant).await.map_err(|e| match e {
-            EngineError::NoAccessToken { grant, state } => match crate::payment_view::grant_end(state) {
-                Some(end) => EngineError::ConsentNeeded { grant, end },
-                None => EngineError::NotPayable {
-                    grant,
-                    reason: format!("the grant is {state}, not issued"),
-                },
-            },
+            EngineError::NoAccessToken { grant, state } => {
+                match crate::payment_view::grant_end(state) {
+                    Some(end) => EngineError::ConsentNeeded { grant, end },
+                    None => EngineError::NotPayable {
+                        grant,
+                        reason: format!("the grant is {state}, not issued"),
+                    },
+                }
+            }
             other => other,
         })?;
         let (wallet_address, interval) =

@@ -32,7 +32,7 @@ use crate::error::EngineError;
 use crate::order::{GrantOrder, Interaction};
 use crate::payment::PaymentOrder;
 use crate::payment_view::grant_end;
-use crate::schedule::{ScheduleSummary, ScheduleView};
+use crate::schedule_view::{ScheduleSummary, ScheduleView};
 use crate::time::after;
 use crate::view::HistoryEntry;
 
