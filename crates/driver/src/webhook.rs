@@ -249,7 +249,6 @@ pub fn webhook_body(entry: &FeedEntry) -> serde_json::Value {
             "from": s.from,
             "event": s.event,
             "state": s.kind,
-            "records": s.records,
         }),
         FeedChange::Other { id, version } => serde_json::json!({
             "type": "other",
