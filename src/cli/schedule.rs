@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
-use grantflow_driver::{Engine, EngineConfig, ScheduleCadence, ScheduleOrder, ScheduleView};
+use grantflow_driver::{
+    Engine, EngineConfig, EngineError, ScheduleCadence, ScheduleOrder, ScheduleView,
+};
 use grantflow_interval::RepeatingInterval;
 use grantflow_payment::PaymentAmount;
 use grantflow_payment::schedule::OccurrenceRecord;
@@ -144,12 +146,22 @@ async fn command(engine: &Engine<Store>, command: &ScheduleCommand) -> anyhow::R
     let view = match command {
         ScheduleCommand::Create(args) => create(engine, args).await?,
         ScheduleCommand::List { limit } => return list(engine, *limit).await,
-        ScheduleCommand::Status { id } => engine.schedule_status(*id).await?,
-        ScheduleCommand::Pause { id } => engine.pause_schedule(*id).await?,
-        ScheduleCommand::Resume { id } => engine.resume_schedule(*id).await?,
-        ScheduleCommand::Cancel { id } => engine.cancel_schedule(*id).await?,
+        ScheduleCommand::Status { id } => engine.schedule_status(*id).await.map_err(explain)?,
+        ScheduleCommand::Pause { id } => engine.pause_schedule(*id).await.map_err(explain)?,
+        ScheduleCommand::Resume { id } => engine.resume_schedule(*id).await.map_err(explain)?,
+        ScheduleCommand::Cancel { id } => engine.cancel_schedule(*id).await.map_err(explain)?,
     };
     Ok(status(&view))
+}
+
+/// An engine error, with what to do when the schedule is unknown.
+fn explain(error: EngineError) -> anyhow::Error {
+    match error {
+        EngineError::ScheduleNotFound(id) => anyhow::anyhow!(
+            "no schedule {id}; `grantflow schedule list` shows the schedules in this database"
+        ),
+        other => other.into(),
+    }
 }
 
 async fn create(engine: &Engine<Store>, args: &CreateArgs) -> anyhow::Result<ScheduleView> {
