@@ -34,6 +34,9 @@ enum Command {
     /// Grants in the database: request, status, list, history, continue, cancel, rotate, revoke,
     /// token.
     Grant(cli::grant::GrantArgs),
+    /// Pay under an issued grant, exactly once (`pay --grant ID --receiver URL --debit|--receive
+    /// AMOUNT`), or show a payment (`pay status ID`).
+    Pay(cli::pay::PayArgs),
     /// Recurring payments under a grant: create, list, status, pause, resume, cancel (a worker
     /// pays each occurrence).
     Schedule(cli::schedule::ScheduleArgs),
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cli::demo::run(args),
         Command::Worker(args) => cli::worker::run(args),
         Command::Grant(args) => cli::grant::run(args),
+        Command::Pay(args) => cli::pay::run(args),
         Command::Schedule(args) => cli::schedule::run(args),
     }
 }

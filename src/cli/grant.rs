@@ -176,6 +176,10 @@ struct RequestArgs {
     /// Poll the authorization server instead of waiting for a finish redirect.
     #[arg(long)]
     poll: bool,
+    /// Also ask for quote access (create, read): what `grantflow pay` needs to pay under an
+    /// outgoing-payment grant.
+    #[arg(long)]
+    with_quote: bool,
     /// The idempotency key of this request: asking again with it returns the same grant
     /// (default: a new one).
     #[arg(long, value_name = "KEY")]
@@ -540,7 +544,16 @@ async fn request_grant(
                 .clone()
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             grant_endpoint: wallet.auth_server.clone(),
-            access: vec![access],
+            access: if args.with_quote {
+                vec![
+                    access,
+                    AccessItem::Quote(QuoteAccess {
+                        actions: vec![AccessAction::Create, AccessAction::Read],
+                    }),
+                ]
+            } else {
+                vec![access]
+            },
             interaction,
         })
         .await?;

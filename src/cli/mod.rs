@@ -4,6 +4,7 @@
 //!
 //! - `demo/`: `grantflow demo` (`mod.rs` the steps, `timeline.rs` the printed timeline,
 //!   `calls.rs` the observed calls and the staged crash).
+//! - `pay.rs`: `grantflow pay` and `grantflow pay status` (one payment under a grant).
 //! - `schedule.rs`: `grantflow schedule`, recurring payments from the shell.
 //! - `worker.rs`, `grant.rs`: the engine from the shell (`watch.rs`: `grant watch`, the change
 //!   feed); `engine.rs` the settings they share
@@ -30,6 +31,7 @@ pub mod keys;
 pub mod lookup;
 pub mod operations;
 pub mod output;
+pub mod pay;
 pub mod sandbox;
 pub mod schedule;
 pub mod seconds;
