@@ -98,7 +98,15 @@ fn now(world: &World) -> DateTime<Utc> {
     world.sandbox.clock().now()
 }
 
-/// Moves manual time forward 31 s at a time (a moment of real time after each) until the
+/// The engine's settings for these tests: a schedule looks at its payment every 2 s and at its
+/// grant request every 10 s (of manual time), so `drive` can move time in small steps and a
+/// payment at work never sees its quote expire under it on a slow machine.
+fn tune(config: &mut grantflow_driver::EngineConfig) {
+    config.schedule.payment_check = TimeDelta::seconds(2);
+    config.schedule.consent_check = TimeDelta::seconds(10);
+}
+
+/// Moves manual time forward 3 s at a time (a moment of real time after each) until the
 /// schedule satisfies `done`.
 async fn drive<S: GrantStore>(
     world: &World,
@@ -118,7 +126,7 @@ async fn drive<S: GrantStore>(
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        world.advance(Duration::from_secs(31));
+        world.advance(Duration::from_secs(3));
     }
     panic!("schedule never {what}: {last:?}");
 }
@@ -128,7 +136,7 @@ mod scenarios {
 
     pub async fn a_daily_schedule_over_thirty_days_pays_thirty_times(store: impl GrantStore) {
         let world = World::manual(SandboxConfig::default()).await;
-        let mut engine = world.engine(store.clone(), |_| {}).await;
+        let mut engine = world.engine(store.clone(), tune).await;
         let mut worker = engine.start_worker();
         let grant = payment_grant(
             &world,
@@ -193,7 +201,7 @@ mod scenarios {
                     })
                     .await;
                     worker.abort();
-                    engine = world.engine(store.clone(), |_| {}).await;
+                    engine = world.engine(store.clone(), tune).await;
                     worker = engine.start_worker();
                 }
                 _ => {}
@@ -235,7 +243,7 @@ mod scenarios {
         store: impl GrantStore,
     ) {
         let world = World::manual(SandboxConfig::default()).await;
-        let engine = world.engine(store, |_| {}).await;
+        let engine = world.engine(store, tune).await;
         engine.start_worker();
         // Two days of windows (R1: two windows in the reference's reading), from today's.
         let first_window = window_start(now(&world));
