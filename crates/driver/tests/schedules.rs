@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use grantflow_driver::{
-    Engine, GrantOrder, Interaction, ScheduleCadence, ScheduleOrder, ScheduleView,
+    Engine, FeedChange, GrantOrder, Interaction, ScheduleCadence, ScheduleOrder, ScheduleView,
 };
 use grantflow_interval::{Reading, RepeatingInterval};
 use grantflow_machine::StateKind;
@@ -254,6 +254,7 @@ mod scenarios {
         }
         let grant = payment_grant(&world, &engine, order).await;
         let receiver = receiver(&world, &engine).await;
+        let mut feed = engine.subscribe().await.unwrap();
         let schedule = engine
             .schedule(ScheduleOrder {
                 idempotency_key: "renewing".into(),
@@ -323,6 +324,19 @@ mod scenarios {
         .await;
         assert_eq!(done.kind(), ScheduleStateKind::Completed);
         assert_eq!(paid_at_rs(&world, &engine, renewal.id).await, 3);
+        // The change feed told the schedule's life, version by version, to its end.
+        let mut versions = Vec::new();
+        while versions.last() != Some(&done.version) {
+            let entry = tokio::time::timeout(Duration::from_secs(10), feed.next())
+                .await
+                .unwrap()
+                .unwrap();
+            if let FeedChange::Schedule(update) = entry.change {
+                assert_eq!(update.schedule, schedule.id);
+                versions.push(update.version);
+            }
+        }
+        assert_eq!(versions, (1..=done.version).collect::<Vec<_>>());
         engine.shutdown().await;
     }
 }
