@@ -30,7 +30,7 @@ fn store_error(e: SealError) -> StoreError {
     StoreError::Secrets(Box::new(e))
 }
 
-/// A [`GrantStore`] whose rows hold sealed secrets.
+/// A [`GrantStore`](grantflow_store::GrantStore) whose rows hold sealed secrets.
 ///
 /// Writes (`create`, `commit`) seal every secret field of the state and event texts under the
 /// ring's sealing key; reads (`get`, `list`, `list_page`, `history`, claims) open them, so the
