@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use grantflow_driver::GrantView;
+use grantflow_driver::{EngineError, GrantView};
 use grantflow_interval::{Reading, instant_in_words, series_in_words};
 use grantflow_machine::table::accepts;
 use grantflow_machine::{EventKind, GrantState, Outcome, StateKind};
@@ -95,13 +95,17 @@ async fn render<S: GrantStore>(
     let history = console.engine.history(id).await?;
     let timeline = Timeline::replay(&history, &console.engine.config().machine);
     let now = console.engine.config().clock.now();
+    let spent = match outgoing_limits(&view, &timeline) {
+        Some(limits) => spent(console.engine.headroom(id, Some(limits), now).await, limits),
+        None => html! {},
+    };
     let title = format!("Grant {}", short_id(&view.id));
     let body = html! {
         h1 { "Grant " span.mono { (view.id) } " " (state_badge(view.kind())) }
         div #live data-live="grant" data-grant=(view.id) data-version=(view.version) {
             p.live aria-live="polite" {}
             (facts(&view, now))
-            (access(&view, &timeline, console.config.reading, now))
+            (access(&view, &timeline, console.config.reading, now, &spent))
             (actions(base, mode, &view))
             (timeline_table(&timeline))
             h2 { "Lifecycle" }
@@ -122,7 +126,7 @@ fn facts(view: &GrantView, now: DateTime<Utc>) -> Markup {
             dt { "State" }
             dd {
                 (state_badge(view.kind()))
-                @if view.is_final() { " (final: it absorbs every event)" }
+                @if view.is_final() { " (final: nothing more happens to it)" }
                 @if let Some(call) = view.state.call_in_flight() { " — a " (call) " call is in flight" }
             }
             @if let Some(reason) = view.state.reason() {
@@ -164,30 +168,105 @@ fn facts(view: &GrantView, now: DateTime<Utc>) -> Markup {
     }
 }
 
-fn access(view: &GrantView, timeline: &Timeline, reading: Reading, now: DateTime<Utc>) -> Markup {
+/// The grant's access as granted (once issued) or as requested, with the heading that says which.
+fn access_items<'a>(
+    view: &'a GrantView,
+    timeline: &'a Timeline,
+) -> (&'static str, &'a [AccessItem]) {
     let granted = view.state.access_token().map(|t| t.access.as_slice());
     let requested = timeline
         .intent
         .as_ref()
         .and_then(|i| i.request.access_token.as_ref())
         .map(|t| t.access.as_slice());
-    let (heading, items) = match (granted, requested) {
+    match (granted, requested) {
         (Some(g), _) => ("Access granted", g),
         (None, Some(r)) => ("Access requested", r),
         (None, None) => ("Access", &[][..]),
+    }
+}
+
+/// The limits of the grant's outgoing-payment access, when it has one with limits.
+fn outgoing_limits<'a>(
+    view: &'a GrantView,
+    timeline: &'a Timeline,
+) -> Option<&'a OutgoingPaymentLimits> {
+    access_items(view, timeline)
+        .1
+        .iter()
+        .find_map(|item| match item {
+            AccessItem::OutgoingPayment(op) => op.limits.as_ref(),
+            _ => None,
+        })
+}
+
+/// The "Spent" row: what grantflow's own payments used of `limits` in the current period (from
+/// its ledger; payments by other clients of the grant are not in it).
+fn spent(
+    headroom: Result<grantflow_driver::Headroom, EngineError>,
+    limits: &OutgoingPaymentLimits,
+) -> Markup {
+    let used = |limit: &Option<grantflow_interval::Amount>,
+                left: &Option<grantflow_interval::Amount>| {
+        match (limit, left) {
+            (Some(l), Some(left)) => Some((
+                grantflow_interval::Amount::new(
+                    l.value.saturating_sub(left.value),
+                    l.asset_code.clone(),
+                    l.asset_scale,
+                ),
+                left.clone(),
+            )),
+            _ => None,
+        }
     };
+    let period = if limits.interval.is_some() {
+        "this period"
+    } else {
+        "the grant's life"
+    };
+    html! {
+        dt { "Spent" }
+        dd {
+            @match headroom {
+                Ok(h) => {
+                    ul {
+                        @if let Some((used, left)) = used(&limits.debit_amount, &h.debit_left) {
+                            li { strong { (used.in_units()) } " debited in " (period) " by grantflow's payments; " (left.in_units()) " left" }
+                        }
+                        @if let Some((used, left)) = used(&limits.receive_amount, &h.receive_left) {
+                            li { strong { (used.in_units()) } " received in " (period) " by grantflow's payments; " (left.in_units()) " left" }
+                        }
+                    }
+                    p.note { "From grantflow's own ledger. Payments other clients make under this grant are not counted here; grantflow reads the resource server's spent amounts before each payment." }
+                }
+                Err(EngineError::LimitRefused { refused, .. }) => { "none: " (refused.to_string()) }
+                Err(error) => { "not known: " (error.to_string()) }
+            }
+        }
+    }
+}
+
+fn access(
+    view: &GrantView,
+    timeline: &Timeline,
+    reading: Reading,
+    now: DateTime<Utc>,
+    spent: &Markup,
+) -> Markup {
+    let (heading, items) = access_items(view, timeline);
     html! {
         h2 { (heading) }
         @if items.is_empty() {
             p { "Not known: the grant's request is not in its history." }
         }
         @for item in items {
-            (access_item(item, reading, now))
+            (access_item(item, reading, now, spent))
         }
     }
 }
 
-fn access_item(item: &AccessItem, reading: Reading, now: DateTime<Utc>) -> Markup {
+fn access_item(item: &AccessItem, reading: Reading, now: DateTime<Utc>, spent: &Markup) -> Markup {
     let identifier = match item {
         AccessItem::IncomingPayment(a) => a.identifier.as_deref(),
         AccessItem::OutgoingPayment(a) => Some(a.identifier.as_str()),
@@ -204,6 +283,7 @@ fn access_item(item: &AccessItem, reading: Reading, now: DateTime<Utc>) -> Marku
                 }
                 @if let AccessItem::OutgoingPayment(op) = item {
                     (limits(op.limits.as_ref(), reading, now))
+                    (spent)
                 }
             }
         }
@@ -240,8 +320,6 @@ fn limits(limits: Option<&OutgoingPaymentLimits>, reading: Reading, now: DateTim
         } @else if amount_limited {
             dt { "Interval" } dd { "none: the limit applies to the whole life of the grant" }
         }
-        dt { "Spent" }
-        dd { "not known: grantflow records no payment under this grant (the resource server's spent amounts are not read by the console)" }
     }
 }
 

@@ -57,11 +57,13 @@ async fn secrets_of<S: GrantStore>(store: &S, id: GrantId) -> BTreeSet<String> {
 per_backend!(
     pages_show_grants_their_timeline_and_path_and_never_a_secret,
     changes_arrive_as_server_sent_events_resume_after_the_last_id_and_end_at_shutdown,
+    a_grants_page_shows_what_its_payments_spent_in_the_period,
 );
 
 /// Each scenario runs on PostgreSQL and SQLite (`per_backend!`).
 mod scenarios {
     pub(crate) use super::{
+        a_grants_page_shows_what_its_payments_spent_in_the_period,
         changes_arrive_as_server_sent_events_resume_after_the_last_id_and_end_at_shutdown,
         pages_show_grants_their_timeline_and_path_and_never_a_secret,
     };
@@ -267,4 +269,52 @@ async fn changes_arrive_as_server_sent_events_resume_after_the_last_id_and_end_a
     })
     .await;
     assert!(end.is_ok(), "the event stream outlived the engine");
+}
+
+/// A payment of 12.34 USD under a grant limited to 50.00 USD a day: the grant's page says what
+/// grantflow's payments spent in the current period and what is left.
+async fn a_grants_page_shows_what_its_payments_spent_in_the_period<S: GrantStore>(store: S) {
+    let world = World::quick().await;
+    let engine = world.engine(store, |_| {}).await;
+    engine.start_worker();
+    let grant = world.payment_grant(&engine, "spent").await;
+    let receiver = world.open_incoming_payment(&engine).await;
+    let base = serve(&engine, ConsoleConfig::default()).await;
+
+    let (status, before) = get(&format!("{base}/grants/{grant}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        before.contains(
+            "0.00 USD</strong> debited in this period by grantflow's payments; 50.00 USD left"
+        ),
+        "{before}"
+    );
+
+    let paid = engine
+        .pay(grantflow_driver::PaymentOrder {
+            grant,
+            receiver,
+            amount: grantflow_driver::PaymentAmount::Debit(grantflow_interval::Amount::new(
+                1234, "USD", 2,
+            )),
+            idempotency_key: "spent-1".into(),
+            metadata: None,
+        })
+        .await
+        .unwrap();
+    let view = engine
+        .wait_for_payment(paid, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(view.sent().is_some(), "not sent: {:?}", view.reason());
+
+    let (status, after) = get(&format!("{base}/grants/{grant}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        after.contains(
+            "12.34 USD</strong> debited in this period by grantflow's payments; 37.66 USD left"
+        ),
+        "{after}"
+    );
+    engine.shutdown().await;
 }

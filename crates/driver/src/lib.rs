@@ -200,7 +200,7 @@ pub use engine::Engine;
 pub use error::{EngineError, OrderPart};
 pub use feed::{FeedChange, FeedEntry, Subscription};
 pub use finish::{CallbackOutcome, CallbackRefusal};
-pub use grantflow_payment::{LimitRefused, PaymentAmount};
+pub use grantflow_payment::{Headroom, LimitRefused, PaymentAmount};
 pub use grantflow_store::FeedPosition;
 pub use grantflow_store::ListCursor;
 pub use grantflow_store::PaymentId;

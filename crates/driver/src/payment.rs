@@ -295,6 +295,35 @@ impl<S: GrantStore> Engine<S> {
             feed.wait(pause).await;
         }
     }
+
+    /// What `limits` (a grant's outgoing-payment limits) leave at `at` after the payments this
+    /// engine made, or may have made, under `grant` in the window containing `at`, in the
+    /// reference's reading: the engine's own ledger, one indexed query, no call to the RS
+    /// (payments by other clients of the grant are not in it). What the console shows as spent.
+    ///
+    /// `Err(EngineError::LimitRefused)` when no window of the interval contains `at` (it names
+    /// the next one).
+    ///
+    /// Cancel safety: a read.
+    pub async fn headroom(
+        &self,
+        grant: GrantId,
+        limits: Option<&grantflow_protocol::grant::OutgoingPaymentLimits>,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<grantflow_payment::Headroom, EngineError> {
+        let ledger = self.inner.ledger(grant, limits, at, None).await?;
+        grantflow_payment::limit::headroom(
+            limits,
+            grantflow_payment::limit::DEFAULT_READING,
+            &ledger,
+            None,
+            at,
+        )
+        .map_err(|refused| EngineError::LimitRefused {
+            grant,
+            refused: Box::new(refused),
+        })
+    }
 }
 
 /// The answer to an order whose grant and key were used before: that payment, if the order is

@@ -280,6 +280,52 @@ impl World {
         g.id
     }
 
+    /// An issued grant to pay from alice's wallet (outgoing-payment with the test limits, plus
+    /// quote access), approved by the user through a finish callback.
+    pub async fn payment_grant<S: GrantStore>(
+        &self,
+        engine: &Engine<S>,
+        key: &str,
+    ) -> grantflow_store::GrantId {
+        let mut order = self.outgoing(key, Interaction::Redirect);
+        order.access.push(
+            serde_json::from_value(json!({"type": "quote", "actions": ["create", "read"]}))
+                .unwrap(),
+        );
+        let requested = engine.request(order).await.unwrap();
+        let redirect = requested.redirect.clone().expect("a redirect URL");
+        assert_eq!(self.approve_and_follow(&redirect).await, 200);
+        wait_kind(engine, requested.id, StateKind::Issued).await;
+        requested.id
+    }
+
+    /// An open incoming payment at bob's (no amount fixed), created with a non-interactive
+    /// grant: its URL, to pay to.
+    pub async fn open_incoming_payment<S: GrantStore>(&self, engine: &Engine<S>) -> String {
+        let bob = self.sandbox.wallet_address_url("bob");
+        let order = GrantOrder {
+            idempotency_key: "receive".into(),
+            grant_endpoint: self.sandbox.auth_server_url().to_owned(),
+            access: vec![
+                serde_json::from_value(
+                    json!({"type": "incoming-payment", "actions": ["create", "read"], "identifier": bob}),
+                )
+                .unwrap(),
+            ],
+            interaction: Interaction::None,
+        };
+        let id = engine.request(order).await.unwrap().id;
+        wait_kind(engine, id, StateKind::Issued).await;
+        let token = engine.access_token(id).await.unwrap().value;
+        let rs = self.sandbox.resource_server_url().parse().unwrap();
+        let create = serde_json::from_value(json!({"walletAddress": bob})).unwrap();
+        self.client
+            .create_incoming_payment(&rs, &token, &create)
+            .await
+            .unwrap()
+            .id
+    }
+
     pub async fn deny_and_follow(&self, redirect: &str) -> u16 {
         let outcome = self.sandbox.deny_interaction(redirect).unwrap();
         let finish = outcome.redirect.expect("a finish redirect");
