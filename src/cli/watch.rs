@@ -193,30 +193,84 @@ async fn advance(
 
 /// One change as printed, ending in a newline.
 fn line(entry: &FeedEntry, json: bool) -> String {
+    let c = match &entry.change {
+        FeedChange::Grant(c) => c,
+        FeedChange::Payment(p) => {
+            return workflow_line(
+                entry,
+                json,
+                &format!("payment {} (grant {})", p.payment, p.grant),
+                p.version,
+                (p.from.as_str(), p.kind.as_str(), p.event.as_str()),
+                p.change_name(),
+            );
+        }
+        FeedChange::Schedule(s) => {
+            return workflow_line(
+                entry,
+                json,
+                &format!("schedule {}", s.schedule),
+                s.version,
+                (s.from.as_str(), s.kind.as_str(), s.event.as_str()),
+                None,
+            );
+        }
+        _ => return other_line(entry, json),
+    };
+    grant_line(entry, c, json)
+}
+
+/// A payment's or a schedule's change: the text line names the workflow (`payment <id> (grant
+/// <id>)`, `schedule <id>`); the JSON line is the webhook's body (`"type": "payment"` or
+/// `"schedule"`, see docs/operations.md).
+fn workflow_line(
+    entry: &FeedEntry,
+    json: bool,
+    what: &str,
+    version: i64,
+    (from, to, event): (&str, &str, &str),
+    change: Option<&str>,
+) -> String {
+    if json {
+        return format!("{}\n", grantflow_driver::webhook_body(entry));
+    }
+    format!(
+        "{}  {}  {what}  v{version:<3} {from} -> {to} ({event}){}\n",
+        entry.position,
+        time_ms(entry.at),
+        change.map(|c| format!(": {c}")).unwrap_or_default(),
+    )
+}
+
+/// A change this version cannot describe (another kind of workflow, or from before the feed):
+/// its id, and its version.
+fn other_line(entry: &FeedEntry, json: bool) -> String {
     let position = entry.position.to_string();
     let at = entry.at;
-    let FeedChange::Grant(c) = &entry.change else {
-        // A change this version cannot describe (another kind of workflow, or from before the
-        // feed): its id, and its version when known.
-        let version = match &entry.change {
-            FeedChange::Other { version, .. } => Some(*version),
-            _ => None,
-        };
-        return if json {
-            let line = json!({
-                "position": position, "at": at, "id": entry.id(), "version": version,
-                "other": true,
-            });
-            format!("{line}\n")
-        } else {
-            format!(
-                "{position}  {}  {}  v{}  (a change this version cannot describe)\n",
-                time_ms(at),
-                entry.id(),
-                version.map(|v| v.to_string()).unwrap_or_default()
-            )
-        };
+    let version = match &entry.change {
+        FeedChange::Other { version, .. } => Some(*version),
+        _ => None,
     };
+    if json {
+        let line = json!({
+            "position": position, "at": at, "id": entry.id(), "version": version,
+            "other": true,
+        });
+        format!("{line}\n")
+    } else {
+        format!(
+            "{position}  {}  {}  v{}  (a change this version cannot describe)\n",
+            time_ms(at),
+            entry.id(),
+            version.map(|v| v.to_string()).unwrap_or_default()
+        )
+    }
+}
+
+/// A grant's change.
+fn grant_line(entry: &FeedEntry, c: &grantflow_driver::GrantChange, json: bool) -> String {
+    let position = entry.position.to_string();
+    let at = entry.at;
     // `Change` serialises as its snake_case name.
     let change = c.change.and_then(|c| serde_json::to_value(c).ok());
     if json {
@@ -320,5 +374,34 @@ mod tests {
             })
         );
         assert!(line(&entry(other), false).contains(&format!("{id}  v7  ")));
+    }
+
+    #[test]
+    fn a_payment_change_names_the_payment_and_its_grant() {
+        let grant = GrantId::new_random();
+        let payment = grantflow_driver::PaymentId::new_random();
+        let change = FeedChange::Payment(grantflow_driver::PaymentUpdate {
+            payment,
+            grant,
+            version: 4,
+            from: grantflow_payment::PaymentStateKind::Sending,
+            event: grantflow_payment::PaymentEventKind::PaymentFound,
+            kind: grantflow_payment::PaymentStateKind::Sent,
+            change: Some(grantflow_payment::PaymentChange::Sent),
+        });
+        let text = line(&entry(change.clone()), false);
+        assert_eq!(
+            text,
+            format!(
+                "812.40  2026-12-03T12:00:00.250Z  payment {payment} (grant {grant})  v4   \
+                 Sending -> Sent (PaymentFound): sent\n"
+            )
+        );
+        let value: Value = serde_json::from_str(&line(&entry(change), true)).unwrap();
+        assert_eq!(value["type"], "payment");
+        assert_eq!(value["payment"], payment.to_string());
+        assert_eq!(value["grant"], grant.to_string());
+        assert_eq!(value["state"], "sent");
+        assert_eq!(value["change"], "sent");
     }
 }
