@@ -392,9 +392,54 @@ mod scenarios {
         );
         engine.shutdown().await;
     }
+
+    /// A grant revoked while its payment backs off fails the payment: the user must consent
+    /// again; nothing was paid.
+    pub async fn a_grant_revoked_mid_payment_fails_it_asking_for_consent(store: impl GrantStore) {
+        let (world, engine, grant, receiver) = paying(store).await;
+        world
+            .sandbox
+            .set_fault(Route::QuoteCreate, Fault::Status { status: 503 }, None);
+        let id = engine
+            .pay(order(grant, &receiver, 100, "revoked"))
+            .await
+            .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while !world
+            .sandbox
+            .journal()
+            .iter()
+            .any(|e| e.route == Route::QuoteCreate)
+        {
+            assert!(std::time::Instant::now() < deadline, "the quote never came");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        engine.revoke(grant).await.unwrap();
+        let view = engine
+            .wait_for_payment(id, Duration::from_secs(30))
+            .await
+            .unwrap();
+        let PaymentState::Failed(failed) = &view.state else {
+            panic!("not failed: {:?}", view.state.kind())
+        };
+        assert!(
+            matches!(
+                failed.failure,
+                grantflow_payment::Failure::ConsentNeeded {
+                    end: GrantEnd::Revoked,
+                    maybe_paid_from: None
+                }
+            ),
+            "{:?}",
+            failed.failure
+        );
+        assert!(view.reason().unwrap().contains("consent again"));
+        engine.shutdown().await;
+    }
 }
 
 per_backend!(
+    a_grant_revoked_mid_payment_fails_it_asking_for_consent,
     a_payment_is_sent_once_and_the_feed_tells_it,
     a_lost_create_answer_is_resolved_by_the_worker,
     a_limit_reached_mid_window_refuses_with_the_window,
