@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use grantflow::sandbox::{SandboxConfig, WalletAddressSpec};
 use serde_json::Value;
-use support::{Operator, Worker, free_port};
+use support::{Operator, Process, free_port};
 
 /// The operator's setting on a SQLite file, the worker's address, and the key set commands
 /// sign with instead of `key.pem`, when set.
@@ -94,27 +94,27 @@ async fn wait_state(s: &Setup, id: &str, want: &str) -> Value {
     }
 }
 
-fn start_worker(s: &Setup) -> Worker {
+fn start_worker(s: &Setup) -> Process {
     start_worker_with(s, &[])
 }
 
 /// A worker started with extra flags.
-fn start_worker_with(s: &Setup, flags: &[&str]) -> Worker {
+fn start_worker_with(s: &Setup, flags: &[&str]) -> Process {
     let mut c = command(s);
     c.stderr(Stdio::inherit());
     spawn_worker(c, flags)
 }
 
 /// Starts `grantflow worker` with the settings of `c` and `flags`, and waits until it serves.
-fn spawn_worker(c: Command, flags: &[&str]) -> Worker {
+fn spawn_worker(c: Command, flags: &[&str]) -> Process {
     let (child, line) = support::spawn_worker(c, flags);
-    let worker = Worker(child);
+    let worker = Process(child);
     assert!(line.contains("finish callbacks at"), "{line}");
     worker
 }
 
 /// Stops the worker with SIGTERM and checks it exits cleanly.
-fn stop(mut worker: Worker) {
+fn stop(mut worker: Process) {
     let pid = worker.0.id().to_string();
     assert!(
         Command::new("kill")

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use grantflow::sandbox::{Fault, Route, SandboxConfig};
 use serde_json::{Value, json};
-use support::{Operator, Worker, database_url_of, free_port, output, spawn_worker};
+use support::{Operator, Process, database_url_of, free_port, output, spawn_worker};
 
 const TOKEN: &str = "console-browser-test-operator-token";
 
@@ -78,7 +78,7 @@ impl Setup {
 
     /// Starts `grantflow worker` on a free port and waits until it serves; the worker and its
     /// address. A port another process took between the probe and the bind is tried again.
-    async fn worker(&self) -> (Worker, String) {
+    async fn worker(&self) -> (Process, String) {
         let mut last = String::new();
         for _ in 0..5 {
             let listen = format!("127.0.0.1:{}", free_port());
@@ -86,7 +86,7 @@ impl Setup {
             command.stderr(Stdio::inherit());
             let (worker, line) = tokio::task::spawn_blocking(move || {
                 let (child, line) = spawn_worker(command, &[]);
-                (Worker(child), line)
+                (Process(child), line)
             })
             .await
             .unwrap();

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use grantflow::sandbox::{Fault, JournalEntry, Route, SandboxConfig};
 use serde_json::Value;
-use support::{Operator, Worker, database_url_of, free_port, output, spawn_worker};
+use support::{Operator, Process, database_url_of, free_port, output, spawn_worker};
 
 /// The operator's setting (sandbox, client, sealed secrets) and the worker's listen address.
 struct Setup {
@@ -68,12 +68,12 @@ impl Setup {
     }
 
     /// Starts `grantflow worker` and waits until it serves finish callbacks.
-    async fn start_worker(&self) -> Worker {
+    async fn start_worker(&self) -> Process {
         let mut command = self.command();
         command.stderr(std::process::Stdio::inherit());
         tokio::task::spawn_blocking(move || {
             let (child, line) = spawn_worker(command, &[]);
-            let worker = Worker(child);
+            let worker = Process(child);
             assert!(line.contains("finish callbacks at"), "{line}");
             worker
         })
@@ -105,7 +105,7 @@ impl Setup {
 }
 
 /// Kills the worker with SIGKILL (no shutdown, no lease released) and reaps it.
-fn kill_9(worker: Worker) {
+fn kill_9(worker: Process) {
     drop(worker);
 }
 

@@ -9,82 +9,52 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the test failing
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use grantflow::client::Client;
-use grantflow::protocol::keys::PrivateKey;
-use grantflow::sandbox::{Fault, Route, Sandbox, SandboxConfig, SandboxHandle, WalletAddressSpec};
+use grantflow::sandbox::{Fault, Route, SandboxConfig};
 use serde_json::{Value, json};
+use support::{Operator, Process, database_url_of, free_port, output, spawn_worker};
 
 /// The debit of every payment here, in cents.
 const DEBIT: u64 = 500;
 
+/// The operator's setting (sealed), the worker's address, and the client as a library.
 struct Setup {
-    sandbox: SandboxHandle,
-    dir: tempfile::TempDir,
-    database_url: String,
-    wallet: String,
+    operator: Operator,
     listen: String,
     client: Client,
 }
 
+impl std::ops::Deref for Setup {
+    type Target = Operator;
+    fn deref(&self) -> &Operator {
+        &self.operator
+    }
+}
+
 impl Setup {
     async fn new(database_url: Option<String>) -> Self {
-        let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
-        let key = PrivateKey::generate();
-        let wallet = sandbox
-            .put_wallet_address(WalletAddressSpec::client(
-                "payer",
-                "Payer",
-                key.public_jwks("k1"),
-            ))
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("key.pem"), key.to_pkcs8_pem().as_bytes()).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let made = Command::new(env!("CARGO_BIN_EXE_grantflow"))
-            .args(["keys", "storage", "generate", "--out"])
-            .arg(dir.path().join("storage.keys"))
-            .output()
-            .unwrap();
-        assert!(made.status.success(), "{made:?}");
-        let database_url = database_url
-            .unwrap_or_else(|| format!("sqlite:{}", dir.path().join("grants.db").display()));
-        let client = Client::builder(wallet.parse().unwrap(), "k1", key)
-            .build()
-            .unwrap();
+        let operator = Operator::start(SandboxConfig::default(), "payer", database_url)
+            .await
+            .sealed();
+        let client = operator.client();
         Self {
-            sandbox,
-            database_url,
-            wallet,
-            listen: format!("127.0.0.1:{port}"),
-            dir,
+            operator,
+            listen: format!("127.0.0.1:{}", free_port()),
             client,
         }
     }
 
     fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_grantflow"));
-        c.env("GRANTFLOW_DATABASE_URL", &self.database_url)
-            .env("GRANTFLOW_WALLET_ADDRESS", &self.wallet)
-            .env("GRANTFLOW_KEY_FILE", self.dir.path().join("key.pem"))
-            .env("GRANTFLOW_KEY_ID", "k1")
-            .env(
-                "GRANTFLOW_STORAGE_KEY_FILE",
-                self.dir.path().join("storage.keys"),
-            )
-            .env("GRANTFLOW_PUBLIC_URL", format!("http://{}/", self.listen))
+        let mut c = self.operator.command();
+        c.env("GRANTFLOW_PUBLIC_URL", format!("http://{}/", self.listen))
             .env("GRANTFLOW_LISTEN", &self.listen)
-            .env_remove("GRANTFLOW_KEY_SET")
             // A killed process holds a payment for a lease at most: keep that wait short.
-            .env("GRANTFLOW_LEASE_SECONDS", "5")
-            .env("RUST_LOG", "warn");
+            .env("GRANTFLOW_LEASE_SECONDS", "5");
         c
     }
 
@@ -92,9 +62,7 @@ impl Setup {
     async fn run(&self, args: &[&str]) -> Result<Value, String> {
         let mut c = self.command();
         c.args(args).arg("--json");
-        let out = tokio::task::spawn_blocking(move || c.output().unwrap())
-            .await
-            .unwrap();
+        let out = output(c).await;
         if out.status.success() {
             Ok(serde_json::from_slice(&out.stdout).unwrap())
         } else {
@@ -107,21 +75,14 @@ impl Setup {
     }
 
     /// Starts `grantflow worker` and waits until it serves finish callbacks.
-    async fn start_worker(&self) -> Killed {
+    async fn start_worker(&self) -> Process {
         let mut command = self.command();
+        command.stderr(Stdio::inherit());
         tokio::task::spawn_blocking(move || {
-            let mut child = command
-                .arg("worker")
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            BufReader::new(child.stdout.as_mut().unwrap())
-                .read_line(&mut line)
-                .unwrap();
+            let (child, line) = spawn_worker(command, &[]);
+            let worker = Process(child);
             assert!(line.contains("finish callbacks at"), "{line}");
-            Killed(child)
+            worker
         })
         .await
         .unwrap()
@@ -195,14 +156,14 @@ impl Setup {
     }
 
     /// Spawns `grantflow pay ... --json` (it makes the payment's calls itself).
-    fn spawn_pay(&self, grant: &str, receiver: &str) -> Killed {
+    fn spawn_pay(&self, grant: &str, receiver: &str) -> Process {
         let mut c = self.command();
         c.args(["pay", "--grant", grant, "--receiver", receiver])
             .args(["--debit", &DEBIT.to_string(), "--idempotency-key", "once"])
             .arg("--json")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
-        Killed(c.spawn().unwrap())
+        Process(c.spawn().unwrap())
     }
 
     /// Waits (up to 30 s) until the journal shows a request on `route`.
@@ -212,16 +173,6 @@ impl Setup {
             assert!(Instant::now() < deadline, "{route} never came");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-    }
-}
-
-/// A child process, killed with SIGKILL when dropped (also when a test fails).
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 
@@ -321,13 +272,6 @@ async fn killed_at(step: Step, database_url: Option<String>) {
         "{step:?}: the receiver credited once: {received}"
     );
     drop(worker);
-}
-
-/// The URL of the database `sqlx::test` made for `pool`, on the server of `DATABASE_URL`.
-fn database_url_of(pool: &sqlx::PgPool) -> String {
-    let mut url = url::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
-    url.set_path(pool.connect_options().get_database().unwrap());
-    url.to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
+use grantflow::client::Client;
 use grantflow::protocol::keys::PrivateKey;
 use grantflow::sandbox::{Sandbox, SandboxConfig, SandboxHandle, WalletAddressSpec};
 
@@ -63,6 +64,14 @@ impl Operator {
             .unwrap();
         assert!(made.status.success(), "{made:?}");
         self
+    }
+
+    /// The client as a library (signing with the same key), for calls a test makes itself.
+    pub fn client(&self) -> Client {
+        let key = PrivateKey::from_pkcs8_pem_file(&self.path("key.pem")).unwrap();
+        Client::builder(self.wallet.parse().unwrap(), KEY_ID, key)
+            .build()
+            .unwrap()
     }
 
     /// A file in the client's folder.
@@ -123,10 +132,11 @@ pub fn spawn_worker(mut command: Command, flags: &[&str]) -> (Child, String) {
     (child, line)
 }
 
-/// A `grantflow worker` process, killed with SIGKILL when dropped (also when a test fails).
-pub struct Worker(pub Child);
+/// A child process (`grantflow worker`, `grantflow pay`, ...), killed with SIGKILL when dropped
+/// (also when a test fails).
+pub struct Process(pub Child);
 
-impl Drop for Worker {
+impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
