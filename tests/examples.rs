@@ -15,42 +15,32 @@ use std::sync::OnceLock;
 use grantflow::protocol::keys::PrivateKey;
 use grantflow::sandbox::{Sandbox, SandboxConfig, SandboxHandle, WalletAddressSpec};
 
-/// The folder holding the built examples, beside the `grantflow` binary. `cargo test` and
-/// `cargo nextest run --examples` build them before the tests run; when they are missing (a
-/// `cargo nextest run` without `--examples`), they are built here, once per test binary.
+/// The folder holding the built examples, beside the `grantflow` binary. Built here, once per
+/// test binary, with `cargo build --examples` in the test's profile: a no-op when they are up to
+/// date, and never a stale binary left by an earlier build (`cargo nextest run --examples`
+/// builds the examples as test harnesses, not these binaries).
 fn examples_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let profile_dir = Path::new(env!("CARGO_BIN_EXE_grantflow")).parent().unwrap();
-        let dir = profile_dir.join("examples");
-        let built = [
-            "outgoing_payment_grant",
-            "continue_grant",
-            "embed",
-            "recurring",
-        ]
-        .iter()
-        .all(|name| dir.join(name).is_file());
-        if !built {
-            let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-                Some("debug") | None => "dev",
-                Some(other) => other,
-            };
-            let status = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "-p",
-                    "grantflow",
-                    "--examples",
-                    "--profile",
-                    profile,
-                ])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "cargo build --examples failed");
-        }
-        dir
+        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev",
+            Some(other) => other,
+        };
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "-p",
+                "grantflow",
+                "--examples",
+                "--profile",
+                profile,
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "cargo build --examples failed");
+        profile_dir.join("examples")
     })
 }
 
